@@ -1,0 +1,47 @@
+# ecommerce-customer-segmentation: `make` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+KERNEL := ecomseg
+PARAMS ?= params.yaml
+
+.PHONY: help setup report lab test lint clean
+
+help: ## Show this list of targets
+	@echo "Usage: make <target> [PARAMS=params.yaml]"
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-8s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) \
+		--display-name "Python (ecommerce-segmentation)" > /dev/null
+	@touch $@
+	@echo "setup: environment ready in $(VENV) (kernel '$(KERNEL)')"
+
+setup: $(STAMP) ## Create .venv, install pinned packages and the helpers package, register the Jupyter kernel
+
+report: $(STAMP) ## Run all notebooks with PARAMS and render HTML to reports/latest
+	@$(BIN)/python -m helpers.runner --params "$(PARAMS)"
+
+lab: $(STAMP) ## Open JupyterLab on the project
+	$(BIN)/jupyter lab --notebook-dir=.
+
+test: $(STAMP) ## Run the test suite
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## Check code style (ruff) and that notebooks carry no outputs
+	$(BIN)/ruff check src tests
+	$(BIN)/python -m helpers.notebooks --check notebooks
+
+clean: ## Remove generated data, reports and caches (keeps data/raw and .venv)
+	rm -rf data/interim/* data/processed/* reports/* .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
+	@touch data/interim/.gitkeep data/processed/.gitkeep reports/.gitkeep
