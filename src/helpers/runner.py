@@ -1,0 +1,402 @@
+"""Run the numbered notebooks with papermill and render them to HTML.
+
+Usage::
+
+    python -m helpers.runner --params params.yaml
+
+Each run writes into ``reports/<run id>.partial/``: the executed notebooks, their HTML
+(code hidden, images embedded), ``manifest.json`` and ``index.html``. Only when every
+step succeeded is the folder renamed to ``reports/<run id>/`` and ``reports/latest``
+switched to it (an atomic symlink swap), so a failed or killed run never replaces the
+last good report. A failed run is kept as ``reports/<run id>.failed/`` for inspection;
+an interrupted one is removed, and leftovers of killed runs are removed by the next run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import hashlib
+import html
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from helpers.config import NOTEBOOKS, PROJECT_ROOT, load_params
+from helpers.errors import UserError
+
+NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+TEMPLATE_DIR = Path(__file__).parent / "templates"  # nbconvert template "report": lab without CDN scripts
+PACKAGES = (
+    "numpy", "pandas", "matplotlib", "seaborn", "scikit-learn", "duckdb", "pyarrow",
+    "papermill", "nbconvert", "nbformat", "ipykernel", "PyYAML", "openpyxl",
+)
+STEP_TITLES = {
+    "01_clean": "Cleaning",
+    "02_eda": "Exploratory analysis",
+    "03_rfm": "RFM segments",
+    "04_clustering": "Clustering",
+    "05_personas": "Personas",
+}
+
+
+class StepFailed(Exception):
+    """A notebook raised; the message is one line naming the notebook and the error."""
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    """Return the hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
+    """Return installed versions of `names` (``"missing"`` when not installed)."""
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "missing"
+    return versions
+
+
+def record_metrics(run_dir: str | Path, step: str, metrics: Mapping[str, Any]) -> None:
+    """Save a notebook's headline figures for the manifest (no-op when run interactively).
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The runner's run folder; "" in interactive sessions.
+    step : str
+        Notebook name, e.g. ``"01_clean"``.
+    metrics : mapping
+        JSON-serialisable figures (row counts, customers, revenue).
+    """
+    if not run_dir:
+        return
+    folder = Path(run_dir) / "metrics"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{step}.json").write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
+
+
+def _new_run_id(reports_dir: Path) -> str:
+    base = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_id, n = base, 1
+    while any((reports_dir / f"{run_id}{sfx}").exists() for sfx in ("", ".partial", ".failed")):
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_partials(reports_dir: Path) -> list[str]:
+    """Delete ``*.partial`` run folders whose runner process no longer exists."""
+    removed = []
+    for folder in sorted(reports_dir.glob("*.partial")):
+        pid_file = folder / ".pid"
+        try:
+            pid = int(pid_file.read_text())
+        except (OSError, ValueError):
+            pid = -1
+        if pid <= 0 or not _pid_alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    return removed
+
+
+def _point_latest(reports_dir: Path, run_id: str) -> None:
+    tmp = reports_dir / f".latest-{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    tmp.symlink_to(run_id, target_is_directory=True)
+    latest = reports_dir / "latest"
+    if latest.is_dir() and not latest.is_symlink():
+        shutil.rmtree(latest)
+    os.replace(tmp, latest)
+
+
+def _cell_error(exc: Exception) -> str:
+    ename = getattr(exc, "ename", type(exc).__name__)
+    evalue = " ".join(str(getattr(exc, "evalue", exc)).split())
+    count = getattr(exc, "exec_count", None)
+    where = f" in cell [{count}]" if count else ""
+    return f"{where}: {ename}: {evalue}" if evalue else f"{where}: {ename}"
+
+
+@contextlib.contextmanager
+def _stderr_to(path: Path):
+    """Send this process's and child kernels' stderr (fd 2) to `path` for the block.
+
+    The kernel and papermill write warnings there; the terminal keeps only the runner's
+    progress and, on failure, one error line.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as handle:
+        os.dup2(handle.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def execute_step(
+    name: str, run_dir: Path, params_file: str, kernel: str, notebook_dir: Path = NOTEBOOK_DIR
+) -> Path:
+    """Execute one notebook with papermill into `run_dir`; raise StepFailed on error."""
+    import papermill
+    from jupyter_client.kernelspec import NoSuchKernel
+
+    source = notebook_dir / f"{name}.ipynb"
+    target = run_dir / f"{name}.ipynb"
+    log_dir = run_dir / "logs"
+    log_dir.mkdir(exist_ok=True)
+    try:
+        with _stderr_to(log_dir / f"{name}.stderr.log"):
+            papermill.execute_notebook(
+                str(source),
+                str(target),
+                parameters={"params_file": params_file, "run_dir": str(run_dir)},
+                kernel_name=kernel,
+                cwd=str(notebook_dir),
+                progress_bar=False,
+                log_output=False,
+            )
+    except NoSuchKernel:
+        raise StepFailed(
+            f"{name}.ipynb: Jupyter kernel '{kernel}' not found; fix: run `make setup` (or set run.kernel)"
+        ) from None
+    except Exception as exc:  # papermill raises PapermillExecutionError for cell errors
+        raise StepFailed(f"{name}.ipynb failed{_cell_error(exc)} (executed notebook kept in {target})") from None
+    return target
+
+
+def render_html(executed: Path, title: str) -> Path:
+    """Render an executed notebook to self-contained HTML with code, prompts and stderr hidden."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    notebook = nbformat.read(executed, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [
+                out for out in cell.get("outputs", [])
+                if not (out.get("output_type") == "stream" and out.get("name") == "stderr")
+                and out.get("output_type") != "error"
+            ]
+    exporter = HTMLExporter(
+        extra_template_basedirs=[str(TEMPLATE_DIR)],
+        template_name="report",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
+    out = executed.with_suffix(".html")
+    out.write_text(body, encoding="utf-8")
+    return out
+
+
+def write_index(run_dir: Path, manifest: Mapping[str, Any]) -> Path:
+    """Write ``index.html`` linking every step report, with the run's headline figures."""
+    esc = html.escape
+    rows = []
+    for step in manifest["steps"]:
+        name = step["notebook"]
+        rows.append(
+            f'<tr><td><a href="{esc(name)}.html">{esc(name)}</a></td>'
+            f"<td>{esc(STEP_TITLES.get(name, name))}</td><td>{step['seconds']:.1f} s</td></tr>"
+        )
+    clean = manifest.get("metrics", {}).get("01_clean", {})
+    facts = ""
+    if clean:
+        facts = (
+            "<ul>"
+            f"<li>Data period: {esc(str(clean.get('first_date', '?')))} to {esc(str(clean.get('last_date', '?')))}</li>"
+            f"<li>Customers: {clean.get('customers', 0):,}</li>"
+            f"<li>Orders: {clean.get('orders', 0):,}</li>"
+            f"<li>Net revenue: {clean.get('net_revenue', 0):,.2f}</li>"
+            f"<li>Transaction lines: {clean.get('raw_rows', 0):,} read, {clean.get('kept_rows', 0):,} kept</li>"
+            "</ul>"
+        )
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Customer segmentation report {esc(manifest['run_id'])}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#222}}
+table{{border-collapse:collapse}}td,th{{padding:.3rem .8rem;border-bottom:1px solid #ddd;text-align:left}}
+.meta{{color:#666;font-size:.9rem}}</style></head>
+<body><h1>Customer segmentation report</h1>
+<p class="meta">Run {esc(manifest['run_id'])} &middot; input {esc(Path(manifest['input']['path']).name)}
+(sha256 {esc(manifest['input']['sha256'][:12])}&hellip;) &middot; {manifest['total_seconds']:.0f} s</p>
+{facts}
+<h2>Step reports</h2>
+<table><tr><th>Report</th><th>Step</th><th>Time</th></tr>
+{''.join(rows)}
+</table>
+<p class="meta">Reproduce with <code>make report PARAMS=&hellip;</code>; parameters, package versions and timings are in
+<a href="manifest.json">manifest.json</a>.</p>
+</body></html>
+"""
+    out = run_dir / "index.html"
+    out.write_text(page, encoding="utf-8")
+    return out
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+def _public_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if not k.startswith("_")}
+
+
+def run_report(
+    params_file: str | None = None,
+    notebooks: Sequence[str] = NOTEBOOKS,
+    notebook_dir: Path = NOTEBOOK_DIR,
+) -> Path:
+    """Execute `notebooks` in order, render them and publish the run as ``reports/latest``.
+
+    Parameters
+    ----------
+    params_file : str, optional
+        YAML merged over params.yaml.
+    notebooks : sequence of str
+        Notebook names, in order (default: all, see `helpers.config.NOTEBOOKS`).
+    notebook_dir : Path
+        Folder holding the notebooks.
+
+    Returns
+    -------
+    Path
+        The finished run folder.
+
+    Raises
+    ------
+    UserError
+        Invalid params (before anything runs).
+    StepFailed
+        A notebook raised; the run folder is kept as ``<run id>.failed``.
+    """
+    params = load_params(params_file)
+    params_abs = str(Path(params_file).resolve()) if params_file else ""
+    reports_dir = Path(params["paths"]["reports_dir"])
+    try:
+        reports_dir.mkdir(parents=True, exist_ok=True)
+        probe = reports_dir / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(
+            f"{reports_dir}: cannot write reports here ({exc.strerror}); fix: set paths.reports_dir to a writable folder"
+        ) from None
+    for name in remove_stale_partials(reports_dir):
+        _log(f"removed leftover folder of an interrupted run: {name}")
+    input_path = Path(params["input"]["path"])
+    run_id = _new_run_id(reports_dir)
+    partial = reports_dir / f"{run_id}.partial"
+    partial.mkdir()
+    (partial / ".pid").write_text(str(os.getpid()))
+    manifest: dict[str, Any] = {
+        "run_id": run_id,
+        "started": dt.datetime.now().isoformat(timespec="seconds"),
+        "params_sources": params["_sources"],
+        "params": _public_params(params),
+        "input": {"path": str(input_path), "bytes": input_path.stat().st_size, "sha256": file_sha256(input_path)},
+        "packages": package_versions(),
+        "steps": [],
+    }
+    started = time.perf_counter()
+    _log(f"report {run_id}: {len(notebooks)} notebooks, input {input_path.name}")
+    try:
+        for i, name in enumerate(notebooks, 1):
+            _log(f"[{i}/{len(notebooks)}] {name}: running ...")
+            t0 = time.perf_counter()
+            executed = execute_step(name, partial, params_abs, params["run"]["kernel"], notebook_dir)
+            t1 = time.perf_counter()
+            render_html(executed, f"{name} - {STEP_TITLES.get(name, name)}")
+            t2 = time.perf_counter()
+            manifest["steps"].append(
+                {"notebook": name, "seconds": round(t2 - t0, 2), "execute_seconds": round(t1 - t0, 2),
+                 "render_seconds": round(t2 - t1, 2)}
+            )
+            _log(f"[{i}/{len(notebooks)}] {name}: done in {t2 - t0:.1f} s")
+    except StepFailed:
+        failed = reports_dir / f"{run_id}.failed"
+        (partial / ".pid").unlink(missing_ok=True)
+        partial.rename(failed)
+        raise
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    manifest["metrics"] = {
+        p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted((partial / "metrics").glob("*.json"))
+    }
+    manifest["row_counts"] = {
+        step: {k: v for k, v in m.items() if k.endswith(("rows", "customers"))}
+        for step, m in manifest["metrics"].items()
+    }
+    manifest["total_seconds"] = round(time.perf_counter() - started, 2)
+    manifest["finished"] = dt.datetime.now().isoformat(timespec="seconds")
+    (partial / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+    write_index(partial, manifest)
+    (partial / ".pid").unlink(missing_ok=True)
+    final = reports_dir / run_id
+    partial.rename(final)
+    _point_latest(reports_dir, run_id)
+    _log(f"report ready: {reports_dir / 'latest' / 'index.html'} ({manifest['total_seconds']:.1f} s)")
+    return final
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m helpers.runner", description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml", help="YAML merged over params.yaml")
+    parser.add_argument("--only", default="", help="comma-separated notebook names to run (default: all)")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    notebooks = [n.strip() for n in args.only.split(",") if n.strip()] or list(NOTEBOOKS)
+    unknown = [n for n in notebooks if n not in NOTEBOOKS]
+    try:
+        if unknown:
+            raise UserError(f"--only: unknown notebook '{unknown[0]}'; fix: use one of {', '.join(NOTEBOOKS)}")
+        run_report(args.params, notebooks)
+    except (UserError, StepFailed) as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: reports/latest is unchanged", file=sys.stderr, flush=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

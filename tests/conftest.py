@@ -1,0 +1,52 @@
+"""Shared fixtures: tiny exports written to tmp_path and params files pointing at them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+
+# Ten lines whose cleaning outcome is worked out by hand in test_clean.py.
+CLEANING_ROWS = [
+    "1001,A1,Mug,2,2011-01-03 10:00:00,5.00,100,United Kingdom",       # kept: 10.00
+    "1001,A1,Mug,2,2011-01-03 10:00:00,5.00,100,United Kingdom",       # exact_duplicate: 10.00
+    "1001,POST,Postage,1,2011-01-03 10:00:00,3.00,100,United Kingdom",  # non_product_code: 3.00
+    "1002,B2,Bowl,1,2011-02-10 09:30:00,20.00,,France",                # missing_customer_id: 20.00
+    "C1003,A1,Mug,-1,2011-02-11 12:00:00,5.00,100,United Kingdom",     # return, netted: -5.00
+    "1004,B2,Bowl,3,2011-03-01 08:00:00,0.00,200,France",              # nonpositive_price: 0.00
+    "A1005,B,Adjust bad debt,1,2011-03-02 08:00:00,-50.00,200,France",  # adjustment: -50.00
+    "1006,C3,Lamp,1,2011-03-05 10:00:00,NaN,200,France",               # invalid_values (NaN amount)
+    "1007,C3,Lamp,4,2011-03-06 11:00:00,10.00,300,Germany",            # kept: 40.00
+    "1008,C3,Lamp,1000,2011-03-07 11:00:00,10.00,300,Germany",         # kept, outlier when k=1: 10000.00
+]
+
+
+def write_csv(path: Path, rows: list[str], header: str = HEADER, encoding: str = "utf-8") -> Path:
+    """Write a header and rows as a CSV file and return its path."""
+    path.write_text("\n".join([header, *rows]) + "\n", encoding=encoding)
+    return path
+
+
+def write_params(path: Path, tree: dict[str, Any]) -> Path:
+    """Write a params override YAML and return its path."""
+    path.write_text(yaml.safe_dump(tree, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def cleaning_csv(tmp_path: Path) -> Path:
+    return write_csv(tmp_path / "orders.csv", CLEANING_ROWS)
+
+
+@pytest.fixture
+def workdirs(tmp_path: Path) -> dict[str, Any]:
+    """Params `paths` section sending every output under tmp_path."""
+    return {
+        "interim_dir": str(tmp_path / "interim"),
+        "processed_dir": str(tmp_path / "processed"),
+        "reports_dir": str(tmp_path / "reports"),
+    }

@@ -1,0 +1,150 @@
+"""Cleaning rules on the hand-worked fixture in conftest.CLEANING_ROWS."""
+
+import copy
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers import clean
+from helpers.config import load_params
+from helpers.errors import UserError
+from helpers.io import load_transactions
+
+
+def run_cleaning(csv_path, **cleaning_changes):
+    params = load_params()
+    params["input"]["path"] = str(csv_path)
+    cleaning = copy.deepcopy(params["cleaning"])
+    for key, value in cleaning_changes.items():
+        if key.startswith("outliers_"):
+            cleaning["outliers"][key.removeprefix("outliers_")] = value
+        else:
+            cleaning[key] = value
+    con = duckdb.connect()
+    source = load_transactions(con, params["input"])
+    log = clean.apply_cleaning(con, cleaning)
+    return con, source, log.set_index("rule")
+
+
+def test_each_rule_removes_the_line_worked_out_by_hand(cleaning_csv):
+    con, source, log = run_cleaning(cleaning_csv, outliers_k=1.0)
+    expected = {  # rule: (rows, revenue)
+        "missing_customer_id": (1, 20.0),
+        "invalid_values": (1, 0.0),  # the NaN amount contributes no revenue
+        "exact_duplicate": (1, 10.0),
+        "adjustment": (1, -50.0),
+        "non_product_code": (1, 3.0),
+        "nonpositive_price": (1, 0.0),
+        "return_dropped": (0, 0.0),
+        "outlier_dropped": (0, 0.0),
+        "return_netted": (1, -5.0),
+        "outlier_flagged": (1, 10000.0),
+    }
+    for rule, (rows, revenue) in expected.items():
+        assert log.loc[rule, "rows"] == rows, rule
+        assert log.loc[rule, "revenue"] == pytest.approx(revenue), rule
+    assert log.loc["return_dropped", "action"] == "off"
+    kept = con.execute("SELECT invoice_id, amount, is_return, is_outlier FROM cleaned").df()
+    assert kept["invoice_id"].tolist() == ["1001", "C1003", "1007", "1008"]
+    assert kept["amount"].tolist() == pytest.approx([10.0, -5.0, 40.0, 10000.0])
+    assert kept["is_return"].tolist() == [False, True, False, False]
+    assert kept["is_outlier"].tolist() == [False, False, False, True]
+    assert clean.row_arithmetic(log.reset_index(), source["rows"], len(kept)) == {
+        "raw_rows": 10, "removed_rows": 6, "kept_rows": 4,
+    }
+    summary = clean.clean_summary(con)
+    assert (summary["customers"], summary["orders"]) == (2, 3)  # 100 and 300; orders 1001, 1007, 1008
+    assert summary["net_revenue"] == pytest.approx(10045.0)
+
+
+def test_outlier_threshold_is_q3_plus_k_iqr_on_log_scale(cleaning_csv):
+    # Kept |amounts| 10, 5, 40, 10000 -> log10 quartiles by linear interpolation.
+    logs = np.log10([5.0, 10.0, 40.0, 10000.0])
+    q1, q3 = np.quantile(logs, [0.25, 0.75])
+    threshold = 10 ** (q3 + 1.0 * (q3 - q1))
+    assert 40 < threshold < 10000
+    _, _, log = run_cleaning(cleaning_csv, outliers_k=1.0)
+    assert f"{threshold:,.2f}" in log.loc["outlier_flagged", "description"]
+    _, _, default_log = run_cleaning(cleaning_csv)  # k = 3: nothing is extreme enough
+    assert default_log.loc["outlier_flagged", "rows"] == 0
+
+
+def test_returns_drop_and_outliers_drop(cleaning_csv):
+    # Without the return, kept |amounts| are 10, 40, 10000: log10 quartiles 1.301 and 2.801,
+    # so with k = 0.5 the threshold is 10 ** 3.551 = 3,556 and only the 10,000 line is dropped.
+    con, _, log = run_cleaning(cleaning_csv, returns="drop", outliers_k=0.5, outliers_action="drop")
+    assert log.loc["return_dropped", ["rows", "revenue"]].tolist() == [1, -5.0]
+    assert log.loc["return_netted", "action"] == "off"
+    assert log.loc["outlier_dropped", ["rows", "revenue"]].tolist() == [1, 10000.0]
+    assert con.execute("SELECT list(invoice_id ORDER BY invoice_id) FROM cleaned").fetchall()[0][0] == ["1001", "1007"]
+
+
+def test_rules_can_be_switched_off(cleaning_csv):
+    con, _, log = run_cleaning(
+        cleaning_csv, drop_exact_duplicates=False, drop_nonpositive_prices=False, non_product_codes=[]
+    )
+    assert log.loc["exact_duplicate", "action"] == "off"
+    assert log.loc["exact_duplicate", "rows"] == 0
+    assert log.loc["non_product_code", "rows"] == 0
+    assert con.execute("SELECT count(*) FROM cleaned").fetchall()[0][0] == 7
+
+
+def test_negative_quantity_without_c_prefix_is_a_return(tmp_path):
+    from conftest import write_csv
+
+    path = write_csv(tmp_path / "o.csv", ["1,A1,Mug,2,2011-01-03,5.00,100,UK", "2,A1,Mug,-2,2011-01-04,5.00,100,UK"])
+    con, _, log = run_cleaning(path)
+    assert log.loc["return_netted", "rows"] == 1
+    assert clean.clean_summary(con)["net_revenue"] == 0.0
+
+
+def test_invalid_pattern_is_a_user_error(cleaning_csv):
+    with pytest.raises(UserError, match="non_product_patterns"):
+        run_cleaning(cleaning_csv, non_product_patterns=["(unclosed"])
+
+
+def test_every_row_removed_is_a_user_error(tmp_path):
+    from conftest import write_csv
+
+    path = write_csv(tmp_path / "o.csv", ["1,A1,Mug,2,2011-01-03,5.00,,UK"])
+    con, _, _ = run_cleaning(path)
+    with pytest.raises(UserError, match="removed every row"):
+        clean.clean_summary(con)
+
+
+lines = st.fixed_dictionaries({
+    "customer_id": st.sampled_from(["1", "2", "3", None]),
+    "invoice_id": st.sampled_from(["10", "11", "C12", "A13", None]),
+    "invoice_date": st.sampled_from([pd.Timestamp("2011-01-01"), pd.Timestamp("2011-02-01"), None]),
+    "product_id": st.sampled_from(["P1", "P2", "POST", None]),
+    "quantity": st.sampled_from([1.0, 2.0, -1.0, 0.0, 500.0]),
+    "unit_price": st.sampled_from([1.0, 2.5, 0.0, -3.0, float("nan")]),
+})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(lines, min_size=1, max_size=40), returns=st.sampled_from(["net", "drop"]))
+def test_property_rows_and_revenue_add_up(tmp_path, rows, returns):
+    frame = pd.DataFrame(rows)
+    frame["description"] = "d"
+    frame["country"] = "UK"
+    path = tmp_path / "p.parquet"
+    frame.to_parquet(path)
+    params = load_params()
+    params["input"]["path"] = str(path)
+    params["input"]["columns"] = {f: f for f in params["input"]["columns"]} | {"amount": None}
+    params["cleaning"]["returns"] = returns
+    con = duckdb.connect()
+    source = load_transactions(con, params["input"])
+    log = clean.apply_cleaning(con, params["cleaning"])
+    kept_rows, kept_revenue = con.execute("SELECT count(*), coalesce(sum(amount), 0) FROM cleaned").fetchall()[0]
+    clean.row_arithmetic(log, source["rows"], kept_rows)  # raises when raw != kept + removed
+    amounts = frame["quantity"] * frame["unit_price"]
+    finite_total = amounts[np.isfinite(amounts)].sum()
+    removed_revenue = log.loc[log["action"] == "removed", "revenue"].sum()
+    assert kept_revenue + removed_revenue == pytest.approx(finite_total)
+    assert con.execute("SELECT count(*) FROM cleaned WHERE customer_id IS NULL OR NOT isfinite(amount)").fetchall()[0][0] == 0
