@@ -27,13 +27,22 @@ def table_html(frame: pd.DataFrame, formats: Mapping[str, str] | None = None, in
     """
     formats = dict(formats or {})
     shown = frame.copy()
+    numeric = [c for c in shown.columns if pd.api.types.is_numeric_dtype(shown[c]) and not pd.api.types.is_bool_dtype(shown[c])]
     for col in shown.columns:
         spec = formats.get(col)
         if spec is None and pd.api.types.is_integer_dtype(shown[col]):
             spec = "{:,}"
         if spec is not None:
             shown[col] = shown[col].map(lambda v, s=spec: "" if pd.isna(v) else s.format(v))
-    return HTML(shown.to_html(index=index, escape=True, border=0, classes="dataframe", na_rep=""))
+    shown.columns = [html.escape(str(c)) for c in shown.columns]
+    numeric = [html.escape(str(c)) for c in numeric]
+    text = [c for c in shown.columns if c not in numeric]
+    styler = shown.style.format(escape="html", na_rep="")
+    styler = styler.set_properties(subset=text, **{"text-align": "left"})
+    styler = styler.set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
+    if not index:
+        styler = styler.hide(axis="index")
+    return HTML(styler.to_html())
 
 
 def takeaway(text: str) -> HTML:

@@ -1,0 +1,111 @@
+"""The runner end to end on tiny fixtures (executes real kernels: a few seconds each)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import write_params
+
+from helpers.errors import UserError
+from helpers.runner import file_sha256, remove_stale_partials, run_report
+
+pytestmark = pytest.mark.slow
+
+
+def fixture_params(tmp_path, csv_path, workdirs, **extra):
+    tree = {"input": {"path": str(csv_path)}, "paths": workdirs, **extra}
+    return write_params(tmp_path / "params.yaml", tree)
+
+
+def run_cli(params_file, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "helpers.runner", "--params", str(params_file), *args],
+        capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_run_publishes_latest_with_manifest_and_html(tmp_path, cleaning_csv, workdirs):
+    params_file = fixture_params(tmp_path, cleaning_csv, workdirs)
+    run_dir = run_report(str(params_file), notebooks=("01_clean",))
+    latest = Path(workdirs["reports_dir"]) / "latest"
+    assert latest.is_symlink() and latest.resolve() == run_dir.resolve()
+    page = (latest / "01_clean.html").read_text()
+    assert "missing_customer_id" in page and "<script" not in page
+    assert "Traceback" not in page
+    manifest = json.loads((latest / "manifest.json").read_text())
+    assert manifest["input"]["sha256"] == file_sha256(cleaning_csv)
+    assert manifest["row_counts"]["01_clean"] == {"raw_rows": 10, "removed_rows": 6, "kept_rows": 4,
+                                                  "rows": 4, "customers": 2}
+    assert manifest["steps"][0]["notebook"] == "01_clean" and manifest["steps"][0]["seconds"] > 0
+    assert manifest["packages"]["duckdb"] != "missing"
+    assert manifest["params"]["paths"]["interim_dir"] == workdirs["interim_dir"]
+    assert (Path(workdirs["interim_dir"]) / "transactions.parquet").is_file()
+    index = (latest / "index.html").read_text()
+    assert 'href="01_clean.html"' in index
+    assert not list(Path(workdirs["reports_dir"]).glob("*.partial"))
+
+
+def test_failing_notebook_keeps_latest_and_prints_one_line(tmp_path, cleaning_csv, workdirs):
+    good = fixture_params(tmp_path, cleaning_csv, workdirs)
+    first = run_report(str(good), notebooks=("01_clean",))
+    bad = write_params(tmp_path / "bad.yaml", {
+        "input": {"path": str(cleaning_csv), "columns": {"customer_id": "Client"}}, "paths": workdirs,
+    })
+    result = run_cli(bad, "--only", "01_clean")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: 01_clean.ipynb failed in cell")
+    assert "'Client'" in lines[0] and "orders.csv" in lines[0] and "input.columns.customer_id" in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    reports = Path(workdirs["reports_dir"])
+    assert (reports / "latest").resolve() == first.resolve()
+    failed = list(reports.glob("*.failed"))
+    assert len(failed) == 1 and (failed[0] / "01_clean.ipynb").is_file()
+
+
+@pytest.mark.parametrize(
+    ("tree", "expected"),
+    [
+        ({"cleaning": {"drop_exact_duplicate": False}}, "unknown key 'cleaning.drop_exact_duplicate'"),
+        ({"eda": {"top_n": "many"}}, "key 'eda.top_n' must be an integer"),
+        ({"input": {"path": "missing.csv"}}, "input file not found"),
+    ],
+)
+def test_bad_params_stop_before_running(tmp_path, workdirs, tree, expected):
+    tree = {**tree, "paths": workdirs}
+    result = run_cli(write_params(tmp_path / "p.yaml", tree))
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not Path(workdirs["reports_dir"]).exists()
+
+
+def test_unreadable_input_file(tmp_path, workdirs):
+    broken = tmp_path / "orders.parquet"
+    broken.write_bytes(b"\x00garbage")
+    result = run_cli(fixture_params(tmp_path, broken, workdirs), "--only", "01_clean")
+    assert result.returncode == 1
+    assert "orders.parquet: cannot read as Parquet" in result.stderr
+    assert not (Path(workdirs["reports_dir"]) / "latest").exists()
+
+
+def test_unwritable_reports_dir(tmp_path, cleaning_csv, workdirs):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    params_file = fixture_params(tmp_path, cleaning_csv, {**workdirs, "reports_dir": str(blocker / "reports")})
+    with pytest.raises(UserError, match="cannot write reports here.*paths.reports_dir"):
+        run_report(str(params_file), notebooks=("01_clean",))
+
+
+def test_stale_partial_folders_are_removed_live_ones_kept(tmp_path):
+    dead = tmp_path / "20200101-000000.partial"
+    live = tmp_path / "20200101-000001.partial"
+    for folder, pid in ((dead, 2**22 + 12345), (live, os.getpid())):
+        folder.mkdir()
+        (folder / ".pid").write_text(str(pid))
+    assert remove_stale_partials(tmp_path) == [dead.name]
+    assert live.exists() and not dead.exists()
