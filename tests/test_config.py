@@ -1,8 +1,8 @@
 from pathlib import Path
 
 import pytest
-from conftest import write_params
 
+from conftest import write_params
 from helpers.config import DEFAULT_PARAMS, SCHEMA, _flatten, _read_yaml, load_params
 from helpers.errors import UserError
 

@@ -4,8 +4,8 @@ import gzip
 import duckdb
 import pandas as pd
 import pytest
-from conftest import HEADER, write_csv
 
+from conftest import HEADER, write_csv
 from helpers.config import load_params
 from helpers.errors import UserError
 from helpers.io import detect_format, load_transactions

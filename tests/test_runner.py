@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import write_params
 
+from conftest import write_params
 from helpers.errors import UserError
 from helpers.runner import file_sha256, remove_stale_partials, run_report
 

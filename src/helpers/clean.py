@@ -75,7 +75,6 @@ def _reason_case(cleaning: Mapping[str, Any]) -> str:
     non_product = f"list_contains({_sql_list(codes)}, upper(coalesce(product_id, '')))" if codes else "false"
     for pattern in patterns:
         non_product += f" OR regexp_matches(coalesce(product_id, ''), '{pattern.replace(chr(39), chr(39) * 2)}')"
-    is_return = return_condition(cleaning)
     price = (
         "(unit_price <= 0 OR (unit_price IS NULL AND amount <= 0 AND NOT is_return))"
         if cleaning["drop_nonpositive_prices"]
