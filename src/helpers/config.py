@@ -9,6 +9,7 @@ input files stop with one line that names the file, the key and the fix.
 from __future__ import annotations
 
 import copy
+import datetime
 import difflib
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,7 +23,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PARAMS = PROJECT_ROOT / "params.yaml"
 
 # The numbered notebooks, in the order the runner executes them.
-NOTEBOOKS: tuple[str, ...] = ("01_clean", "02_eda")
+NOTEBOOKS: tuple[str, ...] = ("01_clean", "02_eda", "03_rfm")
 
 CANONICAL_FIELDS: tuple[str, ...] = (
     "customer_id",
@@ -42,6 +43,7 @@ _BOOL = (bool,)
 _NUM = (int, float)
 _INT = (int,)
 _STR_LIST = ("list[str]",)
+_NUM_LIST = ("list[number]",)
 
 # dotted key -> allowed Python types, or a list of allowed string values.
 SCHEMA: dict[str, Any] = {
@@ -68,6 +70,13 @@ SCHEMA: dict[str, Any] = {
     "eda.top_n": _INT,
     "eda.max_scatter_points": _INT,
     "eda.cohort_months": _INT,
+    "rfm.analysis_date": (str, datetime.date),
+    "rfm.scoring": ["quintiles", "quartiles", "cuts"],
+    "rfm.cuts.recency": _NUM_LIST,
+    "rfm.cuts.frequency": _NUM_LIST,
+    "rfm.cuts.monetary": _NUM_LIST,
+    "rfm.segment_map": _STR,
+    "rfm.movement_days": _INT,
     "paths.interim_dir": _STR,
     "paths.processed_dir": _STR,
     "paths.reports_dir": _STR,
@@ -76,7 +85,7 @@ SCHEMA: dict[str, Any] = {
 }
 
 # Keys holding paths: resolved against the folder of the params file that sets them.
-PATH_KEYS = ("input.path", "paths.interim_dir", "paths.processed_dir", "paths.reports_dir")
+PATH_KEYS = ("input.path", "rfm.segment_map", "paths.interim_dir", "paths.processed_dir", "paths.reports_dir")
 
 
 def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -123,7 +132,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def _type_name(spec: Any) -> str:
     if isinstance(spec, list):
         return "one of " + ", ".join(repr(v) for v in spec)
-    names = {str: "text", int: "an integer", float: "a number", bool: "true/false", type(None): "null"}
+    names = {str: "text", int: "an integer", float: "a number", bool: "true/false", type(None): "null",
+             datetime.date: "a date"}
     return " or ".join(names.get(t, str(t)) for t in spec)
 
 
@@ -137,6 +147,15 @@ def _check_value(key: str, value: Any, source: Path) -> None:
             raise UserError(
                 f"{source}: key '{key}' must be a list of text values, got {value!r}; "
                 f'fix: write it like ["A", "B"]'
+            )
+    elif spec == _NUM_LIST:
+        ok = isinstance(value, list) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+        )
+        if not ok:
+            raise UserError(
+                f"{source}: key '{key}' must be a list of numbers, got {value!r}; "
+                f"fix: write it like [14, 30, 90, 180]"
             )
     elif spec == _NUM:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -182,6 +201,8 @@ def _check_consistency(flat: Mapping[str, Any], source: Path) -> None:
         )
     if flat["eda.top_n"] < 1 or flat["eda.max_scatter_points"] < 1 or flat["eda.cohort_months"] < 1:
         raise UserError(f"{source}: eda.top_n, eda.max_scatter_points and eda.cohort_months must be >= 1")
+    if flat["rfm.movement_days"] < 1:
+        raise UserError(f"{source}: key 'rfm.movement_days' must be >= 1; fix: use e.g. 90")
     if flat["cleaning.outliers.k"] <= 0:
         raise UserError(f"{source}: key 'cleaning.outliers.k' must be > 0; fix: use e.g. 3.0")
 
@@ -245,4 +266,4 @@ def interim_paths(params: Mapping[str, Any]) -> dict[str, Path]:
 def processed_paths(params: Mapping[str, Any]) -> dict[str, Path]:
     """Return the customer-level files later steps write."""
     processed = Path(params["paths"]["processed_dir"])
-    return {"customers": processed / "customers.parquet"}
+    return {"customers": processed / "customers.parquet", "rfm": processed / "rfm.parquet"}

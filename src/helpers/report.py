@@ -48,3 +48,10 @@ def table_html(frame: pd.DataFrame, formats: Mapping[str, str] | None = None, in
 def takeaway(text: str) -> HTML:
     """Return one escaped takeaway sentence as a highlighted paragraph."""
     return HTML(f'<p style="border-left:4px solid #1f77b4;padding:.2rem .6rem"><b>Takeaway:</b> {html.escape(text)}</p>')
+
+
+def show_takeaway(text: str) -> None:
+    """Display one takeaway sentence (escaped) below a chart."""
+    from IPython.display import display
+
+    display(takeaway(text))

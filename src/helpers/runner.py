@@ -345,11 +345,11 @@ def run_report(
                  "render_seconds": round(t2 - t1, 2)}
             )
             _log(f"[{i}/{len(notebooks)}] {name}: done in {t2 - t0:.1f} s")
-    except StepFailed:
+    except StepFailed as exc:
         failed = reports_dir / f"{run_id}.failed"
         (partial / ".pid").unlink(missing_ok=True)
         partial.rename(failed)
-        raise
+        raise StepFailed(str(exc).replace(str(partial), str(failed))) from None
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
