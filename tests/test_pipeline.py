@@ -1,0 +1,60 @@
+"""Every notebook, in runner order, on a small generated export (real kernels, ~20 s)."""
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import write_params
+from helpers.config import NOTEBOOKS
+from helpers.runner import run_report
+
+pytestmark = pytest.mark.slow
+
+
+def generated_export(path: Path, customers: int = 60, seed: int = 0) -> pd.DataFrame:
+    """Write a CSV export with purchases, a cancellation and lines without customer."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    invoice = 500000
+    for c in range(customers):
+        for _ in range(int(rng.integers(1, 6))):
+            invoice += 1
+            day = pd.Timestamp("2011-01-01") + pd.Timedelta(days=int(rng.integers(0, 180)), hours=int(rng.integers(8, 18)))
+            for line in range(int(rng.integers(1, 4))):
+                rows.append((str(invoice), f"P{line + int(rng.integers(0, 20))}", f"Product <{line}>", int(rng.integers(1, 12)),
+                             day.strftime("%Y-%m-%d %H:%M:%S"), round(float(rng.uniform(0.5, 20)), 2), str(12000 + c),
+                             ["United Kingdom", "France", "Germany"][c % 3]))
+    first = rows[0]
+    rows.append(("C" + first[0], first[1], first[2], -first[3], first[4], first[5], first[6], first[7]))
+    rows.append(("599999", "P1", "Mug", 1, "2011-03-01 10:00:00", 2.0, "", "United Kingdom"))
+    frame = pd.DataFrame(rows, columns=["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate",
+                                        "UnitPrice", "CustomerID", "Country"])
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def test_all_notebooks_run_and_render_on_a_generated_export(tmp_path, workdirs):
+    export = generated_export(tmp_path / "export.csv")
+    params_file = write_params(tmp_path / "params.yaml", {"input": {"path": "export.csv"}, "paths": workdirs})
+    run_dir = run_report(str(params_file))
+    index = (run_dir / "index.html").read_text()
+    for name in NOTEBOOKS:
+        page = (run_dir / f"{name}.html").read_text()
+        assert f'href="{name}.html"' in index
+        assert "Traceback" not in page and "Warning" not in page, name
+        assert "<script" not in page, name  # offline, no CDN scripts
+        for src in re.findall(r'<img[^>]+src="([^"]+)"', page):
+            assert src.startswith("data:image/png;base64,"), (name, src[:40])
+        assert "Product <" not in page, name  # descriptions from the data are never live markup
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert [s["notebook"] for s in manifest["steps"]] == list(NOTEBOOKS)
+    clean = manifest["metrics"]["01_clean"]
+    assert clean["raw_rows"] == len(export)
+    assert clean["customers"] == 60
+    rfm = pd.read_parquet(Path(workdirs["processed_dir"]) / "rfm.parquet")
+    assert len(rfm) == 60 and rfm["segment"].notna().all()
+    assert rfm["monetary"].sum() == pytest.approx(clean["net_revenue"])
