@@ -584,3 +584,13 @@ def test_every_plot_works_for_one_customer_in_one_month(con, data):
         results[0][1] == "January 2011 was the top month with 10 net revenue (100% of the total)."
     )
     assert results[1][1] == "The median order value is 10 across 1 order."
+
+
+def test_overview_table_formats_each_figure():
+    frame = pd.DataFrame({
+        "lines": [1200], "first_date": [pd.Timestamp("2011-01-03 10:00")], "net_revenue": [1234.5],
+    })
+    table = eda.overview_table(frame)
+    assert table["figure"].tolist() == ["lines", "first date", "net revenue"]
+    assert table["value"].tolist() == ["1,200", "2011-01-03 10:00:00", "1,234.50"]
+    assert eda.overview_table(frame.iloc[0:0]).empty

@@ -220,6 +220,28 @@ def overview(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.DataFrame:
 # --------------------------------------------------------------------------- monthly
 
 
+
+def overview_table(overview_frame: pd.DataFrame) -> pd.DataFrame:
+    """Turn the one-row `overview` into a readable two-column table of formatted figures.
+
+    Examples
+    --------
+    >>> overview_table(pd.DataFrame({"lines": [1200], "net_revenue": [1234.5]}))["value"].tolist()
+    ['1,200', '1,234.50']
+    """
+    if overview_frame.empty:
+        return pd.DataFrame({"figure": [], "value": []})
+    row = overview_frame.iloc[0]
+    values = []
+    for name, value in row.items():
+        if isinstance(value, (pd.Timestamp, np.datetime64)) or "date" in str(name):
+            values.append("" if pd.isna(value) else str(pd.Timestamp(value)))
+        elif name == "net_revenue":
+            values.append(f"{float(value):,.2f}")
+        else:
+            values.append(f"{int(value):,}")
+    return pd.DataFrame({"figure": [str(n).replace("_", " ") for n in row.index], "value": values})
+
 def monthly_summary(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.DataFrame:
     """Sum net revenue and count purchase orders and active customers per calendar month.
 
@@ -642,13 +664,17 @@ def _barh(
 ) -> None:
     """Draw horizontal bars with the first row at the top."""
     positions = np.arange(len(labels))
-    ax.barh(positions, values, color=_COLOR)
+    bars = ax.barh(positions, values, color=_COLOR)
     ax.set_yticks(positions, labels=list(labels))
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
-    _number_axis(ax.xaxis, counts=counts)
+    # Value labels keep small bars readable when one bar dominates the axis.
+    ax.bar_label(bars, labels=[_fmt(v) for v in values], padding=2, fontsize=8)
+    ax.margins(x=0.18)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=counts))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: _fmt(x)))
 
 
 def plot_top_countries(countries: pd.DataFrame, n: int = 10) -> tuple[Figure, str]:
