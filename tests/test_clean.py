@@ -148,3 +148,21 @@ def test_property_rows_and_revenue_add_up(tmp_path, rows, returns):
     removed_revenue = log.loc[log["action"] == "removed", "revenue"].sum()
     assert kept_revenue + removed_revenue == pytest.approx(finite_total)
     assert con.execute("SELECT count(*) FROM cleaned WHERE customer_id IS NULL OR NOT isfinite(amount)").fetchall()[0][0] == 0
+
+
+def test_repeated_header_rows_and_future_dates_are_removed_and_logged(tmp_path):
+    from conftest import HEADER, write_csv
+
+    rows = [
+        "1,A1,Mug,2,2011-01-03,5.00,100,UK",
+        HEADER,  # a second export pasted below the first
+        "2,A1,Mug,1,2011-01-04,5.00,100,UK",
+        "3,A1,Mug,1,2099-01-01,7.00,100,UK",  # clock error
+    ]
+    con, source, log = run_cleaning(write_csv(tmp_path / "o.csv", rows))
+    assert source["unparsed"]["invoice_date"] == 0  # the header copy is not a parse failure
+    assert log.loc["repeated_header", "rows"] == 1
+    assert log.loc["future_date", ["rows", "revenue"]].tolist() == [1, 7.0]
+    assert con.execute("SELECT list(invoice_id ORDER BY invoice_id) FROM cleaned").fetchall()[0][0] == ["1", "2"]
+    _, _, kept_future = run_cleaning(write_csv(tmp_path / "o.csv", rows), drop_future_dates=False)
+    assert kept_future.loc["future_date", "action"] == "off" and kept_future.loc["future_date", "rows"] == 0

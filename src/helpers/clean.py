@@ -23,8 +23,10 @@ from helpers.errors import UserError
 
 # (rule, description) in the order they are applied.
 RULES: tuple[tuple[str, str], ...] = (
+    ("repeated_header", "A copy of the header row inside the data (several exports pasted together)."),
     ("missing_customer_id", "No customer id: the line cannot be attributed to a customer."),
     ("invalid_values", "Missing or unparseable date or amount, or an infinite amount."),
+    ("future_date", "Dated more than a day after the run (clock or export error); cleaning.drop_future_dates."),
     ("exact_duplicate", "Same customer, invoice, date, product, quantity, price and amount as an earlier line; the first is kept."),
     ("adjustment", "Accounting adjustment invoice (prefix in cleaning.adjustment_prefixes), e.g. bad-debt write-offs."),
     ("non_product_code", "Postage, fees, manual adjustments, bank charges, samples, gift vouchers (cleaning.non_product_codes / _patterns)."),
@@ -81,8 +83,10 @@ def _reason_case(cleaning: Mapping[str, Any]) -> str:
         else "false"
     )
     whens = [
+        ("repeated_header", "is_header_row"),
         ("missing_customer_id", "customer_id IS NULL" if cleaning["drop_missing_customer_id"] else "false"),
         ("invalid_values", "invoice_date IS NULL OR amount IS NULL OR NOT isfinite(amount)"),
+        ("future_date", "invoice_date > current_date + INTERVAL 1 DAY" if cleaning["drop_future_dates"] else "false"),
         ("exact_duplicate", "dup_rank > 1" if cleaning["drop_exact_duplicates"] else "false"),
         ("adjustment", _prefix_match("coalesce(invoice_id, '')", list(cleaning["adjustment_prefixes"]))),
         ("non_product_code", f"({non_product})"),
@@ -175,6 +179,7 @@ def cleaning_log(
     enabled = {
         "missing_customer_id": cleaning["drop_missing_customer_id"],
         "exact_duplicate": cleaning["drop_exact_duplicates"],
+        "future_date": cleaning["drop_future_dates"],
         "nonpositive_price": cleaning["drop_nonpositive_prices"],
         "return_dropped": cleaning["returns"] == "drop",
         "outlier_dropped": cleaning["outliers"]["action"] == "drop" and outlier_threshold is not None,

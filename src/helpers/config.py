@@ -58,6 +58,7 @@ SCHEMA: dict[str, Any] = {
     **{f"input.columns.{field}": _OPT_STR for field in CANONICAL_FIELDS},
     "cleaning.drop_missing_customer_id": _BOOL,
     "cleaning.drop_exact_duplicates": _BOOL,
+    "cleaning.drop_future_dates": _BOOL,
     "cleaning.returns": ["net", "drop"],
     "cleaning.cancellation_prefixes": _STR_LIST,
     "cleaning.adjustment_prefixes": _STR_LIST,

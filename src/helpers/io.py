@@ -298,6 +298,12 @@ def canonical_exprs(
     return exprs
 
 
+def header_row_condition(mapping: Mapping[str, str | None]) -> str:
+    """SQL condition true on a copy of the header row inside the data (concatenated exports)."""
+    names = [mapping[f] for f in ("customer_id", "invoice_date") if mapping.get(f)]
+    return "(" + " AND ".join(f"coalesce({_text(_quote(n))} = {_sql_str(n)}, false)" for n in names) + ")"
+
+
 def _check_parsing(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -309,12 +315,13 @@ def _check_parsing(
     fields = [f for f in ("invoice_date", *_NUMERIC_FIELDS) if mapping.get(f)]
     if not fields:
         return {}
+    not_header = f"NOT {header_row_condition(mapping)}"
     parts = []
     for i, field in enumerate(fields):
         raw = _text(_quote(mapping[field]))
-        bad = f"{raw} IS NOT NULL AND ({exprs[field]}) IS NULL"
+        bad = f"{raw} IS NOT NULL AND ({exprs[field]}) IS NULL AND {not_header}"
         parts += [
-            f"count({raw}) AS filled_{i}",
+            f"count({raw}) FILTER (WHERE {not_header}) AS filled_{i}",
             f"count(*) FILTER (WHERE {bad}) AS bad_{i}",
             f"any_value({raw}) FILTER (WHERE {bad}) AS example_{i}",
         ]
@@ -373,6 +380,7 @@ def load_transactions(con: duckdb.DuckDBPyConnection, input_params: Mapping[str,
     exprs = canonical_exprs(types, mapping, input_params)
     unparsed = _check_parsing(con, path, mapping, exprs, input_params)
     select = ",\n       ".join(f"{expr} AS {field}" for field, expr in exprs.items())
+    select += f",\n       {header_row_condition(mapping)} AS is_header_row"
     try:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE canonical AS
