@@ -109,3 +109,26 @@ def test_stale_partial_folders_are_removed_live_ones_kept(tmp_path):
         (folder / ".pid").write_text(str(pid))
     assert remove_stale_partials(tmp_path) == [dead.name]
     assert live.exists() and not dead.exists()
+
+
+def test_killed_run_leaves_latest_and_no_partial_folder(tmp_path, cleaning_csv, workdirs):
+    import signal
+    import time
+
+    params_file = fixture_params(tmp_path, cleaning_csv, workdirs)
+    first = run_report(str(params_file), notebooks=("01_clean",))
+    reports = Path(workdirs["reports_dir"])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "helpers.runner", "--params", str(params_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(reports.glob("*.partial")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # inside the first notebook
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert (reports / "latest").resolve() == first.resolve()
+    assert not list(reports.glob("*.partial")) and not list(reports.glob(".latest-*"))
