@@ -166,3 +166,11 @@ def test_repeated_header_rows_and_future_dates_are_removed_and_logged(tmp_path):
     assert con.execute("SELECT list(invoice_id ORDER BY invoice_id) FROM cleaned").fetchall()[0][0] == ["1", "2"]
     _, _, kept_future = run_cleaning(write_csv(tmp_path / "o.csv", rows), drop_future_dates=False)
     assert kept_future.loc["future_date", "action"] == "off" and kept_future.loc["future_date", "rows"] == 0
+
+
+def test_cleaning_takeaway_names_the_biggest_rule(cleaning_csv):
+    _, source, log = run_cleaning(cleaning_csv)
+    log = log.reset_index()
+    log.loc[log["rule"] == "exact_duplicate", "rows"] = 3  # make one rule clearly the biggest
+    sentence = clean.cleaning_takeaway(log, {"raw_rows": 10, "kept_rows": 4, "removed_rows": 6})
+    assert sentence == "10 rows read = 4 kept + 6 removed; the biggest removal is exact_duplicate (3 rows, 30% of all rows)."

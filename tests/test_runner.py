@@ -10,7 +10,7 @@ import pytest
 
 from conftest import write_params
 from helpers.errors import UserError
-from helpers.runner import file_sha256, remove_stale_partials, run_report
+from helpers.runner import StepFailed, file_sha256, remove_stale_partials, run_report
 
 pytestmark = pytest.mark.slow
 
@@ -132,3 +132,23 @@ def test_killed_run_leaves_latest_and_no_partial_folder(tmp_path, cleaning_csv, 
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert (reports / "latest").resolve() == first.resolve()
     assert not list(reports.glob("*.partial")) and not list(reports.glob(".latest-*"))
+
+
+def test_failed_run_leaves_data_folders_untouched(tmp_path, cleaning_csv, workdirs):
+    params_file = fixture_params(tmp_path, cleaning_csv, workdirs)
+    run_report(str(params_file), notebooks=("01_clean",))
+    cleaned = Path(workdirs["interim_dir"]) / "transactions.parquet"
+    before = file_sha256(cleaned)
+    bad_map = tmp_path / "segments.csv"
+    bad_map.write_text("r_score,f_score,segment,description,action\n1-5,1-4,All,all,none\n")
+    changed = write_params(tmp_path / "changed.yaml", {
+        "input": {"path": str(cleaning_csv)}, "paths": workdirs,
+        "cleaning": {"drop_exact_duplicates": False},  # would change transactions.parquet
+        "rfm": {"segment_map": str(bad_map)},  # F=5 unmapped: 03_rfm fails
+    })
+    with pytest.raises(StepFailed, match=r"03_rfm\.ipynb failed.*F=5"):
+        run_report(str(changed), notebooks=("01_clean", "03_rfm"))
+    assert file_sha256(cleaned) == before
+    assert not (Path(workdirs["processed_dir"]) / "rfm.parquet").exists()
+    manifest = json.loads((Path(workdirs["reports_dir"]) / "latest" / "manifest.json").read_text())
+    assert sorted(manifest["outputs"]) == sorted([str(cleaned), str(cleaned.with_name("cleaning_log.csv"))])

@@ -27,7 +27,7 @@ RULES: tuple[tuple[str, str], ...] = (
     ("missing_customer_id", "No customer id: the line cannot be attributed to a customer."),
     ("invalid_values", "Missing or unparseable date or amount, or an infinite amount."),
     ("future_date", "Dated more than a day after the run (clock or export error); cleaning.drop_future_dates."),
-    ("exact_duplicate", "Same customer, invoice, date, product, quantity, price and amount as an earlier line; the first is kept."),
+    ("exact_duplicate", "Same customer, invoice, date, product, description, quantity, price, amount and country as an earlier line; the first is kept."),
     ("adjustment", "Accounting adjustment invoice (prefix in cleaning.adjustment_prefixes), e.g. bad-debt write-offs."),
     ("non_product_code", "Postage, fees, manual adjustments, bank charges, samples, gift vouchers (cleaning.non_product_codes / _patterns)."),
     ("nonpositive_price", "Unit price (or, without prices, amount of a purchase line) zero or negative."),
@@ -184,11 +184,16 @@ def cleaning_log(
         "return_dropped": cleaning["returns"] == "drop",
         "outlier_dropped": cleaning["outliers"]["action"] == "drop" and outlier_threshold is not None,
     }
+    has_products = con.execute("SELECT count(product_id) > 0 FROM flagged").fetchall()[0][0]
+    codes_set = bool(cleaning["non_product_codes"] or cleaning["non_product_patterns"])
+    enabled["non_product_code"] = bool(has_products and codes_set)
     records = []
     for rule, description in RULES:
         rows, revenue = removed.get(rule, (0, 0.0))
         action = "removed" if enabled.get(rule, True) else "off"
-        records.append((rule, action, int(rows), float(revenue), description))
+        if rule == "non_product_code" and not has_products:
+            description += " Off: the export has no product_id."
+        records.append((rule, action, int(rows), round(float(revenue), 2), description))
     returns_rows, returns_rev, outlier_rows, outlier_rev = con.execute(
         """SELECT count(*) FILTER (WHERE is_return), coalesce(sum(amount) FILTER (WHERE is_return), 0),
                   count(*) FILTER (WHERE is_outlier), coalesce(sum(amount) FILTER (WHERE is_outlier), 0)
@@ -196,14 +201,14 @@ def cleaning_log(
     ).fetchall()[0]
     netted = cleaning["returns"] == "net"
     records.append(("return_netted", "flagged" if netted else "off", int(returns_rows) if netted else 0,
-                    float(returns_rev) if netted else 0.0, FLAG_RULES[0][1]))
+                    round(float(returns_rev), 2) if netted else 0.0, FLAG_RULES[0][1]))
     flag_outliers = cleaning["outliers"]["action"] == "flag" and outlier_threshold is not None
     description = FLAG_RULES[1][1]
     if outlier_threshold is not None:
         description += f" Threshold here: |amount| > {outlier_threshold:,.2f}."
     records.append(("outlier_flagged", "flagged" if flag_outliers else "off",
                     int(outlier_rows) if flag_outliers else 0,
-                    float(outlier_rev) if flag_outliers else 0.0, description))
+                    round(float(outlier_rev), 2) if flag_outliers else 0.0, description))
     return pd.DataFrame(records, columns=["rule", "action", "rows", "revenue", "description"])
 
 
@@ -250,7 +255,7 @@ def clean_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "rows": int(rows),
         "customers": int(customers),
         "orders": int(orders),
-        "net_revenue": float(revenue),
+        "net_revenue": round(float(revenue), 2),
         "first_date": str(first),
         "last_date": str(last),
     }
@@ -277,3 +282,24 @@ def summary_table(summary: Mapping[str, Any]) -> pd.DataFrame:
     values = [f"{v:,.2f}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) else v)
               for v in (summary[k] for k in labels)]
     return pd.DataFrame({"figure": list(labels.values()), "value": values})
+
+
+def cleaning_takeaway(log: pd.DataFrame, arithmetic: Mapping[str, int]) -> str:
+    """Return one sentence on what cleaning did, for the report.
+
+    Examples
+    --------
+    >>> log = pd.DataFrame({"rule": ["a", "b"], "action": ["removed", "removed"], "rows": [0, 0]})
+    >>> cleaning_takeaway(log, {"raw_rows": 5, "kept_rows": 5, "removed_rows": 0})
+    '5 rows read, all 5 kept: no rule removed anything.'
+    """
+    head = f"{arithmetic['raw_rows']:,} rows read"
+    if arithmetic["removed_rows"] == 0:
+        return f"{head}, all {arithmetic['kept_rows']:,} kept: no rule removed anything."
+    removed = log[log["action"] == "removed"].sort_values("rows", ascending=False, kind="stable")
+    top = removed.iloc[0]
+    share = top["rows"] / arithmetic["raw_rows"]
+    return (
+        f"{head} = {arithmetic['kept_rows']:,} kept + {arithmetic['removed_rows']:,} removed; "
+        f"the biggest removal is {top['rule']} ({int(top['rows']):,} rows, {share:.0%} of all rows)."
+    )

@@ -57,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     dirty = [str(p) for p in paths if notebook_has_outputs(p)]
     for path in dirty:
         print(f"{path}: has outputs; fix: python -m helpers.notebooks --strip notebooks", file=sys.stderr)
+    if not dirty:
+        print(f"notebooks: {len(paths)} checked, none has outputs")
     return 1 if dirty else 0
 
 

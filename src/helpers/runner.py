@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import datetime as dt
 import hashlib
 import html
@@ -222,6 +223,47 @@ def render_html(executed: Path, title: str) -> Path:
     return out
 
 
+STAGED_KEYS = ("interim_dir", "processed_dir")
+
+
+def _write_params(path: Path, params: Mapping[str, Any], path_overrides: Mapping[str, str]) -> None:
+    """Write the merged params as one YAML file, with some `paths` entries replaced."""
+    import yaml
+
+    tree = copy.deepcopy(_public_params(params))
+    tree["paths"].update(path_overrides)
+    path.write_text(
+        "# Params of this run (params.yaml merged with the run's file); reusable with PARAMS=\n"
+        + yaml.safe_dump(tree, sort_keys=False, allow_unicode=True),
+        encoding="utf-8",
+    )
+
+
+def promote_outputs(staged: Mapping[str, Path], targets: Mapping[str, Path]) -> list[str]:
+    """Move every file of each staged folder into its target folder; return the targets.
+
+    Files are moved one by one with `os.replace` (atomic on one filesystem), so a reader
+    sees either the old or the new version of each file, never a partial one.
+    """
+    moved = []
+    for key, folder in staged.items():
+        if not folder.is_dir():
+            continue
+        target_dir = targets[key]
+        target_dir.mkdir(parents=True, exist_ok=True)
+        for item in sorted(folder.iterdir()):
+            destination = target_dir / item.name
+            try:
+                os.replace(item, destination)
+            except OSError:  # another filesystem: copy then swap
+                tmp = target_dir / f".{item.name}.tmp"
+                shutil.move(str(item), str(tmp))
+                os.replace(tmp, destination)
+            moved.append(str(destination))
+        shutil.rmtree(folder, ignore_errors=True)
+    return moved
+
+
 def write_index(run_dir: Path, manifest: Mapping[str, Any]) -> Path:
     """Write ``index.html`` linking every step report, with the run's headline figures."""
     esc = html.escape
@@ -257,7 +299,7 @@ table{{border-collapse:collapse}}td,th{{padding:.3rem .8rem;border-bottom:1px so
 <table><tr><th>Report</th><th>Step</th><th>Time</th></tr>
 {''.join(rows)}
 </table>
-<p class="meta">Reproduce with <code>make report PARAMS=&hellip;</code>; parameters, package versions and timings are in
+<p class="meta">Reproduce with <code>make report PARAMS=reports/{esc(manifest['run_id'])}/params.yaml</code>; parameters, package versions and timings are in
 <a href="manifest.json">manifest.json</a>.</p>
 </body></html>
 """
@@ -303,7 +345,6 @@ def run_report(
         A notebook raised; the run folder is kept as ``<run id>.failed``.
     """
     params = load_params(params_file)
-    params_abs = str(Path(params_file).resolve()) if params_file else ""
     reports_dir = Path(params["paths"]["reports_dir"])
     try:
         reports_dir.mkdir(parents=True, exist_ok=True)
@@ -321,6 +362,12 @@ def run_report(
     partial = reports_dir / f"{run_id}.partial"
     partial.mkdir()
     (partial / ".pid").write_text(str(os.getpid()))
+    # Notebooks write their data into the run folder; it replaces data/interim and
+    # data/processed only when every step succeeded (see `promote_outputs`).
+    staged_dirs = {key: partial / "data" / Path(params["paths"][key]).name for key in STAGED_KEYS}
+    staged_params = partial / ".staged-params.yaml"
+    _write_params(staged_params, params, {k: str(v) for k, v in staged_dirs.items()})
+    _write_params(partial / "params.yaml", params, {})
     manifest: dict[str, Any] = {
         "run_id": run_id,
         "started": dt.datetime.now().isoformat(timespec="seconds"),
@@ -336,7 +383,7 @@ def run_report(
         for i, name in enumerate(notebooks, 1):
             _log(f"[{i}/{len(notebooks)}] {name}: running ...")
             t0 = time.perf_counter()
-            executed = execute_step(name, partial, params_abs, params["run"]["kernel"], notebook_dir)
+            executed = execute_step(name, partial, str(staged_params), params["run"]["kernel"], notebook_dir)
             t1 = time.perf_counter()
             render_html(executed, f"{name} - {STEP_TITLES.get(name, name)}")
             t2 = time.perf_counter()
@@ -360,6 +407,10 @@ def run_report(
         step: {k: v for k, v in m.items() if k.endswith(("rows", "customers"))}
         for step, m in manifest["metrics"].items()
     }
+    manifest["outputs"] = promote_outputs(staged_dirs, {k: Path(params["paths"][k]) for k in STAGED_KEYS})
+    staged_params.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        (partial / "data").rmdir()
     manifest["total_seconds"] = round(time.perf_counter() - started, 2)
     manifest["finished"] = dt.datetime.now().isoformat(timespec="seconds")
     (partial / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
