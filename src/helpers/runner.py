@@ -368,6 +368,12 @@ def run_report(
     staged_params = partial / ".staged-params.yaml"
     _write_params(staged_params, params, {k: str(v) for k, v in staged_dirs.items()})
     _write_params(partial / "params.yaml", params, {})
+    if tuple(notebooks) != tuple(NOTEBOOKS[: len(notebooks)]):
+        # A later step run alone reads what earlier runs left in data/: start from a copy.
+        for key, folder in staged_dirs.items():
+            source = Path(params["paths"][key])
+            if source.is_dir():
+                shutil.copytree(source, folder, ignore=shutil.ignore_patterns(".*"))
     manifest: dict[str, Any] = {
         "run_id": run_id,
         "started": dt.datetime.now().isoformat(timespec="seconds"),
