@@ -19,7 +19,6 @@ import contextlib
 import copy
 import datetime as dt
 import hashlib
-import html
 import importlib.metadata
 import json
 import os
@@ -34,6 +33,7 @@ from typing import Any
 
 from helpers.config import NOTEBOOKS, PROJECT_ROOT, load_params
 from helpers.errors import UserError
+from helpers.summary import STEP_TITLES, write_index
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 TEMPLATE_DIR = Path(__file__).parent / "templates"  # nbconvert template "report": lab without CDN scripts
@@ -41,13 +41,6 @@ PACKAGES = (
     "numpy", "pandas", "matplotlib", "seaborn", "scikit-learn", "duckdb", "pyarrow",
     "papermill", "nbconvert", "nbformat", "ipykernel", "PyYAML", "openpyxl",
 )
-STEP_TITLES = {
-    "01_clean": "Cleaning",
-    "02_eda": "Exploratory analysis",
-    "03_rfm": "RFM segments",
-    "04_clustering": "Clustering",
-    "05_personas": "Personas",
-}
 
 
 class StepFailed(Exception):
@@ -262,50 +255,6 @@ def promote_outputs(staged: Mapping[str, Path], targets: Mapping[str, Path]) -> 
             moved.append(str(destination))
         shutil.rmtree(folder, ignore_errors=True)
     return moved
-
-
-def write_index(run_dir: Path, manifest: Mapping[str, Any]) -> Path:
-    """Write ``index.html`` linking every step report, with the run's headline figures."""
-    esc = html.escape
-    rows = []
-    for step in manifest["steps"]:
-        name = step["notebook"]
-        rows.append(
-            f'<tr><td><a href="{esc(name)}.html">{esc(name)}</a></td>'
-            f"<td>{esc(STEP_TITLES.get(name, name))}</td><td>{step['seconds']:.1f} s</td></tr>"
-        )
-    clean = manifest.get("metrics", {}).get("01_clean", {})
-    facts = ""
-    if clean:
-        facts = (
-            "<ul>"
-            f"<li>Data period: {esc(str(clean.get('first_date', '?')))} to {esc(str(clean.get('last_date', '?')))}</li>"
-            f"<li>Customers: {clean.get('customers', 0):,}</li>"
-            f"<li>Orders: {clean.get('orders', 0):,}</li>"
-            f"<li>Net revenue: {clean.get('net_revenue', 0):,.2f}</li>"
-            f"<li>Transaction lines: {clean.get('raw_rows', 0):,} read, {clean.get('kept_rows', 0):,} kept</li>"
-            "</ul>"
-        )
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Customer segmentation report {esc(manifest['run_id'])}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#222}}
-table{{border-collapse:collapse}}td,th{{padding:.3rem .8rem;border-bottom:1px solid #ddd;text-align:left}}
-.meta{{color:#666;font-size:.9rem}}</style></head>
-<body><h1>Customer segmentation report</h1>
-<p class="meta">Run {esc(manifest['run_id'])} &middot; input {esc(Path(manifest['input']['path']).name)}
-(sha256 {esc(manifest['input']['sha256'][:12])}&hellip;) &middot; {manifest['total_seconds']:.0f} s</p>
-{facts}
-<h2>Step reports</h2>
-<table><tr><th>Report</th><th>Step</th><th>Time</th></tr>
-{''.join(rows)}
-</table>
-<p class="meta">Reproduce with <code>make report PARAMS=reports/{esc(manifest['run_id'])}/params.yaml</code>; parameters, package versions and timings are in
-<a href="manifest.json">manifest.json</a>.</p>
-</body></html>
-"""
-    out = run_dir / "index.html"
-    out.write_text(page, encoding="utf-8")
-    return out
 
 
 def _log(message: str) -> None:
