@@ -37,3 +37,8 @@ def test_index_escapes_text_from_the_data():
 def test_index_without_metrics_still_renders():
     page = index_html({**MANIFEST, "metrics": {}})
     assert "Step reports" in page and "Customers" not in page.split("Step reports")[0].split("</h1>")[1]
+
+
+def test_index_skips_blocks_with_an_unexpected_shape():
+    manifest = {**MANIFEST, "metrics": {"03_rfm": {"segments": {"Champions": 598}}}}
+    assert "RFM segments at a glance" not in index_html(manifest)

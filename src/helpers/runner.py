@@ -398,6 +398,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserError, StepFailed) as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
+    except Exception as exc:  # a bug: one line on the terminal, the traceback in a log file
+        import tempfile
+        import traceback
+
+        log = Path(tempfile.gettempdir()) / "ecomseg-runner-error.log"
+        log.write_text(traceback.format_exc(), encoding="utf-8")
+        print(f"error: unexpected {type(exc).__name__}: {exc} (traceback in {log}; please report it)",
+              file=sys.stderr, flush=True)
+        return 1
     except KeyboardInterrupt:
         print("interrupted: reports/latest is unchanged", file=sys.stderr, flush=True)
         return 130

@@ -75,7 +75,7 @@ def _cards(clean: Mapping[str, Any]) -> str:
 
 
 def _group_table(title: str, rows: Sequence[Mapping[str, Any]], name_key: str, link: str) -> str:
-    if not rows:
+    if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows) or not rows:
         return ""
     esc = html.escape
     lines = []
