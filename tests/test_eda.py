@@ -186,7 +186,7 @@ def test_plot_monthly_names_top_month_and_share(con, data):
 
 def test_plot_monthly_of_empty_frame_says_so(con, data):
     fig, takeaway = eda.plot_monthly(eda.monthly_summary(con, data["empty"]))
-    assert isinstance(fig, Figure)
+    assert fig is None  # nothing to draw: the report shows only the sentence
     assert "no transactions" in takeaway
 
 
@@ -200,7 +200,8 @@ def test_order_value_histogram_hand_binned(con, data):
     assert hist["bin_left"].tolist() == [9.5, 19.5, 29.5, 40.5, 50.5]
     assert hist["bin_right"].tolist() == [19.5, 29.5, 40.5, 50.5, 60.5]
     assert hist["count"].tolist() == [2, 1, 2, 1, 1]
-    assert hist.attrs == {"log_scale": False, "integer": True}
+    # Sorted values 10 15 20 30 30 45 60: the exact median is 30.
+    assert hist.attrs == {"log_scale": False, "integer": True, "median": 30.0}
 
 
 def test_items_per_order_histogram_counts_every_order(con, data):
@@ -212,10 +213,23 @@ def test_items_per_order_histogram_counts_every_order(con, data):
     assert (hist["bin_left"] > 0).all()
 
 
-def test_items_per_order_without_quantities_is_empty(con, tmp_path):
+def test_items_per_order_without_quantities_says_the_export_has_none(con, tmp_path):
     lines = [(*line[:6], None, None, *line[8:]) for line in LINES]
     path = _write(tmp_path, "amounts_only", lines)
-    assert eda.items_per_order_histogram(con, path).empty
+    hist = eda.items_per_order_histogram(con, path)
+    assert hist.empty
+    fig, takeaway = eda.plot_histogram(hist, "number of items", "purchase orders")
+    assert fig is None  # no empty frame in the report, only the sentence
+    assert takeaway == (
+        "The export has no quantities, so items per order cannot be counted "
+        "(its 7 purchase orders carry amounts only)."
+    )
+
+
+def test_items_per_order_of_empty_data_has_no_reason(con, data):
+    hist = eda.items_per_order_histogram(con, data["empty"])
+    assert "empty_reason" not in hist.attrs
+    assert eda.plot_histogram(hist, "items", "orders") == (None, "There are no orders to show.")
 
 
 def test_sql_histogram_rejects_zero_bins_and_empty_data_gives_empty_frame(con, data):
@@ -247,16 +261,40 @@ def test_customer_histogram_rejects_unknown_column():
         eda.customer_histogram(pd.DataFrame({"orders": [1]}), "spend")
 
 
-def test_plot_histogram_names_median_bin(con, data):
+def test_plot_histogram_states_the_exact_median(con, data):
     hist = eda.order_value_histogram(con, data["main"], bins=5)
     fig, takeaway = eda.plot_histogram(hist, "order value", "orders")
-    # Sorted values 10 15 20 30 30 45 60: the median 30 sits in bin 30..40.
-    assert takeaway == "The median order value is between 30 and 40 across 7 orders."
+    # Sorted values 10 15 20 30 30 45 60: the median is 30 (its bin is 29.5..40.5).
+    assert takeaway == "The median order value is 30 across 7 orders."
     ax = fig.axes[0]
     assert ax.get_xlabel() == "Order value"
     assert ax.get_ylabel() == "Number of orders"
     assert ax.get_title() == "Distribution of order value"
     assert sum(patch.get_height() for patch in ax.patches) == 7
+
+
+def test_histogram_median_of_an_even_count_matches_the_summary_table():
+    # Four customers: the median is the mean of the middle two, not a bin.
+    customers = pd.DataFrame(
+        {"orders": [1, 2, 3, 4], "net_revenue": [100.0, 550.25, 600.25, 1000.0]}
+    )
+    hist = eda.customer_histogram(customers, "orders")
+    _, orders = eda.plot_histogram(hist, "number of orders", "customers")
+    assert orders == "The median number of orders is 2.5 across 4 customers."
+    hist = eda.customer_histogram(customers, "net_revenue")
+    _, revenue = eda.plot_histogram(hist, "net revenue", "customers")
+    assert revenue == "The median net revenue is 575.25 across 4 customers."
+    table = eda.summary_table(
+        customers, {"orders": ("orders", "count"), "net_revenue": ("net revenue", "money")}
+    )
+    assert table["median"].tolist() == ["2.5", "575.25"]
+
+
+def test_plot_histogram_without_a_median_falls_back_to_its_bin():
+    hist = pd.DataFrame({"bin_left": [0.5, 1.5], "bin_right": [1.5, 3.5], "count": [1, 3]})
+    hist.attrs = {"log_scale": False, "integer": True}
+    _, takeaway = eda.plot_histogram(hist, "orders", "customers")
+    assert takeaway == "The median orders lies in the bin 2 to 3 across 4 customers."
 
 
 def test_plot_histogram_reports_values_left_off_the_log_axis(con, data):
@@ -343,6 +381,17 @@ def test_product_with_only_blank_descriptions_is_labelled_by_id(con, data):
     assert takeaway == (
         "The top product is 'BAG' with 100 net revenue (54%); "
         "the top 3 together bring 100% of net revenue."
+    )
+
+
+def test_export_without_product_ids_says_so(con, tmp_path):
+    lines = [(*line[:3], None, None, *line[5:]) for line in LINES]
+    products = eda.top_products(con, _write(tmp_path, "no_products", lines))
+    assert products.empty
+    fig, takeaway = eda.plot_top_products(products)
+    assert fig is None
+    assert takeaway == (
+        "The export has no product ids (nor descriptions), so products cannot be ranked."
     )
 
 
@@ -446,6 +495,34 @@ def test_net_revenue_that_cancels_out_is_exactly_zero(con, tmp_path):
     assert eda.monthly_summary(con, path)["net_revenue"].tolist() == [0.0]
 
 
+def test_customer_table_summary_hand_computed(con, data):
+    table = eda.customer_table_summary(eda.customer_summary(con, data["main"]))
+    assert list(table.columns) == [
+        "metric", "customers with a value", "min", "P25", "median", "P75", "max"
+    ]
+    rows = {row[0]: row[1:] for row in table.itertuples(index=False)}
+    # Orders 3, 2, 1, 0, 1; net revenue 55, 65, 10, -5, 60.
+    assert rows["purchase orders"] == ("5", "0", "1", "1", "2", "3")
+    assert rows["net revenue"] == ("5", "-5.00", "10.00", "55.00", "60.00", "65.00")
+    # Average order value 10, 18.33, 32.5, 60 (D has no order): P25 16.25, median 25.42.
+    assert rows["average order value"] == ("4", "10.00", "16.25", "25.42", "39.38", "60.00")
+    assert rows["share of lines that are returns"] == (
+        "5", "0.0%", "0.0%", "0.0%", "16.7%", "100.0%"
+    )
+    # Dates: only the first and the last, no mean or median date.
+    assert rows["first purchase"] == ("4", "2011-01-03", "", "", "", "2011-03-07")
+
+
+def test_summary_table_rejects_unknown_column_and_kind():
+    frame = pd.DataFrame({"orders": [1, 2]})
+    with pytest.raises(ValueError, match="column 'spend'"):
+        eda.summary_table(frame, {"spend": ("spend", "money")})
+    with pytest.raises(ValueError, match="kind 'euros'"):
+        eda.summary_table(frame, {"orders": ("orders", "euros")})
+    empty = eda.summary_table(frame.iloc[0:0], {"orders": ("orders", "count")})
+    assert empty.iloc[0].tolist() == ["orders", "0", "", "", "", "", ""]
+
+
 def test_customer_summary_of_empty_parquet_is_empty_with_columns(con, data):
     customers = eda.customer_summary(con, data["empty"])
     assert customers.empty
@@ -463,8 +540,30 @@ def test_customer_correlations_hand_computed(con, data):
         "avg_order_value",
     ]
     assert list(corr.columns) == expected
+    assert corr.attrs["constant"] == []
     # Ranks of orders (5, 4, 2.5, 1, 2.5) and lines (5, 4, 2, 2, 2): r = 8 / sqrt(9.5 * 8).
     assert corr.loc["orders", "lines"] == pytest.approx(8 / math.sqrt(76))
+
+
+def test_constant_features_are_dropped_and_named():
+    customers = pd.DataFrame(
+        {
+            "orders": [1, 2, 3, 4],
+            "net_revenue": [10.0, 30.0, 20.0, 40.0],
+            "distinct_products": [0, 0, 0, 0],
+            "return_share": [0.0, 0.0, 0.0, 0.0],
+        }
+    )
+    corr = eda.customer_correlations(customers)
+    assert list(corr.columns) == ["orders", "net_revenue"]
+    assert not corr.isna().any().any()
+    fig, takeaway = eda.plot_correlations(corr)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["orders", "net_revenue"]
+    assert takeaway == (
+        "The strongest link is between orders and net revenue (Spearman 0.80); distinct "
+        "products and return share are left out because every customer has the same value."
+    )
 
 
 def test_plot_correlations_names_strongest_pair():
@@ -476,9 +575,20 @@ def test_plot_correlations_names_strongest_pair():
 
 def test_correlations_of_one_customer_are_undefined_without_crash():
     corr = eda.customer_correlations(pd.DataFrame({"orders": [1], "net_revenue": [5.0]}))
-    assert corr.isna().all().all()
-    _, takeaway = eda.plot_correlations(corr)
-    assert takeaway.startswith("Too few customers")
+    assert corr.empty and corr.attrs["constant"] == ["orders", "net_revenue"]
+    fig, takeaway = eda.plot_correlations(corr)
+    assert fig is None
+    assert takeaway == (
+        "Fewer than two customer features vary, so there is nothing to correlate; orders and "
+        "net revenue are left out because every customer has the same value."
+    )
+
+
+def test_correlations_without_shared_customers_say_too_few():
+    customers = pd.DataFrame({"a": [1.0, 2.0, None, None], "b": [None, None, 3.0, 4.0]})
+    fig, takeaway = eda.plot_correlations(eda.customer_correlations(customers))
+    assert isinstance(fig, Figure)
+    assert takeaway == "Too few customers to measure any correlation."
 
 
 def test_revenue_vs_orders_samples_max_points(con, data):
@@ -577,8 +687,12 @@ def test_every_plot_works_for_one_customer_in_one_month(con, data):
         eda.plot_correlations(eda.customer_correlations(customers)),
         eda.plot_cohort_retention(eda.cohort_retention(con, path)),
     ]
-    for fig, takeaway in results:
-        assert isinstance(fig, Figure)
+    for position, (fig, takeaway) in enumerate(results):
+        # One customer: every feature is constant, so only the correlations have no chart.
+        if position == 10:
+            assert fig is None
+        else:
+            assert isinstance(fig, Figure)
         assert takeaway.endswith(".") and takeaway.count(". ") == 0
     assert (
         results[0][1] == "January 2011 was the top month with 10 net revenue (100% of the total)."

@@ -102,6 +102,24 @@ def test_analysis_date_defaults_to_day_after_last_line(transactions: Path) -> No
     assert rfm.resolve_analysis_date(transactions, "2024-03-02 17:30") == pd.Timestamp("2024-03-02")
 
 
+def test_analysis_date_before_all_data_is_a_user_error_with_the_range(transactions: Path) -> None:
+    # The first line is 2023-12-01 10:00, so that day itself still leaves no line before it.
+    for too_early in ("2000-01-01", "2023-12-01"):
+        with pytest.raises(UserError) as caught:
+            rfm.resolve_analysis_date(transactions, too_early)
+        message = str(caught.value)
+        assert message.startswith(f"key 'rfm.analysis_date': {too_early} is not after")
+        assert "the data runs from 2023-12-01 to 2024-03-31" in message
+        assert "fix: set rfm.analysis_date to a date after 2023-12-01" in message
+        assert "\n" not in message
+    assert rfm.resolve_analysis_date(transactions, "2023-12-02") == pd.Timestamp("2023-12-02")
+
+
+def test_metrics_at_a_cutoff_before_the_data_are_empty_not_an_error(transactions: Path) -> None:
+    # The movement cut-off may precede the data: then every customer is new.
+    assert rfm.customer_metrics(transactions, "2000-01-01").empty
+
+
 def test_analysis_date_that_is_not_a_date_is_a_user_error(transactions: Path) -> None:
     with pytest.raises(UserError, match="rfm.analysis_date.*'last tuesday'"):
         rfm.customer_metrics(transactions, "last tuesday")
@@ -147,6 +165,23 @@ def test_missing_column_is_a_user_error_naming_it(tmp_path: Path) -> None:
         rfm.customer_metrics(path)
     with pytest.raises(UserError, match="run notebook 01_clean"):
         rfm.customer_metrics(tmp_path / "absent.parquet")
+
+
+def test_metric_summary_is_tidy_and_hand_computed(transactions: Path) -> None:
+    table = rfm.metric_summary(rfm.customer_metrics(transactions))
+    assert list(table.columns) == [
+        "metric", "customers with a value", "min", "P20", "median", "P80", "max"
+    ]
+    rows = {row[0]: row[1:] for row in table.itertuples(index=False)}
+    # Recency of the 8 customers with a kept order: 1 2 12 31 46 60 122 122.
+    assert rows["recency (days since last order)"] == ("8", "1", "6", "38.5", "97.2", "122")
+    # Frequency 0 0 1 1 1 1 1 2 2 3.
+    assert rows["frequency (kept orders)"] == ("10", "0", "0.8", "1", "2", "3")
+    # Monetary -15 0 10 20 30 30 35 80 200 500.
+    assert rows["monetary (net revenue)"] == (
+        "10", "-15.00", "8.00", "30.00", "104.00", "500.00"
+    )
+    assert rows["last kept order"] == ("8", "2023-12-01", "", "", "", "2024-03-31")
 
 
 def test_transaction_totals_count_customers_and_net_revenue(transactions: Path) -> None:
@@ -266,16 +301,18 @@ def _edited_map(
 
 def test_segment_map_with_a_pair_mapped_twice_is_rejected(tmp_path: Path) -> None:
     path = _edited_map(tmp_path, extra_row="4-5,5,VIP,,")
-    with pytest.raises(UserError, match=r"my_map\.csv: score combination R=4, F=5 is mapped twice"):
+    with pytest.raises(UserError, match=r"my_map\.csv: score pair \(R=4, F=5\) is mapped twice"):
         rfm.load_segment_map(path)
 
 
 def test_segment_map_with_an_unmapped_pair_is_rejected(tmp_path: Path) -> None:
     path = _edited_map(tmp_path, drop_segment="Lost")
-    with pytest.raises(
-        UserError, match=r"my_map\.csv: score combination R=1, F=1, R=1, F=2 is not mapped"
-    ):
+    with pytest.raises(UserError) as caught:
         rfm.load_segment_map(path)
+    assert "my_map.csv: score pairs (R=1, F=1), (R=1, F=2) are not mapped to a segment" in str(
+        caught.value
+    )
+    assert str(caught.value).endswith("that covers them")
 
 
 def test_segment_map_with_a_bad_score_cell_is_rejected(tmp_path: Path) -> None:
@@ -327,6 +364,26 @@ def test_segment_summary_reconciles_and_keeps_empty_segments(
     assert summary.loc["Champions", "action"].startswith("Reward them")
 
 
+def test_segment_tables_split_numbers_from_actions(
+    transactions: Path, segment_map: pd.DataFrame
+) -> None:
+    summary = rfm.segment_summary(rfm.rfm_segments(transactions, segment_map), segment_map)
+    numbers = rfm.segment_table(summary)
+    assert list(numbers.columns) == ["segment", *rfm.SEGMENT_TABLE_FORMATS]
+    lost = numbers.set_index("segment").loc["Lost"]
+    assert lost["customers"] == 4 and lost["net revenue"] == 515.0
+    assert "description" not in numbers.columns and "action" not in numbers.columns
+    actions = rfm.segment_actions(summary)
+    assert list(actions.columns) == ["segment", "customers", "description", "suggested action"]
+    assert actions["segment"].tolist() == list(segment_map["segment"].cat.categories)
+    assert actions.iloc[0]["suggested action"].startswith("Reward them")
+
+
+def test_notes_are_escaped_html_list_items() -> None:
+    notes = rfm.notes_html({"monetary": "<b>bold</b> & more"})
+    assert notes == "<ul><li><b>monetary</b>: &lt;b&gt;bold&lt;/b&gt; &amp; more</li></ul>"
+
+
 def test_rf_grid_counts_and_sums_revenue(transactions: Path, segment_map: pd.DataFrame) -> None:
     segmented = rfm.rfm_segments(transactions, segment_map)
     counts = rfm.rf_grid(segmented)
@@ -373,6 +430,20 @@ def test_movement_matrix_and_biggest_flows(transactions: Path, segment_map: pd.D
     ]
 
 
+def test_small_shares_of_a_movement_row_never_read_zero_percent() -> None:
+    segments = pd.CategoricalDtype(["Loyal", "Lost"])
+    ids = [f"c{i}" for i in range(300)]
+    then = pd.Series(["Loyal"] * 300, index=ids, dtype=segments)
+    now = pd.Series(["Loyal"] * 299 + ["Lost"], index=ids, dtype=segments)
+    counts = rfm.segment_movement(then, now)
+    flows = rfm.biggest_flows(counts)
+    assert flows["sentence"].tolist() == [
+        "1 customer moved from Loyal to Lost (<1% of Loyal at the cut-off)."
+    ]
+    texts = [t.get_text() for t in rfm.plot_movement(counts).axes[0].texts]
+    assert "1\n<1%" in texts and "299\n>99%" in texts
+
+
 def test_movement_cutoff_counts_back_whole_days() -> None:
     assert rfm.movement_cutoff(pd.Timestamp("2024-04-01"), 30) == pd.Timestamp("2024-03-02")
     with pytest.raises(UserError, match="rfm.movement_days"):
@@ -401,6 +472,13 @@ def test_plots_label_cells_with_data_and_escape_dollar_signs(
     grid_fig = rfm.plot_rf_grid(segmented, segment_map)
     texts = [t.get_text() for t in grid_fig.axes[0].texts]
     assert "4\nLost" in texts and "1\nChampions" in texts
+    # Colour bars speak like the cells: thousands separators and k/m, no 1e6 offset.
+    customers_bar, revenue_bar = (ax.collections[0].colorbar for ax in grid_fig.axes[:2])
+    assert customers_bar.formatter(1500, 0) == "1,500"
+    assert revenue_bar.formatter(3_900_000, 0) == "3.9m"
+    assert revenue_bar.formatter(500_000, 0) == "500k"
+    # With at most 4 customers in a cell, the customer ticks are still whole numbers.
+    assert all(float(tick).is_integer() for tick in customers_bar.get_ticks())
     summary = rfm.segment_summary(segmented, segment_map).rename(index={"Lost": "Lost $$"})
     bars_fig = rfm.plot_segment_sizes(summary)
     assert r"Lost \$\$" in [t.get_text() for t in bars_fig.axes[0].get_yticklabels()]

@@ -9,6 +9,10 @@ Two kinds of functions live here:
 * Plots. Each takes one of those small frames and returns ``(Figure, takeaway)``, where the
   takeaway is one plain-English sentence computed from the data. Numbers are written with
   thousands separators and no currency symbol, because the shop's currency is not known.
+  When there is nothing to draw (no rows, or the export lacks the column a chart needs) a
+  plot returns ``(None, sentence)``: the report shows the sentence, not an empty frame.
+* Tables. `summary_table` turns a customer table into a readable summary (one row per
+  column, numbers formatted by kind), used for the customer tables of 02_eda and 03_rfm.
 
 Definitions used throughout (they follow the 01_clean output contract):
 
@@ -132,6 +136,25 @@ def _fmt(value: float) -> str:
     return f"{value:,.2f}"
 
 
+def _fmt_number(value: float, decimals: int = 1) -> str:
+    """Format a count or a number of days: at most `decimals` decimals, none when whole.
+
+    Examples
+    --------
+    >>> [_fmt_number(v) for v in (4324.0, 2.5, 25.545055, -0.01)]
+    ['4,324', '2.5', '25.5', '0']
+    """
+    rounded = round(float(value), decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+    if rounded.is_integer():
+        return f"{rounded:,.0f}"
+    return f"{rounded:,.{decimals}f}"
+
+
+def _fmt_median(value: float, integer: bool) -> str:
+    """Format an exact median: whole-number data as a count, other data with 2 decimals."""
+    return _fmt_number(value) if integer else f"{float(value):,.2f}"
+
+
 def _pct(share: float) -> str:
     """Format a share as a percentage with one decimal below 10%."""
     if share is None or not math.isfinite(share):
@@ -157,13 +180,13 @@ def _count(n: int, plural: str) -> str:
     return f"{n:,} {noun}"
 
 
-def _message_figure(title: str, message: str) -> tuple[Figure, str]:
-    """Return a figure that states `message` instead of a chart (no data to plot)."""
-    fig, ax = plt.subplots(figsize=FIGSIZE, layout="constrained")
-    ax.set_title(title)
-    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, transform=ax.transAxes)
-    ax.set_axis_off()
-    return fig, message
+def _no_chart(message: str) -> tuple[None, str]:
+    """Return no figure and `message`, for a chart with nothing to draw.
+
+    An empty frame with a sentence in it would only take space in the report; the
+    notebook's ``plt.show()`` shows nothing and the sentence becomes the takeaway.
+    """
+    return None, message
 
 
 def _heatmap(data: pd.DataFrame, ax, **kwargs) -> None:
@@ -217,10 +240,6 @@ def overview(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.DataFrame:
     return con.execute(sql, params).df()
 
 
-# --------------------------------------------------------------------------- monthly
-
-
-
 def overview_table(overview_frame: pd.DataFrame) -> pd.DataFrame:
     """Turn the one-row `overview` into a readable two-column table of formatted figures.
 
@@ -241,6 +260,126 @@ def overview_table(overview_frame: pd.DataFrame) -> pd.DataFrame:
         else:
             values.append(f"{int(value):,}")
     return pd.DataFrame({"figure": [str(n).replace("_", " ") for n in row.index], "value": values})
+
+
+# --------------------------------------------------------------------------- summary tables
+
+SUMMARY_KINDS: tuple[str, ...] = ("money", "count", "days", "share", "date")
+
+# Customer-table columns of `customer_summary`: label shown and kind of number.
+CUSTOMER_SUMMARY_COLUMNS: dict[str, tuple[str, str]] = {
+    "orders": ("purchase orders", "count"),
+    "net_revenue": ("net revenue", "money"),
+    "avg_order_value": ("average order value", "money"),
+    "lines": ("lines", "count"),
+    "distinct_products": ("distinct products", "count"),
+    "return_share": ("share of lines that are returns", "share"),
+    "first_purchase": ("first purchase", "date"),
+    "last_purchase": ("last purchase", "date"),
+}
+
+
+def _quantile_label(q: float) -> str:
+    return "median" if q == 0.5 else f"P{round(q * 100):g}"
+
+
+def _format_stat(value: object, kind: str) -> str:
+    """Format one summary statistic by the kind of its column; blank when missing."""
+    if value is None or pd.isna(value):
+        return ""
+    if kind == "date":
+        return f"{pd.Timestamp(value):%Y-%m-%d}"
+    if kind == "money":
+        return f"{float(value):,.2f}"
+    if kind == "share":
+        return f"{float(value):.1%}"
+    return _fmt_number(float(value))
+
+
+def summary_table(
+    frame: pd.DataFrame,
+    columns: dict[str, tuple[str, str]],
+    quantiles: tuple[float, float] = (0.25, 0.75),
+    entity: str = "customers",
+) -> pd.DataFrame:
+    """Summarise columns of a one-row-per-entity table as readable text, one row per column.
+
+    Each row gives how many rows have a value, then min, lower quantile, median, upper
+    quantile and max (exact values, linear interpolation between neighbours). Numbers are
+    formatted by kind: ``money`` with 2 decimals, ``count`` and ``days`` with at most one
+    decimal, ``share`` as a percentage, all with thousands separators; ``date`` columns
+    show only their first and last date (a mean or median date says little).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per customer (or other entity).
+    columns : dict of str to (str, str)
+        Column -> (label shown, kind), kind one of `SUMMARY_KINDS`; table order.
+    quantiles : (float, float), default (0.25, 0.75)
+        Lower and upper quantile, e.g. (0.2, 0.8) for quintile boundaries.
+    entity : str, default "customers"
+        What a row is, for the count column ("customers with a value").
+
+    Returns
+    -------
+    pandas.DataFrame
+        Text columns metric, ``<entity> with a value``, min, P25, median, P75, max.
+
+    Raises
+    ------
+    ValueError
+        A column that is not in `frame`, or an unknown kind.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"orders": [1, 3, 5, 7], "spend": [10.0, 20.0, 30.5, None]})
+    >>> table = summary_table(frame, {"orders": ("orders", "count"), "spend": ("spend", "money")})
+    >>> table.iloc[0].tolist()
+    ['orders', '4', '1', '2.5', '4', '5.5', '7']
+    >>> table.iloc[1].tolist()
+    ['spend', '3', '10.00', '15.00', '20.00', '25.25', '30.50']
+    """
+    low, high = quantiles
+    count_header = f"{entity} with a value"
+    headers = ["metric", count_header, "min", _quantile_label(low), "median"]
+    headers += [_quantile_label(high), "max"]
+    rows = []
+    for column, (label, kind) in columns.items():
+        if column not in frame.columns:
+            raise ValueError(
+                f"column '{column}' not in the table; choose from {list(frame.columns)}"
+            )
+        if kind not in SUMMARY_KINDS:
+            raise ValueError(f"kind {kind!r} of column '{column}' is not one of {SUMMARY_KINDS}")
+        values = frame[column].dropna()
+        if kind == "date":
+            stats = [values.min(), None, None, None, values.max()] if len(values) else [None] * 5
+        else:
+            numbers = values.astype("float64")
+            stats = [numbers.min(), *numbers.quantile([low, 0.5, high]), numbers.max()]
+        rows.append([label, f"{len(values):,}", *(_format_stat(v, kind) for v in stats)])
+    return pd.DataFrame(rows, columns=headers)
+
+
+def customer_table_summary(customers: pd.DataFrame) -> pd.DataFrame:
+    """Summarise the customer table of `customer_summary` as readable text (see `summary_table`).
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        Output of `customer_summary`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per column of `CUSTOMER_SUMMARY_COLUMNS` with quartiles.
+    """
+    return summary_table(customers, CUSTOMER_SUMMARY_COLUMNS, quantiles=(0.25, 0.75))
+
+
+# --------------------------------------------------------------------------- monthly
+
 
 def monthly_summary(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.DataFrame:
     """Sum net revenue and count purchase orders and active customers per calendar month.
@@ -289,7 +428,7 @@ def monthly_summary(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.Data
     return con.execute(sql, params).df()
 
 
-def plot_monthly(monthly: pd.DataFrame) -> tuple[Figure, str]:
+def plot_monthly(monthly: pd.DataFrame) -> tuple[Figure | None, str]:
     """Plot net revenue, orders and active customers per month in three stacked panels.
 
     Parameters
@@ -299,12 +438,12 @@ def plot_monthly(monthly: pd.DataFrame) -> tuple[Figure, str]:
 
     Returns
     -------
-    (Figure, str)
+    (Figure or None, str)
         The figure and a sentence naming the top month and its share of net revenue.
     """
     title = "Net revenue, orders and active customers per month"
     if monthly.empty:
-        return _message_figure(title, "There are no transactions, so there is no monthly trend.")
+        return _no_chart("There are no transactions, so there is no monthly trend.")
     fig, axes = plt.subplots(3, 1, figsize=(FIGSIZE[0], 6.5), sharex=True, layout="constrained")
     panels = (
         ("net_revenue", "Net revenue"),
@@ -349,9 +488,18 @@ def _bin_edges(lo: float, hi: float, bins: int, log: bool, integer: bool) -> np.
 
 
 def _histogram_frame(
-    edges: np.ndarray, counts: np.ndarray, nonpositive: int, log: bool, integer: bool
+    edges: np.ndarray,
+    counts: np.ndarray,
+    nonpositive: int,
+    log: bool,
+    integer: bool,
+    median: float,
 ) -> pd.DataFrame:
-    """Assemble bins as a frame; on a log scale values <= 0 get one leading (-inf, 0] row."""
+    """Assemble bins as a frame; on a log scale values <= 0 get one leading (-inf, 0] row.
+
+    ``attrs`` keeps ``log_scale``, ``integer`` and the exact ``median`` of every binned
+    value, so a sentence about the median never has to guess it from the bins.
+    """
     hist = pd.DataFrame(
         {"bin_left": edges[:-1], "bin_right": edges[1:], "count": counts.astype("int64")}
     )
@@ -359,7 +507,7 @@ def _histogram_frame(
         head = pd.DataFrame({"bin_left": [-np.inf], "bin_right": [0.0], "count": [nonpositive]})
         hist = pd.concat([head, hist], ignore_index=True)
     hist["count"] = hist["count"].astype("int64")
-    hist.attrs = {"log_scale": bool(log), "integer": bool(integer)}
+    hist.attrs = {"log_scale": bool(log), "integer": bool(integer), "median": float(median)}
     return hist
 
 
@@ -371,7 +519,7 @@ def _empty_histogram() -> pd.DataFrame:
             "count": pd.Series(dtype="int64"),
         }
     )
-    hist.attrs = {"log_scale": False, "integer": False}
+    hist.attrs = {"log_scale": False, "integer": False, "median": None}
     return hist
 
 
@@ -387,17 +535,19 @@ def _sql_histogram(
     stats_sql = f"""
         WITH vals AS ({values_sql})
         SELECT count(v), min(v), max(v), min(v) FILTER (WHERE v > 0), max(v) FILTER (WHERE v > 0),
-               bool_and(v = round(v))
+               bool_and(v = round(v)), median(v)
         FROM vals WHERE v IS NOT NULL AND isfinite(v)
     """
-    n, lo, hi, lo_pos, hi_pos, integer = con.execute(stats_sql, params).fetchone()
+    n, lo, hi, lo_pos, hi_pos, integer, median = con.execute(stats_sql, params).fetchall()[0]
     if n == 0:
         return _empty_histogram()
     if log is None:
         log = lo_pos is not None and hi_pos / lo_pos >= LOG_SPAN
     if log and lo_pos is None:
         # Nothing can be drawn on a log axis; keep the counts in the (-inf, 0] row.
-        return _histogram_frame(np.array([]), np.array([], dtype="int64"), n, True, bool(integer))
+        return _histogram_frame(
+            np.array([]), np.array([], dtype="int64"), n, True, bool(integer), median
+        )
     start, stop = (lo_pos, hi_pos) if log else (lo, hi)
     edges = _bin_edges(start, stop, bins, log, bool(integer))
     count_sql = f"""
@@ -408,12 +558,12 @@ def _sql_histogram(
     """
     by_edge, nonpositive = con.execute(
         count_sql, {**params, "edges": [float(e) for e in edges[1:]], "log": bool(log)}
-    ).fetchone()
+    ).fetchall()[0]
     # DuckDB keys each bin by its right edge; values above the last edge (float noise) join it.
     by_edge = by_edge or {}
     counts = np.array([by_edge.get(float(e), 0) for e in edges[1:]], dtype="int64")
     counts[-1] += sum(c for edge, c in by_edge.items() if edge > edges[-1])
-    return _histogram_frame(edges, counts, nonpositive, log, bool(integer))
+    return _histogram_frame(edges, counts, nonpositive, log, bool(integer), median)
 
 
 def _orders_sql() -> str:
@@ -448,7 +598,8 @@ def order_value_histogram(
     pandas.DataFrame
         Columns bin_left, bin_right, count; bins are right-closed ``(left, right]`` with
         the lowest value in the first bin. On a log scale a leading ``(-inf, 0]`` row counts
-        values <= 0. ``attrs`` holds ``log_scale`` and ``integer``. Empty without orders.
+        values <= 0. ``attrs`` holds ``log_scale``, ``integer`` and the exact ``median`` of
+        the values. Empty without orders.
     """
     params = _query_params(
         con, path, ("invoice_id", "invoice_date", "amount", "quantity", "is_return")
@@ -463,6 +614,8 @@ def items_per_order_histogram(
     """Bin the number of items (sum of quantity) per purchase order in SQL.
 
     Orders whose lines carry no quantity (shops that export amounts only) are left out.
+    When there are purchase orders but none has a quantity, the empty frame says so in
+    ``attrs["empty_reason"]``, which `plot_histogram` shows instead of a chart.
 
     Parameters
     ----------
@@ -484,7 +637,15 @@ def items_per_order_histogram(
         con, path, ("invoice_id", "invoice_date", "amount", "quantity", "is_return")
     )
     values_sql = f"SELECT items AS v FROM ({_orders_sql()})"
-    return _sql_histogram(con, values_sql, params, bins, log)
+    hist = _sql_histogram(con, values_sql, params, bins, log)
+    if hist.empty:
+        (orders,) = con.execute(f"SELECT count(*) FROM ({_orders_sql()})", params).fetchall()[0]
+        if orders:
+            hist.attrs["empty_reason"] = (
+                f"The export has no quantities, so items per order cannot be counted "
+                f"(its {_count(int(orders), 'purchase orders')} carry amounts only)."
+            )
+    return hist
 
 
 def customer_histogram(
@@ -525,32 +686,33 @@ def customer_histogram(
     if values.size == 0:
         return _empty_histogram()
     integer = bool(np.all(values == np.round(values)))
+    median = float(np.median(values))
     if log is None:
         log = _wants_log(values)
     positive = values[values > 0]
     nonpositive = int((values <= 0).sum()) if log else 0
     if log and positive.size == 0:
         return _histogram_frame(
-            np.array([]), np.array([], dtype="int64"), nonpositive, True, integer
+            np.array([]), np.array([], dtype="int64"), nonpositive, True, integer, median
         )
     shown = positive if log else values
     edges = _bin_edges(shown.min(), shown.max(), bins, log, integer)
     # Right-closed bins with the lowest value in the first bin: the same rule as DuckDB's histogram.
     index = np.clip(np.searchsorted(edges[1:], shown, side="left"), 0, len(edges) - 2)
     counts = np.bincount(index, minlength=len(edges) - 1)
-    return _histogram_frame(edges, counts, nonpositive, log, integer)
+    return _histogram_frame(edges, counts, nonpositive, log, integer, median)
 
 
 def _median_bin_text(left: float, right: float, integer: bool) -> str:
     if integer:
         lo, hi = math.ceil(left), math.floor(right)
-        return f"is {_fmt(lo)}" if lo == hi else f"is between {_fmt(lo)} and {_fmt(hi)}"
-    return f"is between {_fmt(left)} and {_fmt(right)}"
+        return f"is {_fmt(lo)}" if lo == hi else f"lies in the bin {_fmt(lo)} to {_fmt(hi)}"
+    return f"lies in the bin {_fmt(left)} to {_fmt(right)}"
 
 
 def plot_histogram(
     hist: pd.DataFrame, value_label: str, count_label: str, title: str | None = None
-) -> tuple[Figure, str]:
+) -> tuple[Figure | None, str]:
     """Draw a binned histogram (log x axis when the bins are log-spaced).
 
     Parameters
@@ -567,13 +729,16 @@ def plot_histogram(
 
     Returns
     -------
-    (Figure, str)
-        The figure and a sentence giving the bin holding the median.
+    (Figure or None, str)
+        The figure and a sentence giving the exact median (``attrs["median"]``; whole
+        numbers as counts, other values with 2 decimals). Without values: None and
+        ``attrs["empty_reason"]`` when the frame has one (e.g. the export has no
+        quantities), else "There are no <count_label> to show.".
     """
     title = title or f"Distribution of {value_label}"
     total = int(hist["count"].sum()) if not hist.empty else 0
     if total == 0:
-        return _message_figure(title, f"There are no {count_label} to show.")
+        return _no_chart(hist.attrs.get("empty_reason") or f"There are no {count_label} to show.")
     log = bool(hist.attrs.get("log_scale", False))
     integer = bool(hist.attrs.get("integer", False))
     shown = hist[np.isfinite(hist["bin_left"])]
@@ -600,12 +765,17 @@ def plot_histogram(
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
 
-    cumulative = hist["count"].cumsum()
-    median_row = hist.loc[(cumulative >= total / 2).idxmax()]
-    if not np.isfinite(median_row["bin_left"]):
-        median = "is 0 or less"
+    exact = hist.attrs.get("median")
+    if exact is not None and math.isfinite(exact):
+        median = f"is {_fmt_median(exact, integer)}"
     else:
-        median = _median_bin_text(median_row["bin_left"], median_row["bin_right"], integer)
+        # A frame built without its values: all we know is the bin holding the median.
+        cumulative = hist["count"].cumsum()
+        median_row = hist.loc[(cumulative >= total / 2).idxmax()]
+        if not np.isfinite(median_row["bin_left"]):
+            median = "is 0 or less"
+        else:
+            median = _median_bin_text(median_row["bin_left"], median_row["bin_right"], integer)
     hidden = (
         f", and {nonpositive:,} at 0 or less are not shown on the log axis" if nonpositive else ""
     )
@@ -677,7 +847,7 @@ def _barh(
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: _fmt(x)))
 
 
-def plot_top_countries(countries: pd.DataFrame, n: int = 10) -> tuple[Figure, str]:
+def plot_top_countries(countries: pd.DataFrame, n: int = 10) -> tuple[Figure | None, str]:
     """Bar-chart the top `n` countries by net revenue and, separately, by customers.
 
     Parameters
@@ -689,15 +859,13 @@ def plot_top_countries(countries: pd.DataFrame, n: int = 10) -> tuple[Figure, st
 
     Returns
     -------
-    (Figure, str)
+    (Figure or None, str)
         The figure and a sentence on the top country's share of revenue and customers.
     """
     _check_positive("n", n)
     title = f"Top {n} countries"
     if countries.empty:
-        return _message_figure(
-            title, "There are no transactions, so there are no countries to rank."
-        )
+        return _no_chart("There are no transactions, so there are no countries to rank.")
     fig, (ax_revenue, ax_customers) = plt.subplots(1, 2, figsize=FIGSIZE, layout="constrained")
     by_revenue = countries.sort_values(["net_revenue", "country"], ascending=[False, True]).head(n)
     by_customers = countries.sort_values(["customers", "country"], ascending=[False, True]).head(n)
@@ -751,7 +919,9 @@ def top_products(con: duckdb.DuckDBPyConnection, path: str | Path, n: int = 10) 
     pandas.DataFrame
         Columns product_id (the description when the shop has no product ids),
         description (most frequent non-blank one; missing when all are blank), net_revenue,
-        revenue_share, quantity, orders, customers; largest net revenue first.
+        revenue_share, quantity, orders, customers; largest net revenue first. When there
+        are lines but none has a product id or description, the empty frame says so in
+        ``attrs["empty_reason"]``.
     """
     _check_positive("n", n)
     params = _query_params(
@@ -811,7 +981,14 @@ def top_products(con: duckdb.DuckDBPyConnection, path: str | Path, n: int = 10) 
         CROSS JOIN totals
         ORDER BY ranked.net_revenue DESC, ranked.product_id
     """
-    return con.execute(sql, {**params, "n": int(n)}).df()
+    products = con.execute(sql, {**params, "n": int(n)}).df()
+    if products.empty:
+        (lines,) = con.execute(f"SELECT count(*) FROM {_SOURCE}", params).fetchall()[0]
+        if lines:
+            products.attrs["empty_reason"] = (
+                "The export has no product ids (nor descriptions), so products cannot be ranked."
+            )
+    return products
 
 
 def _product_label(product_id: str, description: object, width: int = 40) -> str:
@@ -824,7 +1001,7 @@ def _product_label(product_id: str, description: object, width: int = 40) -> str
     return label if len(label) <= width else label[: width - 1] + "…"
 
 
-def plot_top_products(products: pd.DataFrame) -> tuple[Figure, str]:
+def plot_top_products(products: pd.DataFrame) -> tuple[Figure | None, str]:
     """Bar-chart the products of `top_products`, labelled with their description.
 
     Parameters
@@ -834,12 +1011,13 @@ def plot_top_products(products: pd.DataFrame) -> tuple[Figure, str]:
 
     Returns
     -------
-    (Figure, str)
-        The figure and a sentence on the top product and the top products' combined share.
+    (Figure or None, str)
+        The figure and a sentence on the top product and the top products' combined share;
+        without products None and ``attrs["empty_reason"]`` or "There are no products to rank.".
     """
     title = f"Top {len(products)} products by net revenue"
     if products.empty:
-        return _message_figure("Top products by net revenue", "There are no products to rank.")
+        return _no_chart(products.attrs.get("empty_reason") or "There are no products to rank.")
     labels = [
         _product_label(pid, desc)
         for pid, desc in zip(products["product_id"], products["description"], strict=True)
@@ -934,7 +1112,7 @@ def orders_by_hour(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.DataF
     return con.execute(sql, params).df()
 
 
-def plot_orders_by_weekday(weekday: pd.DataFrame) -> tuple[Figure, str]:
+def plot_orders_by_weekday(weekday: pd.DataFrame) -> tuple[Figure | None, str]:
     """Bar-chart purchase orders per day of the week.
 
     Parameters
@@ -944,13 +1122,13 @@ def plot_orders_by_weekday(weekday: pd.DataFrame) -> tuple[Figure, str]:
 
     Returns
     -------
-    (Figure, str)
+    (Figure or None, str)
         The figure and a sentence naming the busiest and the quietest day.
     """
     title = "Purchase orders by day of the week"
     total = int(weekday["orders"].sum())
     if total == 0:
-        return _message_figure(title, "There are no purchase orders to place in the week.")
+        return _no_chart("There are no purchase orders to place in the week.")
     fig, ax = plt.subplots(figsize=FIGSIZE, layout="constrained")
     ax.bar(weekday["day_name"].str[:3], weekday["orders"], color=_COLOR)
     ax.set_xlabel("Day of the week")
@@ -969,7 +1147,7 @@ def plot_orders_by_weekday(weekday: pd.DataFrame) -> tuple[Figure, str]:
     return fig, takeaway
 
 
-def plot_orders_by_hour(hourly: pd.DataFrame) -> tuple[Figure, str]:
+def plot_orders_by_hour(hourly: pd.DataFrame) -> tuple[Figure | None, str]:
     """Bar-chart purchase orders per hour of the day.
 
     Parameters
@@ -979,14 +1157,14 @@ def plot_orders_by_hour(hourly: pd.DataFrame) -> tuple[Figure, str]:
 
     Returns
     -------
-    (Figure, str)
+    (Figure or None, str)
         The figure and a sentence naming the peak hour, or noting that the timestamps carry
         no time of day.
     """
     title = "Purchase orders by hour of the day"
     total = int(hourly["orders"].sum())
     if total == 0:
-        return _message_figure(title, "There are no purchase orders to place in the day.")
+        return _no_chart("There are no purchase orders to place in the day.")
     fig, ax = plt.subplots(figsize=FIGSIZE, layout="constrained")
     ax.bar(hourly["hour"], hourly["orders"], color=_COLOR)
     ax.set_xticks(range(0, 24, 2))
@@ -1077,6 +1255,10 @@ def customer_summary(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.Dat
 def customer_correlations(customers: pd.DataFrame) -> pd.DataFrame:
     """Compute the Spearman rank correlation between the numeric customer features.
 
+    Features with one value for every customer (e.g. distinct_products when the export
+    has no products) have no correlation at all, so they are dropped first; their names
+    are kept in ``attrs["constant"]`` for the takeaway.
+
     Parameters
     ----------
     customers : pandas.DataFrame
@@ -1085,19 +1267,34 @@ def customer_correlations(customers: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Square matrix, one row and column per numeric feature; NaN where a feature is
-        constant or fewer than two customers have both values.
+        Square matrix, one row and column per numeric feature that varies; NaN where
+        fewer than two customers have both values. ``attrs["constant"]`` lists the
+        dropped features in column order.
 
     Examples
     --------
-    >>> customer_correlations(pd.DataFrame({"a": [1, 2, 3], "b": [9, 4, 1]})).loc["a", "b"]
-    np.float64(-1.0)
+    >>> corr = customer_correlations(pd.DataFrame({"a": [1, 2, 3], "b": [9, 4, 1], "c": [0, 0, 0]}))
+    >>> corr.loc["a", "b"], corr.attrs["constant"]
+    (np.float64(-1.0), ['c'])
     """
     numeric = customers.select_dtypes(include="number").select_dtypes(exclude="bool")
-    return numeric.astype("float64").corr(method="spearman", min_periods=2)
+    varies = numeric.nunique(dropna=True) > 1
+    corr = numeric.loc[:, varies].astype("float64").corr(method="spearman", min_periods=2)
+    corr.attrs["constant"] = [str(name) for name in numeric.columns[~varies.to_numpy()]]
+    return corr
 
 
-def plot_correlations(corr: pd.DataFrame) -> tuple[Figure, str]:
+def _constant_note(constant: list[str]) -> str:
+    """Say which features were left out of the correlations for having one value."""
+    if not constant:
+        return ""
+    names = [name.replace("_", " ") for name in constant]
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    verb = "is" if len(names) == 1 else "are"
+    return f"; {listed} {verb} left out because every customer has the same value"
+
+
+def plot_correlations(corr: pd.DataFrame) -> tuple[Figure | None, str]:
     """Draw the Spearman correlation matrix as an annotated heatmap.
 
     Parameters
@@ -1107,13 +1304,15 @@ def plot_correlations(corr: pd.DataFrame) -> tuple[Figure, str]:
 
     Returns
     -------
-    (Figure, str)
-        The figure and a sentence naming the most strongly related pair of features.
+    (Figure or None, str)
+        The figure and a sentence naming the most strongly related pair of features and
+        the constant features left out (``attrs["constant"]``).
     """
     title = "Spearman correlation between customer features"
+    note = _constant_note(list(corr.attrs.get("constant", [])))
     if corr.shape[0] < 2:
-        return _message_figure(
-            title, "Fewer than two numeric features, so there is nothing to correlate."
+        return _no_chart(
+            f"Fewer than two customer features vary, so there is nothing to correlate{note}."
         )
     fig, ax = plt.subplots(figsize=(FIGSIZE[0], 6), layout="constrained")
     _heatmap(
@@ -1130,23 +1329,24 @@ def plot_correlations(corr: pd.DataFrame) -> tuple[Figure, str]:
     )
     ax.set_title(title)
     ax.tick_params(axis="x", labelrotation=30)
+    ax.tick_params(axis="y", labelrotation=0)  # seaborn turns them upright for few rows
     plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
     ax.set_xlabel("Customer feature")
     ax.set_ylabel("Customer feature")
 
     upper = corr.where(np.triu(np.ones(corr.shape, dtype=bool), k=1)).stack().dropna()
     if upper.empty:
-        return fig, "Too few customers (or only constant features) to measure any correlation."
+        return fig, f"Too few customers to measure any correlation{note}."
     first, second = upper.abs().idxmax()
     rho = upper[(first, second)]
     first, second = (str(name).replace("_", " ") for name in (first, second))
-    takeaway = f"The strongest link is between {first} and {second} (Spearman {rho:.2f})."
+    takeaway = f"The strongest link is between {first} and {second} (Spearman {rho:.2f}){note}."
     return fig, takeaway
 
 
 def plot_revenue_vs_orders(
     customers: pd.DataFrame, max_points: int = 20_000, seed: int = 42
-) -> tuple[Figure, str]:
+) -> tuple[Figure | None, str]:
     """Scatter customer net revenue against orders, sampling at most `max_points` customers.
 
     Customers without a purchase order are left out; on a log revenue axis so are
@@ -1163,16 +1363,14 @@ def plot_revenue_vs_orders(
 
     Returns
     -------
-    (Figure, str)
+    (Figure or None, str)
         The figure and a sentence with the Spearman correlation over all customers shown.
     """
     _check_positive("max_points", max_points)
     title = "Customer net revenue vs purchase orders"
     buyers = customers[customers["orders"] > 0]
     if buyers.empty:
-        return _message_figure(
-            title, "No customer has a purchase order, so there is nothing to plot."
-        )
+        return _no_chart("No customer has a purchase order, so there is nothing to plot.")
     orders = buyers["orders"].to_numpy(dtype="float64")
     revenue = buyers["net_revenue"].to_numpy(dtype="float64")
     log_x, log_y = _wants_log(orders), _wants_log(revenue)
@@ -1188,7 +1386,7 @@ def plot_revenue_vs_orders(
         ax.set_xscale("log")
     if log_y:
         ax.set_yscale("log")
-    _number_axis(ax.xaxis, log_x)
+    _number_axis(ax.xaxis, log_x, counts=True)
     _number_axis(ax.yaxis, log_y)
     ax.set_xlabel("Purchase orders" + (" (log scale)" if log_x else ""))
     ax.set_ylabel("Net revenue" + (" (log scale)" if log_y else ""))
@@ -1280,7 +1478,7 @@ def cohort_retention(
     return con.execute(sql, {**params, "cohort_months": int(cohort_months)}).df()
 
 
-def plot_cohort_retention(retention: pd.DataFrame) -> tuple[Figure, str]:
+def plot_cohort_retention(retention: pd.DataFrame) -> tuple[Figure | None, str]:
     """Draw cohort retention as a heatmap: cohorts down, months since first purchase across.
 
     Parameters
@@ -1290,13 +1488,13 @@ def plot_cohort_retention(retention: pd.DataFrame) -> tuple[Figure, str]:
 
     Returns
     -------
-    (Figure, str)
+    (Figure or None, str)
         The figure and a sentence on the average share of customers who buy again in the
         month after their first purchase month.
     """
     title = "Monthly cohort retention"
     if retention.empty:
-        return _message_figure(title, "There are no purchases, so there are no cohorts.")
+        return _no_chart("There are no purchases, so there are no cohorts.")
     grid = retention.pivot(index="cohort", columns="months_since_first", values="retention")
     sizes = retention.groupby("cohort")["cohort_size"].first()
     grid.index = [f"{cohort:%Y-%m} (n={sizes[cohort]:,})" for cohort in grid.index]

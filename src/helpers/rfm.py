@@ -5,17 +5,20 @@ them to one row per customer with DuckDB SQL (the only part that touches every l
 streams), and does the rest on that pandas customer table:
 
 1. `customer_metrics`: recency, frequency, monetary, tenure, average order value and
-   average days between orders, as of an analysis date.
+   average days between orders, as of an analysis date (`resolve_analysis_date` checks
+   the ``rfm.analysis_date`` parameter); `metric_summary` makes it a readable table.
 2. `score_customers`: 1-5 scores by rank (quintiles or quartiles) or explicit cut points;
    `describe_scoring` says in words what was done and where ties left scores unused.
 3. `load_segment_map` / `assign_segments`: named segments from an editable CSV that maps
    every (R score, F score) pair to exactly one segment.
-4. `segment_summary`, `rf_grid` and the plots: what each segment is worth.
+4. `segment_summary`, `segment_table`, `segment_actions`, `rf_grid` and the plots: what
+   each segment is worth and what to do about it.
 5. `segment_movement` / `biggest_flows`: segments at an earlier cut-off against now.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from helpers.eda import summary_table
 from helpers.errors import UserError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -125,10 +130,39 @@ def _check_transactions(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             )
 
 
+def _date_range(path: Path) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Return the first and last invoice_date of the lines; UserError when there are none."""
+    with duckdb.connect() as con:
+        _check_transactions(con, path)
+        first, last = con.execute(
+            "SELECT min(invoice_date), max(invoice_date) FROM read_parquet($path)",
+            {"path": str(path)},
+        ).fetchall()[0]
+    if last is None:
+        raise UserError(
+            f"{path}: no transactions with an invoice_date; fix: check the output of 01_clean"
+        )
+    return pd.Timestamp(first), pd.Timestamp(last)
+
+
+def _as_of(transactions_path: str | Path, analysis_date: str | pd.Timestamp | None) -> pd.Timestamp:
+    """Return the given date as midnight, or the day after the last transaction for None."""
+    parsed = _parse_analysis_date(analysis_date)
+    if parsed is not None:
+        return parsed
+    _, last = _date_range(Path(transactions_path))
+    return last.normalize() + pd.Timedelta(days=1)
+
+
 def resolve_analysis_date(
     transactions_path: str | Path, analysis_date: str | pd.Timestamp | None = None
 ) -> pd.Timestamp:
     """Return the date RFM is measured at: the given date, or the day after the last transaction.
+
+    This is the check for the ``rfm.analysis_date`` parameter: a date on or before the
+    first transaction would leave no customer to score, so it is refused with the date
+    range of the data. (The functions below accept any date, so the movement cut-off
+    may fall before the data: every customer is then new.)
 
     Parameters
     ----------
@@ -147,22 +181,22 @@ def resolve_analysis_date(
     Raises
     ------
     UserError
-        The date cannot be parsed, or the file is missing, lacks a column or is empty.
+        The date cannot be parsed or no line is dated before it (the message names
+        ``rfm.analysis_date`` and the data's date range), or the file is missing, lacks a
+        column or is empty.
     """
     parsed = _parse_analysis_date(analysis_date)
-    if parsed is not None:
-        return parsed
-    path = Path(transactions_path)
-    with duckdb.connect() as con:
-        _check_transactions(con, path)
-        (last,) = con.execute(
-            "SELECT max(invoice_date) FROM read_parquet($path)", {"path": str(path)}
-        ).fetchone()
-    if last is None:
+    first, last = _date_range(Path(transactions_path))
+    if parsed is None:
+        return last.normalize() + pd.Timedelta(days=1)
+    if parsed <= first:
         raise UserError(
-            f"{path}: no transactions with an invoice_date; fix: check the output of 01_clean"
+            f"key 'rfm.analysis_date': {parsed:%Y-%m-%d} is not after the first transaction, "
+            f"so no customer has an order before it (the data runs from {first:%Y-%m-%d} to "
+            f"{last:%Y-%m-%d}); fix: set rfm.analysis_date to a date after {first:%Y-%m-%d}, "
+            f"e.g. {last.normalize() + pd.Timedelta(days=1):%Y-%m-%d}, or to auto"
         )
-    return pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
+    return parsed
 
 
 # Lines -> invoices -> cancellation matching -> customers. Every window is partitioned by
@@ -295,7 +329,7 @@ def customer_metrics(
     frequency 1 and monetary 10.0; its recency counts from the first order.
     """
     path = Path(transactions_path)
-    as_of = resolve_analysis_date(path, analysis_date)
+    as_of = _as_of(path, analysis_date)
     with duckdb.connect() as con:
         _check_transactions(con, path)
         customers = con.execute(
@@ -322,15 +356,50 @@ def transaction_totals(
         ``customers`` (distinct customer ids), ``net_revenue`` (sum of amount) and ``lines``.
     """
     path = Path(transactions_path)
-    as_of = resolve_analysis_date(path, analysis_date)
+    as_of = _as_of(path, analysis_date)
     with duckdb.connect() as con:
         _check_transactions(con, path)
         customers, revenue, lines = con.execute(
             "SELECT count(DISTINCT customer_id), coalesce(sum(amount), 0), count(*) "
             "FROM read_parquet($path) WHERE invoice_date < $analysis_date",
             {"path": str(path), "analysis_date": as_of.to_pydatetime()},
-        ).fetchone()
+        ).fetchall()[0]
     return {"customers": int(customers), "net_revenue": float(revenue), "lines": int(lines)}
+
+
+# Columns of `customer_metrics` in the metrics summary: label shown and kind of number.
+METRIC_SUMMARY_COLUMNS: dict[str, tuple[str, str]] = {
+    "recency_days": ("recency (days since last order)", "days"),
+    "frequency": ("frequency (kept orders)", "count"),
+    "monetary": ("monetary (net revenue)", "money"),
+    "tenure_days": ("tenure (days since first order)", "days"),
+    "avg_order_value": ("average order value", "money"),
+    "avg_days_between_orders": ("average days between orders", "days"),
+    "purchase_invoices": ("purchase invoices", "count"),
+    "cancelled_orders": ("fully cancelled orders", "count"),
+    "first_order_date": ("first kept order", "date"),
+    "last_order_date": ("last kept order", "date"),
+}
+
+
+def metric_summary(customers: pd.DataFrame) -> pd.DataFrame:
+    """Summarise the customer metrics as a readable table, one row per metric.
+
+    Per metric: customers with a value, min, P20, median, P80 (the quintile boundaries
+    behind rank scoring) and max; money with 2 decimals, days and counts with at most one,
+    dates as first and last date only. See `helpers.eda.summary_table`.
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        Output of `customer_metrics`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Text columns metric, customers with a value, min, P20, median, P80, max.
+    """
+    return summary_table(customers, METRIC_SUMMARY_COLUMNS, quantiles=(0.2, 0.8))
 
 
 # --------------------------------------------------------------------------------------
@@ -560,6 +629,26 @@ def describe_scoring(
     return descriptions
 
 
+def notes_html(notes: Mapping[str, str] | Sequence[str]) -> str:
+    """Return notes as an HTML bullet list, text escaped; a mapping's keys lead in bold.
+
+    Used for the scoring notes and the biggest flows, so long sentences wrap like normal
+    text in the report instead of running off a preformatted block.
+
+    Examples
+    --------
+    >>> notes_html({"recency": "ranks <5"})
+    '<ul><li><b>recency</b>: ranks &lt;5</li></ul>'
+    >>> notes_html(["a & b"])
+    '<ul><li>a &amp; b</li></ul>'
+    """
+    if isinstance(notes, Mapping):
+        items = [f"<b>{html.escape(str(k))}</b>: {html.escape(str(v))}" for k, v in notes.items()]
+    else:
+        items = [html.escape(str(note)) for note in notes]
+    return "<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
+
+
 # --------------------------------------------------------------------------------------
 # Segments
 # --------------------------------------------------------------------------------------
@@ -590,6 +679,24 @@ def _parse_score_cell(cell: str, column: str, line: int, path: Path) -> range:
             f"or a range like 3-4; fix: correct that cell"
         )
     return range(first, last + 1)
+
+
+def _pairs_text(pairs: Sequence[tuple[int, int]], shown: int = 5) -> str:
+    """Name score pairs with their verb, e.g. ``score pairs (R=1, F=1), (R=1, F=2) are``.
+
+    Examples
+    --------
+    >>> _pairs_text([(1, 1)])
+    'score pair (R=1, F=1) is'
+    >>> _pairs_text([(1, f) for f in range(1, 8)], shown=2)
+    'score pairs (R=1, F=1), (R=1, F=2) and 5 more are'
+    """
+    if len(pairs) == 1:
+        r, f = pairs[0]
+        return f"score pair (R={r}, F={f}) is"
+    listed = ", ".join(f"(R={r}, F={f})" for r, f in pairs[:shown])
+    more = f" and {len(pairs) - shown} more" if len(pairs) > shown else ""
+    return f"score pairs {listed}{more} are"
 
 
 def load_segment_map(path: str | Path = DEFAULT_SEGMENT_MAP) -> pd.DataFrame:
@@ -644,7 +751,7 @@ def load_segment_map(path: str | Path = DEFAULT_SEGMENT_MAP) -> pd.DataFrame:
                 if (r, f) in cells:
                     first_line, first_segment = cells[(r, f)]
                     raise UserError(
-                        f"{path}: score combination R={r}, F={f} is mapped twice (line "
+                        f"{path}: score pair (R={r}, F={f}) is mapped twice (line "
                         f"{first_line} -> {first_segment!r}, line {line} -> {segment!r}); "
                         f"fix: keep it in one row"
                     )
@@ -652,11 +759,10 @@ def load_segment_map(path: str | Path = DEFAULT_SEGMENT_MAP) -> pd.DataFrame:
     grid = [(r, f) for r in range(1, MAX_SCORE + 1) for f in range(1, MAX_SCORE + 1)]
     unmapped = [pair for pair in grid if pair not in cells]
     if unmapped:
-        names = ", ".join(f"R={r}, F={f}" for r, f in unmapped[:5])
-        more = f" and {len(unmapped) - 5} more" if len(unmapped) > 5 else ""
         raise UserError(
-            f"{path}: score combination {names}{more} is not mapped to a segment; "
-            f"fix: add a row (r_score,f_score,segment,description,action) that covers it"
+            f"{path}: {_pairs_text(unmapped)} not mapped to a segment; fix: add a row "
+            f"(r_score,f_score,segment,description,action) that covers "
+            f"{'it' if len(unmapped) == 1 else 'them'}"
         )
     order = list(info)
     segment_map = pd.DataFrame(
@@ -826,6 +932,65 @@ def segment_summary(segmented: pd.DataFrame, segment_map: pd.DataFrame) -> pd.Da
     ]
 
 
+# Numeric columns of `segment_summary` as shown in the report, with their formats.
+SEGMENT_TABLE_COLUMNS: dict[str, tuple[str, str]] = {
+    "customers": ("customers", "{:,}"),
+    "customer_share": ("share of customers", "{:.1%}"),
+    "revenue": ("net revenue", "{:,.2f}"),
+    "revenue_share": ("share of revenue", "{:.1%}"),
+    "mean_r": ("mean R", "{:.2f}"),
+    "mean_f": ("mean F", "{:.2f}"),
+    "mean_m": ("mean M", "{:.2f}"),
+    "median_recency_days": ("median recency (days)", "{:,.0f}"),
+}
+SEGMENT_TABLE_FORMATS: dict[str, str] = {
+    label: fmt for label, fmt in SEGMENT_TABLE_COLUMNS.values()
+}
+
+
+def segment_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Return the numbers of `segment_summary` with readable headers, segment first.
+
+    The text columns (description, action) are left to `segment_actions`, so this table
+    stays narrow enough for a laptop screen. Show it with
+    ``table_html(frame, SEGMENT_TABLE_FORMATS)``.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Output of `segment_summary`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns segment, then the labels of `SEGMENT_TABLE_COLUMNS`, one row per segment.
+    """
+    table = summary.loc[:, list(SEGMENT_TABLE_COLUMNS)].rename(
+        columns={column: label for column, (label, _) in SEGMENT_TABLE_COLUMNS.items()}
+    )
+    return table.rename_axis("segment").reset_index()
+
+
+def segment_actions(summary: pd.DataFrame) -> pd.DataFrame:
+    """Return what each segment is and what marketing should do about it.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Output of `segment_summary`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns segment, customers, description and action ("suggested action"), one row
+        per segment in map order.
+    """
+    actions = summary.loc[:, ["customers", "description", "action"]].rename(
+        columns={"action": "suggested action"}
+    )
+    return actions.rename_axis("segment").reset_index()
+
+
 def rf_grid(segmented: pd.DataFrame, value: str = "customers") -> pd.DataFrame:
     """Tabulate customers or revenue on the R x F grid (R = 5 on top, F = 1 on the left).
 
@@ -909,6 +1074,24 @@ def segment_movement(before: pd.Series, after: pd.Series) -> pd.DataFrame:
     return matrix
 
 
+def share_label(share: float) -> str:
+    """Write a share as a whole percentage that never hides a few customers.
+
+    A share that rounds to 0% but is not 0 reads "<1%"; one that rounds to 100% but is
+    not 1 reads ">99%".
+
+    Examples
+    --------
+    >>> [share_label(s) for s in (0.0, 0.001, 0.25, 0.996, 1.0)]
+    ['0%', '<1%', '25%', '>99%', '100%']
+    """
+    if 0 < share < 0.005:
+        return "<1%"
+    if 0.995 <= share < 1:
+        return ">99%"
+    return f"{share:.0%}"
+
+
 def movement_shares(counts: pd.DataFrame) -> pd.DataFrame:
     """Divide each row of a movement matrix by its total (empty rows stay 0)."""
     totals = counts.sum(axis=1)
@@ -943,12 +1126,12 @@ def biggest_flows(counts: pd.DataFrame, n: int = 5) -> pd.DataFrame:
             if origin == NEW_ORIGIN:
                 sentence = (
                     f"{who} new since the cut-off now in {destination} "
-                    f"({share:.0%} of new customers)."
+                    f"({share_label(share)} of new customers)."
                 )
             else:
                 sentence = (
                     f"{who} moved from {origin} to {destination} "
-                    f"({share:.0%} of {origin} at the cut-off)."
+                    f"({share_label(share)} of {origin} at the cut-off)."
                 )
             rows.append((origin, destination, customers, share, i, j, sentence))
     flows = pd.DataFrame(
@@ -972,9 +1155,16 @@ def _plain(text: Any) -> str:
 
 
 def _compact(value: float) -> str:
+    """Write an amount with a k/m/bn suffix and one decimal, dropping a trailing ".0".
+
+    Examples
+    --------
+    >>> [_compact(v) for v in (0, 950, 1500, 500_000, 3_900_000, -2_000)]
+    ['0', '950', '1.5k', '500k', '3.9m', '-2k']
+    """
     for size, suffix in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
         if abs(value) >= size:
-            return f"{value / size:.1f}{suffix}"
+            return f"{value / size:.1f}".removesuffix(".0") + suffix
     return f"{value:.0f}"
 
 
@@ -998,9 +1188,9 @@ def plot_rf_grid(segmented: pd.DataFrame, segment_map: pd.DataFrame) -> Figure:
     )
     names = names.reindex(index=range(MAX_SCORE, 0, -1), columns=range(1, MAX_SCORE + 1))
     fig, axes = plt.subplots(1, 2, figsize=(15, 6), constrained_layout=True)
-    for ax, value, cmap, fmt in (
-        (axes[0], "customers", "Blues", lambda v: f"{int(v):,}"),
-        (axes[1], "revenue", "Greens", _compact),
+    for ax, value, cmap, fmt, whole in (
+        (axes[0], "customers", "Blues", lambda v: f"{v:,.0f}", True),
+        (axes[1], "revenue", "Greens", _compact, False),
     ):
         grid = rf_grid(segmented, value)
         labels = np.array(
@@ -1012,8 +1202,19 @@ def plot_rf_grid(segmented: pd.DataFrame, segment_map: pd.DataFrame) -> Figure:
                 for i in range(grid.shape[0])
             ]
         )
+        # Colour-bar ticks in the cells' own style (no 1e6 offset text), whole customers.
         sns.heatmap(
-            grid, annot=labels, fmt="", cmap=cmap, ax=ax, cbar=True, annot_kws={"fontsize": 8}
+            grid,
+            annot=labels,
+            fmt="",
+            cmap=cmap,
+            ax=ax,
+            cbar=True,
+            annot_kws={"fontsize": 8},
+            cbar_kws={
+                "format": FuncFormatter(lambda x, _pos, fmt=fmt: fmt(x)),
+                "ticks": MaxNLocator(integer=whole),
+            },
         )
         ax.set_title(f"{value.capitalize()} by R and F score")
         ax.set_xlabel("F score (frequency, 5 = most orders)")
@@ -1070,7 +1271,9 @@ def plot_movement(counts: pd.DataFrame) -> Figure:
     labels = np.array(
         [
             [
-                f"{counts.iloc[i, j]:,}\n{shares.iloc[i, j]:.0%}" if counts.iloc[i, j] else ""
+                f"{counts.iloc[i, j]:,}\n{share_label(shares.iloc[i, j])}"
+                if counts.iloc[i, j]
+                else ""
                 for j in range(counts.shape[1])
             ]
             for i in range(counts.shape[0])
@@ -1086,7 +1289,10 @@ def plot_movement(counts: pd.DataFrame) -> Figure:
         vmax=1,
         ax=ax,
         annot_kws={"fontsize": 7},
-        cbar_kws={"label": "share of the row (segment at cut-off)"},
+        cbar_kws={
+            "label": "share of the row (segment at cut-off)",
+            "format": FuncFormatter(lambda x, _pos: f"{x:.0%}"),
+        },
     )
     ax.set_xticklabels([_plain(c) for c in counts.columns], rotation=45, ha="right")
     ax.set_yticklabels([_plain(r) for r in counts.index], rotation=0)
