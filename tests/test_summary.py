@@ -13,7 +13,8 @@ MANIFEST = {
             {"segment": "<script>alert(1)</script>", "customers": 1, "customer_share": 0.0, "revenue_share": 0.0,
              "action": "<img src=x onerror=alert(1)>"},
         ]},
-        "04_clustering": {"k": 4, "k_reason": "best silhouette", "silhouette": 0.41, "stability": 0.62, "stable": False},
+        "04_clustering": {"chosen_k": 4, "k_reason": "K = 4 has the best silhouette.", "silhouette": 0.41,
+                          "stability_mean_ari": 0.62, "stable": False},
     },
 }
 
@@ -24,7 +25,7 @@ def test_index_shows_headline_figures_segments_and_links():
     assert "4,362" in page and "8,265,476.93" in page and "541,909" in page
     assert "Champions" in page and "49.9%" in page and "13.7%" in page
     assert 'href="01_clean.html"' in page and 'href="03_rfm.html"' in page
-    assert "not stable across resamples" in page
+    assert "not stable across resamples" in page and "<b>4 clusters</b>" in page and "0.62" in page
     assert "Personas at a glance" not in page  # step 05 did not run
 
 

@@ -23,7 +23,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PARAMS = PROJECT_ROOT / "params.yaml"
 
 # The numbered notebooks, in the order the runner executes them.
-NOTEBOOKS: tuple[str, ...] = ("01_clean", "02_eda", "03_rfm")
+NOTEBOOKS: tuple[str, ...] = ("01_clean", "02_eda", "03_rfm", "04_clustering")
 
 CANONICAL_FIELDS: tuple[str, ...] = (
     "customer_id",
@@ -42,6 +42,7 @@ _OPT_STR = (str, type(None))
 _BOOL = (bool,)
 _NUM = (int, float)
 _INT = (int,)
+_OPT_INT = (int, type(None))
 _STR_LIST = ("list[str]",)
 _NUM_LIST = ("list[number]",)
 
@@ -78,6 +79,14 @@ SCHEMA: dict[str, Any] = {
     "rfm.cuts.monetary": _NUM_LIST,
     "rfm.segment_map": _STR,
     "rfm.movement_days": _INT,
+    "clustering.features": _STR_LIST,
+    "clustering.log_features": _STR_LIST,
+    "clustering.scaler": ["standard", "robust"],
+    "clustering.k": _OPT_INT,
+    **{f"clustering.{key}": _INT for key in (
+        "k_min", "k_max", "n_init", "bootstrap_resamples", "sample_size", "scan_sample_size", "dbscan_min_samples")},
+    **{f"clustering.{key}": _NUM for key in (
+        "silhouette_tolerance", "min_cluster_share", "test_size", "stability_threshold")},
     "paths.interim_dir": _STR,
     "paths.processed_dir": _STR,
     "paths.reports_dir": _STR,
@@ -160,7 +169,7 @@ def _check_value(key: str, value: Any, source: Path) -> None:
             )
     elif spec == _NUM:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    elif spec == _INT or spec == (str, int):
+    elif spec in (_INT, (str, int), _OPT_INT):
         ok = isinstance(value, spec) and not isinstance(value, bool)
     else:
         ok = isinstance(value, spec)
@@ -267,4 +276,8 @@ def interim_paths(params: Mapping[str, Any]) -> dict[str, Path]:
 def processed_paths(params: Mapping[str, Any]) -> dict[str, Path]:
     """Return the customer-level files later steps write."""
     processed = Path(params["paths"]["processed_dir"])
-    return {"customers": processed / "customers.parquet", "rfm": processed / "rfm.parquet"}
+    return {
+        "customers": processed / "customers.parquet",
+        "rfm": processed / "rfm.parquet",
+        "clusters": processed / "clusters.parquet",
+    }

@@ -6,7 +6,7 @@ Metric contracts read here:
 
 - ``01_clean``: first_date, last_date, customers, orders, net_revenue, raw_rows, kept_rows
 - ``03_rfm``: ``segments``: list of {segment, customers, customer_share, revenue_share, action}
-- ``04_clustering``: k, k_reason, silhouette, stability, stable
+- ``04_clustering``: chosen_k, k_reason, silhouette, stability_mean_ari, stable
 - ``05_personas``: ``personas``: list of {persona, customers, customer_share, revenue_share, action}
 
 All text is HTML-escaped.
@@ -109,9 +109,9 @@ def _clustering(block: Mapping[str, Any]) -> str:
     )
     return (
         "<h2>Clustering</h2>"
-        f"<p>{_num(block.get('k'))} clusters chosen ({esc(str(block.get('k_reason', '')))}); "
-        f"silhouette {_num(block.get('silhouette'), 2)}, bootstrap stability (mean ARI) "
-        f"{_num(block.get('stability'), 2)}, {verdict}. "
+        f"<p><b>{_num(block.get('chosen_k'))} clusters</b>. {esc(str(block.get('k_reason', '')))} "
+        f"Silhouette {_num(block.get('silhouette'), 2)}; bootstrap stability (mean adjusted Rand index) "
+        f"{_num(block.get('stability_mean_ari'), 2)}: {verdict}. "
         'Details: <a href="04_clustering.html">04_clustering.html</a></p>'
     )
 

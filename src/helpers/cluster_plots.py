@@ -1,0 +1,502 @@
+"""Plots and one-line readings for the clustering step (04_clustering).
+
+Every plot function takes the output of `helpers.cluster.run_clustering` (or a piece of it)
+and returns ``(Figure, takeaway)``: a titled figure with labelled axes and one
+plain-English sentence computed from the data. Scatter plots draw a sample, so the plots
+stay cheap on a million customers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+from scipy.cluster.hierarchy import dendrogram
+from sklearn.decomposition import PCA
+
+from helpers.cluster import (
+    METHOD_NAMES,
+    NO_KEPT_ORDER,
+    NOISE,
+    ClusterRun,
+    DbscanResult,
+    KChoice,
+    WardResult,
+)
+
+_NOISE_COLOR = "#9e9e9e"
+_NO_ORDER_COLOR = "#d0d0d0"
+_FEATURE_LABELS: dict[str, str] = {
+    "recency_days": "recency (days)",
+    "frequency": "frequency (orders)",
+    "monetary": "monetary (net revenue)",
+    "avg_order_value": "average order value",
+    "tenure_days": "tenure (days)",
+    "avg_days_between_orders": "days between orders",
+}
+
+
+_UNITS: dict[str, str] = {
+    "recency_days": " days",
+    "tenure_days": " days",
+    "frequency": " orders",
+    "avg_days_between_orders": " days",
+}
+
+
+def _word(feature: str) -> str:
+    """Return a feature's name in words, without units: ``recency_days`` -> ``recency``."""
+    return feature_label(feature).split(" (")[0]
+
+
+def cluster_color(cluster: int) -> str:
+    """Return the colour of a cluster id, the same in every plot (noise and no-order in grey)."""
+    if cluster == NOISE:
+        return _NOISE_COLOR
+    if cluster == NO_KEPT_ORDER:
+        return _NO_ORDER_COLOR
+    return plt.get_cmap("tab10")(int(cluster) % 10)
+
+
+def cluster_name(cluster: int) -> str:
+    """Return the display name of a cluster id: ``"2"``, ``"noise"`` or ``"no kept order"``."""
+    return {NOISE: "noise", NO_KEPT_ORDER: "no kept order"}.get(int(cluster), str(int(cluster)))
+
+
+def feature_label(feature: str) -> str:
+    """Return a readable axis label for a feature column."""
+    return _FEATURE_LABELS.get(feature, feature.replace("_", " "))
+
+
+def _fmt(value: float) -> str:
+    """Format a number for a sentence: thousands separators, few decimals."""
+    value = float(value)
+    if not math.isfinite(value):
+        return "n/a"
+    if value.is_integer() or abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) < 1:
+        return f"{value:.2g}"
+    return f"{value:,.1f}"
+
+
+def _plain_axis(axis) -> None:
+    axis.set_minor_formatter(NullFormatter())
+    axis.set_major_formatter(FuncFormatter(lambda x, _pos: _fmt(x)))
+
+
+# --------------------------------------------------------------------------------------
+# Choosing K
+# --------------------------------------------------------------------------------------
+
+
+def plot_k_selection(k_table: pd.DataFrame, choice: KChoice) -> tuple[Figure, str]:
+    """Draw inertia, silhouette, Calinski-Harabasz and Davies-Bouldin against K.
+
+    The elbow is circled on the inertia panel and the chosen K is a dashed line on all four.
+
+    Parameters
+    ----------
+    k_table : pandas.DataFrame
+        Output of `helpers.cluster.scan_k`.
+    choice : KChoice
+        Output of `helpers.cluster.choose_k`.
+
+    Returns
+    -------
+    (Figure, str)
+        The figure and the reason K was chosen.
+    """
+    panels = (
+        ("inertia", "Inertia (lower is tighter)"),
+        ("silhouette", "Silhouette (higher is better)"),
+        ("calinski_harabasz", "Calinski-Harabasz (higher is better)"),
+        ("davies_bouldin", "Davies-Bouldin (lower is better)"),
+    )
+    fig, axes = plt.subplots(2, 2, figsize=(11, 6.5), layout="constrained")
+    for ax, (column, title) in zip(axes.flat, panels, strict=True):
+        ax.plot(k_table["k"], k_table[column], marker="o", color="#4C72B0")
+        ax.axvline(choice.k, color="#C44E52", linestyle="--", label=f"chosen K = {choice.k}")
+        ax.set_title(title)
+        ax.set_xlabel("K (number of clusters)")
+        ax.set_ylabel(column.replace("_", "-"))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    if choice.elbow_k is not None:
+        elbow = k_table.loc[k_table["k"] == choice.elbow_k, "inertia"].iloc[0]
+        axes[0, 0].plot(
+            choice.elbow_k, elbow, "o", markersize=14, markerfacecolor="none",
+            markeredgecolor="#DD8452", markeredgewidth=2, label=f"elbow K = {choice.elbow_k}",
+        )
+    _plain_axis(axes[0, 0].yaxis)
+    _plain_axis(axes[1, 0].yaxis)
+    axes[0, 0].legend(loc="upper right")
+    fig.suptitle("Choosing K: K-Means fitted for every K of the range")
+    return fig, choice.reason
+
+
+# --------------------------------------------------------------------------------------
+# Ward and DBSCAN
+# --------------------------------------------------------------------------------------
+
+
+def _ward_link_colors(ward: WardResult):
+    """Return a scipy ``link_color_func``: links below the cut in their cluster's colour, others grey."""
+    n = len(ward.labels)
+    node_cluster = np.concatenate([ward.labels, np.empty(n - 1, dtype=np.int64)])
+    for i, (left, _right, _height, _size) in enumerate(ward.linkage):
+        node_cluster[n + i] = node_cluster[int(left)]
+
+    def color(node: int) -> str:
+        if ward.linkage[node - n, 2] > ward.cut_height:
+            return "#555555"
+        return matplotlib.colors.to_hex(cluster_color(int(node_cluster[node])))
+
+    return color
+
+
+def plot_dendrogram(ward: WardResult, leaves: int = 30) -> tuple[Figure, str]:
+    """Draw the top of the Ward tree of the sample with the cut into K clusters.
+
+    Parameters
+    ----------
+    ward : WardResult
+        Output of `helpers.cluster.fit_ward`.
+    leaves : int, default 30
+        Groups shown at the bottom (the tree is truncated to its last merges).
+
+    Returns
+    -------
+    (Figure, str)
+        The figure and a sentence on the cut: its height and how far the next merge is.
+    """
+    n = len(ward.labels)
+    fig, ax = plt.subplots(figsize=(11, 4.8), layout="constrained")
+    dendrogram(
+        ward.linkage,
+        truncate_mode="lastp",
+        p=min(leaves, n),
+        link_color_func=_ward_link_colors(ward),
+        leaf_rotation=90,
+        leaf_font_size=8,
+        ax=ax,
+    )
+    ax.axhline(ward.cut_height, color="#C44E52", linestyle="--", label=f"cut into K = {ward.k}")
+    ax.set_title(f"Ward dendrogram of {n:,} sampled customers (last {min(leaves, n)} groups; colours = Ward clusters)")
+    ax.set_xlabel("group of customers (size in brackets, or one customer's row)")
+    ax.set_ylabel("merge distance (Ward)")
+    ax.legend(loc="upper right")
+    heights = ward.linkage[:, 2]
+    below, above = heights[-ward.k], heights[-ward.k + 1]
+    sizes = " / ".join(f"{c:,}" for c in np.bincount(ward.labels))
+    takeaway = (
+        f"Cutting the tree at height {_fmt(ward.cut_height)} gives {ward.k} clusters of "
+        f"{sizes} sampled customers; the merge that would leave {ward.k - 1} happens at "
+        f"{_fmt(above)}, {above / below:.1f} times the height of the last merge kept ({_fmt(below)})."
+    )
+    return fig, takeaway
+
+
+def plot_k_distance(dbscan: DbscanResult) -> tuple[Figure, str]:
+    """Draw the sorted k-distance curve of the sample with eps at its knee.
+
+    Parameters
+    ----------
+    dbscan : DbscanResult
+        Output of `helpers.cluster.fit_dbscan`.
+
+    Returns
+    -------
+    (Figure, str)
+        The figure and a sentence with eps, the noise share and the clusters found.
+    """
+    kdist = dbscan.kdist
+    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    ax.plot(np.arange(len(kdist)), kdist, color="#4C72B0")
+    ax.axhline(dbscan.eps, color="#C44E52", linestyle="--", label=f"eps = {dbscan.eps:.3g}")
+    if dbscan.knee is not None:
+        ax.plot(dbscan.knee, kdist[dbscan.knee], "o", color="#DD8452", markersize=9, label="knee")
+    top = float(kdist.max()) if len(kdist) else 1.0
+    cut = top > 4 * dbscan.eps
+    if cut:  # the last few distances dwarf the knee; show the region around eps
+        ax.set_ylim(0, 4 * dbscan.eps)
+    ax.set_title(
+        f"k-distance curve of {len(kdist):,} sampled customers (k = min_samples = {dbscan.min_samples})"
+        + (f"\ny axis cut at 4 x eps; the largest distance is {_fmt(top)}" if cut else "")
+    )
+    ax.set_xlabel("customers, sorted by k-distance")
+    ax.set_ylabel(f"distance to the {dbscan.min_samples}th nearest neighbour\n(scaled features)")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:,.0f}"))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
+    noise = float((dbscan.labels == NOISE).mean())
+    clusters = len(np.unique(dbscan.labels[dbscan.labels != NOISE]))
+    where = "at the knee of the curve" if dbscan.knee is not None else "at the 95th percentile (the curve has no knee)"
+    takeaway = (
+        f"eps = {dbscan.eps:.3g} {where}: {noise:.1%} of the sampled customers are neither dense "
+        f"({dbscan.min_samples} customers within eps) nor within eps of a dense customer, so they "
+        f"are noise; DBSCAN finds {clusters} dense cluster{'s' if clusters != 1 else ''}."
+    )
+    return fig, takeaway
+
+
+# --------------------------------------------------------------------------------------
+# What the clusters look like
+# --------------------------------------------------------------------------------------
+
+
+def plot_cluster_sizes(summary: pd.DataFrame) -> tuple[Figure, str]:
+    """Draw each cluster's share of customers next to its share of net revenue.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Output of `helpers.cluster.cluster_summary` (``cluster``, ``customers``,
+        ``customer_share`` and, when known, ``revenue_share``).
+
+    Returns
+    -------
+    (Figure, str)
+        The figure and a sentence on the largest cluster and the most valuable one.
+    """
+    has_revenue = "revenue_share" in summary.columns
+    positions = np.arange(len(summary))[::-1]
+    fig, ax = plt.subplots(figsize=(9, 0.55 * len(summary) + 1.8), layout="constrained")
+    height = 0.4 if has_revenue else 0.7
+    ax.barh(positions + (0.2 if has_revenue else 0), summary["customer_share"], height=height,
+            color="#4C72B0", label="share of customers")
+    for y, (share, count) in zip(positions, zip(summary["customer_share"], summary["customers"], strict=True), strict=True):
+        ax.text(share, y + (0.2 if has_revenue else 0), f" {count:,}", va="center", fontsize=8)
+    if has_revenue:
+        ax.barh(positions - 0.2, summary["revenue_share"].fillna(0), height=height,
+                color="#55A868", label="share of net revenue")
+    ax.set_yticks(positions, [f"cluster {c}" if c[0].isdigit() else c for c in summary["cluster"]])
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:.0%}"))
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("share")
+    ax.set_ylabel("cluster")
+    ax.set_title("Cluster sizes (customers, labelled) and their share of net revenue")
+    ax.legend(loc="lower right")
+    clusters = summary[summary["cluster"].str[0].str.isdigit()]
+    largest = clusters.loc[clusters["customers"].idxmax()]
+    takeaway = f"The largest cluster, {largest['cluster']}, holds {largest['customer_share']:.0%} of customers"
+    if has_revenue:
+        richest = clusters.loc[clusters["revenue_share"].idxmax()]
+        if richest["cluster"] == largest["cluster"]:
+            takeaway += f" and brings {richest['revenue_share']:.0%} of net revenue."
+        else:
+            takeaway += (
+                f"; cluster {richest['cluster']} brings {richest['revenue_share']:.0%} of net "
+                f"revenue with {richest['customer_share']:.0%} of customers."
+            )
+    else:
+        takeaway += "."
+    return fig, takeaway
+
+
+def plot_projection(run: ClusterRun, method: str = "kmeans", max_points: int = 5_000) -> tuple[Figure, str]:
+    """Draw customers on the first two principal components, coloured by cluster.
+
+    PCA is fitted on the training split (linear in the customers); at most `max_points`
+    customers (the evaluation sample) are drawn.
+
+    Parameters
+    ----------
+    run : ClusterRun
+    method : str, default "kmeans"
+    max_points : int, default 5000
+
+    Returns
+    -------
+    (Figure, str)
+        The figure and a sentence on the variance kept and what the first axis measures.
+    """
+    features = list(run.settings.features)
+    pca = PCA(n_components=2, random_state=run.settings.seed).fit(run.X[run.train])
+    shown = run.evaluation[:max_points]
+    points = pca.transform(run.X[shown])
+    labels = run.labels[method][shown]
+    fig, ax = plt.subplots(figsize=(9, 6), layout="constrained")
+    for cluster in np.unique(labels):
+        mask = labels == cluster
+        ax.scatter(points[mask, 0], points[mask, 1], s=6, alpha=0.5, color=cluster_color(cluster),
+                   label=f"cluster {cluster_name(cluster)}" if cluster >= 0 else "noise")
+    if method == "kmeans":
+        centres = pca.transform(run.model[-1].cluster_centers_)
+        for cluster, (x, y) in enumerate(centres):
+            ax.text(x, y, str(cluster), fontsize=13, fontweight="bold", ha="center", va="center",
+                    bbox={"boxstyle": "circle", "facecolor": "white", "edgecolor": cluster_color(cluster)})
+    ratio = pca.explained_variance_ratio_
+    ax.set_xlabel(f"principal component 1 ({ratio[0]:.0%} of variance)")
+    ax.set_ylabel(f"principal component 2 ({ratio[1]:.0%} of variance)")
+    ax.set_title(f"{METHOD_NAMES[method]} clusters on the first two principal components "
+                 f"({len(shown):,} customers)")
+    ax.legend(loc="best", markerscale=3, fontsize=8)
+    ax.grid(alpha=0.3)
+    top = np.argsort(-np.abs(pca.components_[0]))[:2]
+    takeaway = (
+        f"The two components keep {ratio.sum():.0%} of the variance of the scaled features; "
+        f"component 1 is driven mostly by {features[top[0]].replace('_', ' ')} and "
+        f"{features[top[1]].replace('_', ' ')}."
+    )
+    return fig, takeaway
+
+
+def plot_profiles(profile: pd.DataFrame, summary: pd.DataFrame) -> tuple[Figure, str]:
+    """Draw a heatmap of each cluster's standardized feature means, labelled with medians.
+
+    Parameters
+    ----------
+    profile : pandas.DataFrame
+        Output of `helpers.cluster.cluster_profile` (clusters x features, 0 = average).
+    summary : pandas.DataFrame
+        Output of `helpers.cluster.cluster_summary` (gives the medians in data units).
+
+    Returns
+    -------
+    (Figure, str)
+        The figure and a sentence naming the strongest contrast.
+    """
+    medians = summary.set_index("cluster")
+    values = profile.to_numpy()
+    limit = max(1.0, float(np.nanmax(np.abs(values))))
+    fig, ax = plt.subplots(figsize=(1.9 * profile.shape[1] + 2.5, 0.75 * len(profile) + 1.8), layout="constrained")
+    image = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    for i, cluster in enumerate(profile.index):
+        for j, feature in enumerate(profile.columns):
+            median = medians.loc[str(cluster), f"median_{feature}"]
+            ax.text(j, i, f"{values[i, j]:+.2f}\nmedian {_fmt(median)}", ha="center", va="center",
+                    fontsize=8, color="white" if abs(values[i, j]) > 0.6 * limit else "black")
+    ax.set_xticks(range(profile.shape[1]), [feature_label(f) for f in profile.columns], rotation=20, ha="right")
+    ax.set_yticks(range(len(profile)), [f"cluster {c}" for c in profile.index])
+    ax.set_xlabel("feature")
+    ax.set_ylabel("cluster")
+    fig.colorbar(image, ax=ax, label="scaled mean (0 = average)")
+    ax.set_title("Cluster profiles: colour = standardized mean, text = median in data units")
+    i, j = np.unravel_index(np.nanargmax(np.abs(values)), values.shape)
+    feature = profile.columns[j]
+    direction = "above" if values[i, j] > 0 else "below"
+    median = medians.loc[str(profile.index[i]), f"median_{feature}"]
+    takeaway = (
+        f"The strongest contrast is cluster {profile.index[i]}'s {_word(feature)}: "
+        f"{abs(values[i, j]):.1f} scaled units {direction} the average customer "
+        f"(median {_fmt(median)}{_UNITS.get(feature, '')})."
+    )
+    return fig, takeaway
+
+
+def plot_rfm_boxplots(
+    run: ClusterRun,
+    columns: Sequence[str] = ("recency_days", "frequency", "monetary"),
+    method: str = "kmeans",
+) -> tuple[Figure, str]:
+    """Draw boxplots of recency, frequency and monetary per cluster (outliers not drawn).
+
+    Frequency and monetary use a log axis; values below 1 (net revenue can be 0 or
+    negative) are drawn at 1.
+
+    Parameters
+    ----------
+    run : ClusterRun
+    columns : sequence of str, default recency_days, frequency, monetary
+        Columns of the customer table; those absent are skipped.
+    method : str, default "kmeans"
+
+    Returns
+    -------
+    (Figure, str)
+        The figure and a sentence naming the best cluster on each metric (by median).
+    """
+    columns = [c for c in columns if c in run.customers.columns]
+    labels = run.labels[method]
+    clusters = [c for c in np.unique(labels) if c != NOISE]
+    fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 4.5), layout="constrained", squeeze=False)
+    best: list[tuple[str, int, str]] = []
+    for ax, column in zip(axes[0], columns, strict=True):
+        values = run.customers[column].to_numpy(dtype=float)
+        log = column in ("frequency", "monetary")
+        groups = [np.clip(values[labels == c], 1, None) if log else values[labels == c] for c in clusters]
+        box = ax.boxplot(groups, showfliers=False, patch_artist=True, widths=0.6)
+        for patch, cluster in zip(box["boxes"], clusters, strict=True):
+            patch.set_facecolor(cluster_color(cluster))
+            patch.set_alpha(0.7)
+        for median in box["medians"]:
+            median.set_color("black")
+        ax.set_xticks(range(1, len(clusters) + 1), [str(c) for c in clusters])
+        ax.set_xlabel("cluster")
+        ax.set_ylabel(feature_label(column) + (" (log scale)" if log else ""))
+        if log:
+            ax.set_yscale("log")
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        _plain_axis(ax.yaxis)
+        ax.set_title(feature_label(column).split(" (")[0].capitalize())
+        ax.grid(alpha=0.3, axis="y")
+        medians = [float(np.median(values[labels == c])) for c in clusters]
+        pick = int(np.argmin(medians)) if column == "recency_days" else int(np.argmax(medians))
+        word = {"recency_days": "most recent buyers", "frequency": "most orders",
+                "monetary": "highest net revenue"}.get(column, f"highest {_word(column)}")
+        best.append((word, clusters[pick], f"median {_fmt(medians[pick])}{_UNITS.get(column, '')}"))
+    names = ", ".join(_word(c) for c in columns)
+    fig.suptitle(f"{names[0].upper() + names[1:]} per {METHOD_NAMES[method]} cluster "
+                 f"(box: quartiles, whiskers: 1.5 x IQR)")
+    leaders = {cluster for _, cluster, _ in best}
+    if len(leaders) == 1 and len(best) > 1:
+        takeaway = f"Cluster {best[0][1]} leads on every metric by median: " + "; ".join(
+            f"{word} ({median})" for word, _, median in best
+        ) + "."
+    else:
+        takeaway = "By median, " + "; ".join(
+            f"{word}: cluster {cluster} ({median})" for word, cluster, median in best
+        ) + "."
+    return fig, takeaway
+
+
+# --------------------------------------------------------------------------------------
+# Sentences for the tables
+# --------------------------------------------------------------------------------------
+
+
+def describe_comparison(comparison: pd.DataFrame) -> str:
+    """Say in one sentence how far the three methods agree with the chosen K-Means solution.
+
+    Parameters
+    ----------
+    comparison : pandas.DataFrame
+        Output of `helpers.cluster.method_comparison` (with kmeans, hierarchical, dbscan).
+    """
+    rows = comparison.set_index("method")
+    ward_ari = rows.loc["hierarchical", "ari_kmeans"]
+    db = rows.loc["dbscan"]
+    agreement = "closely" if ward_ari >= 0.8 else ("partly" if ward_ari >= 0.5 else "hardly")
+    density = (
+        "so the customers form one continuous cloud without density gaps, and the K-Means "
+        "clusters are a partition of that cloud rather than separate groups"
+        if db["clusters"] <= 1
+        else f"so the data have {int(db['clusters'])} dense regions"
+    )
+    return (
+        f"Ward agrees {agreement} with K-Means (adjusted Rand index {ward_ari:.2f}); "
+        f"DBSCAN finds {int(db['clusters'])} dense cluster{'s' if db['clusters'] != 1 else ''} "
+        f"with {db['noise_share']:.1%} noise, {density}."
+    )
+
+
+def describe_holdout(holdout: Mapping[str, float]) -> str:
+    """Say in one sentence how the training model does on the held-out customers."""
+    drop = holdout["silhouette_train"] - holdout["silhouette_test"]
+    text = (
+        f"On {holdout['test_customers']:,} held-out customers the training model's silhouette is "
+        f"{holdout['silhouette_test']:.2f} (training {holdout['silhouette_train']:.2f}, "
+        f"{'a drop of ' + format(drop, '.2f') if drop > 0.005 else 'no drop'})"
+    )
+    ari = holdout["ari_test_refit"]
+    if not math.isfinite(ari):
+        return text + "; too few held-out customers to refit a model on them."
+    level = "the same clusters" if ari >= 0.9 else ("similar clusters" if ari >= 0.7 else "different clusters")
+    return text + f", and a model refitted on them alone finds {level} (adjusted Rand index {ari:.2f})."
