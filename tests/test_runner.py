@@ -152,3 +152,18 @@ def test_failed_run_leaves_data_folders_untouched(tmp_path, cleaning_csv, workdi
     assert not (Path(workdirs["processed_dir"]) / "rfm.parquet").exists()
     manifest = json.loads((Path(workdirs["reports_dir"]) / "latest" / "manifest.json").read_text())
     assert sorted(manifest["outputs"]) == sorted([str(cleaned), str(cleaned.with_name("cleaning_log.csv"))])
+
+
+def test_literal_salt_is_redacted_from_run_files_but_used_by_the_notebooks(tmp_path):
+    from helpers.config import load_params
+    from helpers.runner import _public_params, _write_params
+
+    override = write_params(tmp_path / "p.yaml", {"privacy": {"pseudonymize_ids": True, "salt": "s3cret"}})
+    params = load_params(override)
+    assert _public_params(params)["privacy"]["salt"] == "<redacted>"
+    _write_params(tmp_path / "public.yaml", params, {})
+    _write_params(tmp_path / "staged.yaml", params, {}, redact=False)
+    assert "s3cret" not in (tmp_path / "public.yaml").read_text()
+    assert "s3cret" in (tmp_path / "staged.yaml").read_text()
+    env_salt = load_params(write_params(tmp_path / "q.yaml", {"privacy": {"pseudonymize_ids": True, "salt": "env:SALT"}}))
+    assert _public_params(env_salt)["privacy"]["salt"] == "env:SALT"

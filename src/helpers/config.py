@@ -23,7 +23,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PARAMS = PROJECT_ROOT / "params.yaml"
 
 # The numbered notebooks, in the order the runner executes them.
-NOTEBOOKS: tuple[str, ...] = ("01_clean", "02_eda", "03_rfm", "04_clustering")
+NOTEBOOKS: tuple[str, ...] = ("01_clean", "02_eda", "03_rfm", "04_clustering", "05_personas")
 
 CANONICAL_FIELDS: tuple[str, ...] = (
     "customer_id",
@@ -45,6 +45,7 @@ _INT = (int,)
 _OPT_INT = (int, type(None))
 _STR_LIST = ("list[str]",)
 _NUM_LIST = ("list[number]",)
+_MAPPING = ("mapping",)  # a free mapping whose contents another module checks
 
 # dotted key -> allowed Python types, or a list of allowed string values.
 SCHEMA: dict[str, Any] = {
@@ -87,6 +88,13 @@ SCHEMA: dict[str, Any] = {
         "k_min", "k_max", "n_init", "bootstrap_resamples", "sample_size", "scan_sample_size", "dbscan_min_samples")},
     **{f"clustering.{key}": _NUM for key in (
         "silhouette_tolerance", "min_cluster_share", "test_size", "stability_threshold")},
+    "personas.ratio": _NUM,
+    "personas.top_n": _INT,
+    "personas.traits_file": _OPT_STR,
+    "personas.overrides": _MAPPING,
+    "privacy.pseudonymize_ids": _BOOL,
+    "privacy.salt": _STR,
+    "privacy.personal_column_patterns": _STR_LIST,
     "paths.interim_dir": _STR,
     "paths.processed_dir": _STR,
     "paths.reports_dir": _STR,
@@ -95,7 +103,7 @@ SCHEMA: dict[str, Any] = {
 }
 
 # Keys holding paths: resolved against the folder of the params file that sets them.
-PATH_KEYS = ("input.path", "rfm.segment_map", "paths.interim_dir", "paths.processed_dir", "paths.reports_dir")
+PATH_KEYS = ("input.path", "rfm.segment_map", "personas.traits_file", "paths.interim_dir", "paths.processed_dir", "paths.reports_dir")
 
 
 def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -103,7 +111,7 @@ def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in tree.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
+        if isinstance(value, Mapping) and value and SCHEMA.get(dotted) != _MAPPING:
             flat.update(_flatten(value, f"{dotted}."))
         else:
             flat[dotted] = value
@@ -158,6 +166,8 @@ def _check_value(key: str, value: Any, source: Path) -> None:
                 f"{source}: key '{key}' must be a list of text values, got {value!r}; "
                 f'fix: write it like ["A", "B"]'
             )
+    elif spec == _MAPPING:
+        ok = isinstance(value, Mapping)
     elif spec == _NUM_LIST:
         ok = isinstance(value, list) and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
@@ -211,6 +221,18 @@ def _check_consistency(flat: Mapping[str, Any], source: Path) -> None:
         )
     if flat["eda.top_n"] < 1 or flat["eda.max_scatter_points"] < 1 or flat["eda.cohort_months"] < 1:
         raise UserError(f"{source}: eda.top_n, eda.max_scatter_points and eda.cohort_months must be >= 1")
+    if flat["personas.ratio"] <= 1:
+        raise UserError(f"{source}: key 'personas.ratio' must be > 1; fix: use e.g. 1.5")
+    if flat["personas.top_n"] < 1:
+        raise UserError(f"{source}: key 'personas.top_n' must be >= 1; fix: use e.g. 3")
+    if flat["privacy.pseudonymize_ids"] and not str(flat["privacy.salt"]).strip():
+        raise UserError(
+            f"{source}: key 'privacy.salt' is empty while privacy.pseudonymize_ids is true; "
+            f"fix: set a secret salt, e.g. salt: env:SEGMENT_SALT"
+        )
+    from helpers.personas import check_overrides
+
+    check_overrides(flat["personas.overrides"])
     if flat["rfm.movement_days"] < 1:
         raise UserError(f"{source}: key 'rfm.movement_days' must be >= 1; fix: use e.g. 90")
     if flat["cleaning.outliers.k"] <= 0:

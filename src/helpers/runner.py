@@ -219,11 +219,13 @@ def render_html(executed: Path, title: str) -> Path:
 STAGED_KEYS = ("interim_dir", "processed_dir")
 
 
-def _write_params(path: Path, params: Mapping[str, Any], path_overrides: Mapping[str, str]) -> None:
+def _write_params(
+    path: Path, params: Mapping[str, Any], path_overrides: Mapping[str, str], redact: bool = True
+) -> None:
     """Write the merged params as one YAML file, with some `paths` entries replaced."""
     import yaml
 
-    tree = copy.deepcopy(_public_params(params))
+    tree = _public_params(params) if redact else copy.deepcopy({k: v for k, v in params.items() if k[0] != "_"})
     tree["paths"].update(path_overrides)
     path.write_text(
         "# Params of this run (params.yaml merged with the run's file); reusable with PARAMS=\n"
@@ -262,7 +264,16 @@ def _log(message: str) -> None:
 
 
 def _public_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if not k.startswith("_")}
+    """Params without internal keys, and with a literal privacy salt redacted.
+
+    The salt must not sit next to the hashed ids it protects; "env:NAME" salts name only
+    the variable and are kept, so the file stays reusable.
+    """
+    public = copy.deepcopy({k: v for k, v in params.items() if not k.startswith("_")})
+    salt = str(public.get("privacy", {}).get("salt", ""))
+    if salt and not salt.startswith("env:"):
+        public["privacy"]["salt"] = "<redacted>"
+    return public
 
 
 def run_report(
@@ -315,7 +326,7 @@ def run_report(
     # data/processed only when every step succeeded (see `promote_outputs`).
     staged_dirs = {key: partial / "data" / Path(params["paths"][key]).name for key in STAGED_KEYS}
     staged_params = partial / ".staged-params.yaml"
-    _write_params(staged_params, params, {k: str(v) for k, v in staged_dirs.items()})
+    _write_params(staged_params, params, {k: str(v) for k, v in staged_dirs.items()}, redact=False)
     _write_params(partial / "params.yaml", params, {})
     if tuple(notebooks) != tuple(NOTEBOOKS[: len(notebooks)]):
         # A later step run alone reads what earlier runs left in data/: start from a copy.
@@ -350,6 +361,7 @@ def run_report(
     except StepFailed as exc:
         failed = reports_dir / f"{run_id}.failed"
         (partial / ".pid").unlink(missing_ok=True)
+        staged_params.unlink(missing_ok=True)
         partial.rename(failed)
         raise StepFailed(str(exc).replace(str(partial), str(failed))) from None
     except BaseException:

@@ -1,0 +1,487 @@
+"""Exports for the CRM and privacy guards (step 05_personas).
+
+Two files are written per run, into the run folder (or the processed folder when a
+notebook runs interactively, see `export_dir`):
+
+- ``segments.csv``: one row per customer of the RFM table, columns `SEGMENT_COLUMNS`,
+  ready for a CRM import (customer id, the RFM metrics and scores, the RFM segment, the
+  cluster and its persona).
+- ``personas.csv``: one row per persona with its figures and up to three actions,
+  columns `PERSONA_COLUMNS`.
+
+Both are byte-for-byte the same for the same input: rows sorted by a stable key, money
+rounded to 2 decimals, shares to 4, every number written by a fixed format, UTF-8 with
+``\\n`` line ends, written to a temporary name and renamed.
+
+Privacy:
+
+- ``privacy.pseudonymize_ids``: customer ids become ``sha256(salt + id)``, first 16 hex
+  digits (`pseudonymize_ids`), in the exports and wherever the report shows ids. The
+  salt (``privacy.salt``) must be non-empty; ``env:NAME`` reads it from the environment
+  variable NAME so it need not sit in a params file (`resolve_salt`).
+- Columns whose *name* looks like personal data (e-mail, name, phone, address, see
+  `PERSONAL_COLUMN_PATTERNS`) are dropped from any frame before display or export
+  (`drop_personal_columns`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from helpers.errors import UserError
+
+# Case-insensitive regular expressions on column names. Long words match anywhere in the
+# name (``customer_email``, ``Kundenname``, ``ip_address``); short ones only as a whole
+# word between separators (``tel``, ``fax``), so ``hotel`` or ``title`` stay.
+PERSONAL_COLUMN_PATTERNS: tuple[str, ...] = (
+    r"e[-_ ]?mail",
+    r"name",
+    r"phone",
+    r"telefon",
+    r"(^|[^a-z])(tel|fax|mobile|cell)([^a-z]|$)",
+    r"address",
+    r"street",
+    r"post[-_ ]?code",
+    r"postal",
+    r"(^|[^a-z])zip([^a-z]|$)",
+    r"birth",
+)
+
+SEGMENT_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_segment",
+    "cluster",
+    "persona",
+)
+PERSONA_COLUMNS: tuple[str, ...] = (
+    "persona",
+    "rule",
+    "cluster",
+    "customers",
+    "customer_share",
+    "revenue",
+    "revenue_share",
+    "median_recency_days",
+    "median_frequency",
+    "median_monetary",
+    "median_avg_order_value",
+    "median_tenure_days",
+    "description",
+    "action_1",
+    "action_2",
+    "action_3",
+)
+MAX_ACTIONS = 3
+PSEUDONYM_DIGITS = 16
+
+
+# --------------------------------------------------------------------------------------
+# Privacy
+# --------------------------------------------------------------------------------------
+
+
+def personal_columns(columns: Sequence[Any], extra_patterns: Sequence[str] = ()) -> list[str]:
+    """Return the column names that look like personal data, in their order.
+
+    Parameters
+    ----------
+    columns : sequence
+        Column names (anything with a ``str``).
+    extra_patterns : sequence of str, default ()
+        More case-insensitive regular expressions (``privacy.personal_column_patterns``).
+
+    Returns
+    -------
+    list of str
+        The names matching `PERSONAL_COLUMN_PATTERNS` or `extra_patterns`.
+
+    Raises
+    ------
+    UserError
+        An extra pattern that is not a valid regular expression.
+
+    Examples
+    --------
+    >>> personal_columns(["customer_id", "Email", "first_name", "hotel", "Tel.", "country"])
+    ['Email', 'first_name', 'Tel.']
+    """
+    compiled = []
+    for pattern in (*PERSONAL_COLUMN_PATTERNS, *extra_patterns):
+        try:
+            compiled.append(re.compile(pattern, re.IGNORECASE))
+        except re.error as exc:
+            raise UserError(
+                f"key 'privacy.personal_column_patterns': {pattern!r} is not a regular "
+                f"expression ({exc}); fix: write e.g. \"^kunde_\""
+            ) from None
+    return [str(c) for c in columns if any(p.search(str(c)) for p in compiled)]
+
+
+def drop_personal_columns(frame: pd.DataFrame, extra_patterns: Sequence[str] = ()) -> pd.DataFrame:
+    """Return `frame` without the columns whose name looks like personal data.
+
+    Call it on any frame before it is displayed or exported. The names dropped are kept
+    in ``attrs["dropped_personal_columns"]`` so the report can say what was left out.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    extra_patterns : sequence of str, default ()
+        See `personal_columns`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy without those columns (the index is kept).
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"customer_id": ["1"], "e-mail": ["a@b.c"], "orders": [2]})
+    >>> drop_personal_columns(frame).columns.tolist()
+    ['customer_id', 'orders']
+    """
+    dropped = personal_columns(frame.columns, extra_patterns)
+    kept = frame.drop(columns=dropped)
+    kept.attrs["dropped_personal_columns"] = dropped
+    return kept
+
+
+def resolve_salt(value: str | None) -> str:
+    """Return the salt text: the value itself, or the environment variable for ``env:NAME``.
+
+    Raises
+    ------
+    UserError
+        ``env:NAME`` with NAME unset or empty.
+
+    Examples
+    --------
+    >>> resolve_salt("pepper")
+    'pepper'
+    """
+    text = "" if value is None else str(value)
+    if text.startswith("env:"):
+        name = text.removeprefix("env:").strip()
+        found = os.environ.get(name, "")
+        if not found:
+            raise UserError(
+                f"key 'privacy.salt' reads the environment variable {name!r}, which is not set; "
+                f"fix: export {name}=<secret text> before running, or write the salt in the params file"
+            )
+        return found
+    return text
+
+
+def check_privacy(privacy: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the ``privacy`` params block and return it with the salt resolved.
+
+    Parameters
+    ----------
+    privacy : mapping
+        ``pseudonymize_ids`` (bool), ``salt`` (str; ``env:NAME`` allowed) and
+        ``personal_column_patterns`` (list of regular expressions).
+
+    Returns
+    -------
+    dict
+        The same keys, ``salt`` resolved (see `resolve_salt`), patterns checked.
+
+    Raises
+    ------
+    UserError
+        ``pseudonymize_ids`` is true and the salt is empty, or a pattern is invalid.
+    """
+    pseudonymize = bool(privacy.get("pseudonymize_ids", False))
+    salt = resolve_salt(privacy.get("salt", "")) if pseudonymize else str(privacy.get("salt") or "")
+    if pseudonymize and not salt.strip():
+        raise UserError(
+            "key 'privacy.salt' is empty but privacy.pseudonymize_ids is true; fix: set "
+            "privacy.salt to a secret text (or env:NAME to read it from an environment variable)"
+        )
+    patterns = list(privacy.get("personal_column_patterns") or [])
+    personal_columns([], patterns)  # raises on an invalid pattern
+    return {"pseudonymize_ids": pseudonymize, "salt": salt, "personal_column_patterns": patterns}
+
+
+def pseudonymize_ids(ids: pd.Series, salt: str) -> pd.Series:
+    """Replace each customer id by the first 16 hex digits of ``sha256(salt + id)``.
+
+    The same id and salt always give the same pseudonym, so exports of different runs can
+    be joined; without the salt the original id cannot be recomputed by hashing guesses.
+
+    Parameters
+    ----------
+    ids : pandas.Series
+        Customer ids (turned to text first).
+    salt : str
+        Non-empty secret text.
+
+    Returns
+    -------
+    pandas.Series
+        Text pseudonyms, same index.
+
+    Raises
+    ------
+    UserError
+        Empty salt, or two different ids with the same pseudonym (practically impossible
+        with 64 bits, checked because the exports promise one row per customer).
+
+    Examples
+    --------
+    >>> pseudonymize_ids(pd.Series(["12346"]), "s").tolist()
+    ['9016ac2e72c831dd']
+    """
+    if not salt:
+        raise UserError("key 'privacy.salt' is empty; fix: set it to a secret text")
+    text = ids.astype(str)
+    unique = pd.unique(text.to_numpy())
+    mapping = {
+        value: hashlib.sha256((salt + value).encode("utf-8")).hexdigest()[:PSEUDONYM_DIGITS]
+        for value in unique
+    }
+    if len(set(mapping.values())) != len(mapping):
+        raise UserError(
+            "two customer ids got the same pseudonym; fix: change privacy.salt and run again"
+        )
+    return text.map(mapping).astype(object).rename(ids.name)
+
+
+# --------------------------------------------------------------------------------------
+# Tables
+# --------------------------------------------------------------------------------------
+
+
+def segments_table(
+    customers: pd.DataFrame,
+    persona_of_cluster: Mapping[Any, str],
+    *,
+    pseudonymize: bool = False,
+    salt: str = "",
+) -> pd.DataFrame:
+    """Build the CRM export: one row per customer, columns `SEGMENT_COLUMNS`, sorted by id.
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        The RFM table (`helpers.rfm.RFM_COLUMNS`) with a ``cluster`` column, one row per
+        customer.
+    persona_of_cluster : mapping
+        Cluster label -> persona name (every label present must be mapped).
+    pseudonymize : bool, default False
+        Replace ids by `pseudonymize_ids` (sorted by the pseudonym then).
+    salt : str, default ""
+        Required when `pseudonymize` is true.
+
+    Returns
+    -------
+    pandas.DataFrame
+        customer_id (text), recency_days (whole days, nullable), frequency, monetary (2
+        decimals), r_score, f_score, m_score, rfm_segment (text), cluster, persona.
+
+    Raises
+    ------
+    UserError
+        Duplicate ids, or a cluster without a persona.
+    """
+    ids = customers["customer_id"].astype(str)
+    if ids.duplicated().any():
+        raise UserError(
+            f"column 'customer_id': {int(ids.duplicated().sum()):,} duplicate ids in the customer "
+            f"table; fix: re-run 03_rfm and 04_clustering"
+        )
+    missing = sorted({c for c in customers["cluster"].unique() if c not in persona_of_cluster})
+    if missing:
+        raise UserError(
+            f"column 'cluster': label {missing[0]} has no persona; fix: name every cluster "
+            f"with name_personas"
+        )
+    table = pd.DataFrame(
+        {
+            "customer_id": pseudonymize_ids(ids, salt) if pseudonymize else ids.astype(object),
+            "recency_days": customers["recency_days"].round().astype("Int64"),
+            "frequency": customers["frequency"].astype("int64"),
+            "monetary": _money(customers["monetary"]),
+            "r_score": customers["r_score"].astype("int64"),
+            "f_score": customers["f_score"].astype("int64"),
+            "m_score": customers["m_score"].astype("int64"),
+            "rfm_segment": customers["segment"].astype(str).astype(object),
+            "cluster": customers["cluster"].astype("int64"),
+            "persona": customers["cluster"].map(dict(persona_of_cluster)).astype(object),
+        }
+    )
+    return table.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
+
+
+def personas_table(personas: pd.DataFrame) -> pd.DataFrame:
+    """Build the persona export: one row per persona, columns `PERSONA_COLUMNS`.
+
+    Parameters
+    ----------
+    personas : pandas.DataFrame
+        Output of `helpers.personas.name_personas` (indexed by cluster, with ``actions``
+        as a list per persona).
+
+    Returns
+    -------
+    pandas.DataFrame
+        In the order of `personas`; ``action_1`` to ``action_3`` blank when fewer.
+    """
+    table = personas.reset_index().rename(columns={"index": "cluster"})
+    actions = table["actions"].map(lambda a: list(a)[:MAX_ACTIONS] + [""] * (MAX_ACTIONS - len(a)))
+    for i in range(MAX_ACTIONS):
+        table[f"action_{i + 1}"] = actions.map(lambda a, i=i: a[i])
+    table["cluster"] = table["cluster"].astype("int64")
+    return table.loc[:, list(PERSONA_COLUMNS)]
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+
+
+def _money(values: pd.Series) -> pd.Series:
+    """Round to cents; ``+ 0.0`` turns a rounded -0.0 into 0.0 so it never prints as -0.00."""
+    return values.astype("float64").round(2) + 0.0
+
+
+def _float_formatter(decimals: int) -> Callable[[Any], str]:
+    def fmt(value: Any) -> str:
+        if value is None or pd.isna(value):
+            return ""
+        return f"{round(float(value), decimals) + 0.0:.{decimals}f}"
+
+    return fmt
+
+
+# Decimals per column of the two exports; other numeric columns are written as integers.
+EXPORT_DECIMALS: dict[str, int] = {
+    "monetary": 2,
+    "revenue": 2,
+    "median_monetary": 2,
+    "median_avg_order_value": 2,
+    "customer_share": 4,
+    "revenue_share": 4,
+    "median_recency_days": 1,
+    "median_frequency": 1,
+    "median_tenure_days": 1,
+}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return "" if value is None or pd.isna(value) else str(value)
+
+
+def format_for_csv(frame: pd.DataFrame, decimals: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """Return `frame` as text, every number written by a fixed format (blank when missing).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    decimals : mapping, optional
+        Column -> decimals for float columns (default `EXPORT_DECIMALS`); float columns not
+        listed get 2, integer columns none.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Object columns of str.
+
+    Examples
+    --------
+    >>> text = format_for_csv(pd.DataFrame({"monetary": [1.5, -0.001, None], "frequency": [1, 2, 3]}))
+    >>> text.to_dict("list")
+    {'monetary': ['1.50', '0.00', ''], 'frequency': ['1', '2', '3']}
+    """
+    decimals = dict(EXPORT_DECIMALS if decimals is None else decimals)
+    text = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+            text[column] = values.map(_text)
+        elif pd.api.types.is_integer_dtype(values):
+            text[column] = values.map(lambda v: "" if pd.isna(v) else str(int(v)))
+        else:
+            fmt = _float_formatter(decimals.get(column, 2))
+            text[column] = values.map(fmt)
+    return text.astype(object)
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path, decimals: Mapping[str, int] | None = None) -> Path:
+    """Write `frame` as a deterministic UTF-8 CSV (see `format_for_csv`), atomically.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Rows in the order wanted in the file.
+    path : str or Path
+        Target file; its folder is created.
+    decimals : mapping, optional
+        See `format_for_csv`.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    format_for_csv(frame, decimals).to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def export_dir(run_dir: str | Path, processed_dir: str | Path) -> Path:
+    """Return where the exports go: the run folder, or the processed folder when run interactively."""
+    return Path(run_dir) if str(run_dir or "").strip() else Path(processed_dir)
+
+
+def check_segments(segments: pd.DataFrame, rfm: pd.DataFrame) -> None:
+    """Fail unless the export has one row per RFM customer and the same net revenue.
+
+    Parameters
+    ----------
+    segments : pandas.DataFrame
+        Output of `segments_table` (or ``segments.csv`` read back).
+    rfm : pandas.DataFrame
+        The RFM table it was built from.
+
+    Raises
+    ------
+    UserError
+        Row count, duplicate ids, missing persona, or net revenue not within half a cent
+        per customer of the RFM table's.
+    """
+    if len(segments) != len(rfm):
+        raise UserError(
+            f"segments export has {len(segments):,} rows but the RFM table {len(rfm):,} customers; "
+            f"fix: re-run 04_clustering so every customer has a cluster"
+        )
+    if segments["customer_id"].duplicated().any():
+        raise UserError("segments export: column 'customer_id' has duplicates; fix: check 03_rfm")
+    if segments["persona"].isna().any() or (segments["persona"].astype(str) == "").any():
+        raise UserError("segments export: column 'persona' is empty for some customers")
+    exported = float(np.round(segments["monetary"].astype(float).sum(), 2))
+    expected = float(rfm["monetary"].sum())
+    if abs(exported - expected) > 0.005 * max(len(rfm), 1) + 1e-6:
+        raise UserError(
+            f"segments export: net revenue {exported:,.2f} != RFM table {expected:,.2f}; "
+            f"fix: check the monetary column"
+        )

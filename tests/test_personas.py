@@ -1,0 +1,314 @@
+"""Persona rules on hand-made cluster profiles, unique names, overrides, profiles, escaping."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import personas
+from helpers.errors import UserError
+from helpers.summary import index_html
+from test_exports import PRODUCTS, write_fixture_run
+
+# Medians of "all customers" used by every hand-made profile below (ratio 1.5:
+# high >= 1.5x, low <= overall / 1.5).
+OVERALL = {
+    "median_recency_days": 50.0,
+    "median_frequency": 2.0,
+    "median_monetary": 600.0,
+    "median_avg_order_value": 300.0,
+    "median_tenure_days": 240.0,
+}
+
+
+def profile(recency=50.0, frequency=2.0, monetary=600.0, aov=300.0, tenure=240.0, customers=100, revenue_share=0.1):
+    return {
+        "customers": customers,
+        "customer_share": 0.1,
+        "revenue": 1000.0,
+        "revenue_share": revenue_share,
+        "median_recency_days": recency,
+        "median_frequency": frequency,
+        "median_monetary": monetary,
+        "median_avg_order_value": aov,
+        "median_tenure_days": tenure,
+    }
+
+
+# One hand-made cluster per rule; each value was checked against the rule table by hand.
+CASES = {
+    "no_kept_order": profile(recency=math.nan, frequency=0.0, monetary=-20.0, aov=math.nan, tenure=math.nan),
+    "loyal_high_value": profile(recency=20.0, frequency=6.0, monetary=2000.0, aov=330.0, tenure=300.0),
+    "at_risk_big_spender": profile(recency=200.0, frequency=5.0, monetary=1500.0, tenure=330.0),
+    "new_first_time": profile(recency=20.0, frequency=1.0, monetary=300.0, tenure=20.0),
+    "dormant_low_value": profile(recency=240.0, frequency=1.0, monetary=250.0, aov=250.0),
+    "lapsing": profile(recency=200.0, frequency=2.0, monetary=500.0),
+    "big_basket": profile(recency=40.0, frequency=2.0, monetary=800.0, aov=900.0),
+    "frequent_small_basket": profile(recency=30.0, frequency=4.0, monetary=700.0, aov=150.0),
+    "promising_repeat": profile(recency=20.0, frequency=2.0, monetary=600.0),
+    "steady_mid_value": profile(),
+}
+
+
+def rule_for(row, ratio=1.5):
+    return personas.match_rule(personas.cluster_levels(row, OVERALL, ratio)).key
+
+
+@pytest.mark.parametrize("expected", list(CASES))
+def test_each_rule_fires_on_its_hand_made_cluster(expected):
+    assert rule_for(CASES[expected]) == expected
+
+
+def test_every_rule_has_a_case_and_two_or_three_actions():
+    assert set(CASES) == set(personas.RULE_KEYS)
+    assert all(2 <= len(rule.actions) <= 3 for rule in personas.PERSONA_RULES)
+    assert len({rule.name for rule in personas.PERSONA_RULES}) == len(personas.PERSONA_RULES)
+
+
+def test_first_rule_wins_and_thresholds_are_inclusive():
+    # Loyal figures but lapsed: at-risk, not loyal (rule 3 before the fallback).
+    assert rule_for(profile(recency=200.0, frequency=6.0, monetary=2000.0)) == "at_risk_big_spender"
+    # New also fires on a low tenure when recency alone is not recent (41 > 50 / 1.5).
+    assert rule_for(profile(recency=41.0, frequency=1.0, monetary=400.0, tenure=76.0)) == "new_first_time"
+    # Exactly 1.5x is high; just under is not.
+    exactly = profile(recency=30.0, frequency=3.0, monetary=900.0)
+    assert rule_for(exactly) == "loyal_high_value"
+    assert rule_for({**exactly, "median_monetary": 899.0}) == "frequent_small_basket"
+
+
+def test_ratio_moves_the_thresholds():
+    loyal = CASES["loyal_high_value"]  # 3x the orders, 3.3x the spend
+    assert rule_for(loyal, ratio=3.0) == "loyal_high_value"
+    assert rule_for(loyal, ratio=4.0) != "loyal_high_value"
+    with pytest.raises(UserError, match="personas.ratio"):
+        personas.name_personas(pd.DataFrame([loyal], index=[0]), OVERALL, ratio=1.0)
+
+
+def _profiles(rows: dict[int, dict]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "cluster"
+    return frame
+
+
+def test_names_follow_the_data_not_the_cluster_number():
+    rows = {0: CASES["dormant_low_value"], 1: CASES["loyal_high_value"], 7: CASES["new_first_time"]}
+    named = personas.name_personas(_profiles(rows), OVERALL)
+    swapped = personas.name_personas(_profiles({5: rows[1], 0: rows[7], 3: rows[0]}), OVERALL)
+    assert named.loc[1, "persona"] == swapped.loc[5, "persona"] == "Loyal high-value"
+    assert named.loc[0, "persona"] == swapped.loc[3, "persona"] == "Dormant low-value"
+    assert named.loc[7, "persona"] == swapped.loc[0, "persona"] == "New / first-time buyers"
+
+
+def test_two_clusters_with_the_same_rule_get_distinct_names():
+    rows = {
+        0: profile(recency=240.0, frequency=1.0, monetary=100.0, customers=50),
+        1: profile(recency=250.0, frequency=1.0, monetary=350.0, customers=80),
+    }
+    named = personas.name_personas(_profiles(rows), OVERALL)
+    assert named.loc[0, "persona"] == "Dormant low-value (lower spend)"
+    assert named.loc[1, "persona"] == "Dormant low-value (higher spend)"
+    assert (named["rule"] == "dormant_low_value").all()
+
+
+def test_three_clusters_with_the_same_rule_and_identical_twins_stay_unique():
+    spend = {0: 100.0, 1: 380.0, 2: 250.0}
+    rows = {k: profile(recency=240.0, frequency=1.0, monetary=m, customers=10 + k) for k, m in spend.items()}
+    named = personas.name_personas(_profiles(rows), OVERALL)
+    assert named.loc[1, "persona"] == "Dormant low-value (highest spend)"
+    assert named.loc[2, "persona"] == "Dormant low-value (spend rank 2 of 3)"
+    assert named.loc[0, "persona"] == "Dormant low-value (lowest spend)"
+    twins = personas.name_personas(_profiles({4: CASES["lapsing"], 9: {**CASES["lapsing"], "customers": 200}}), OVERALL)
+    assert twins["persona"].is_unique
+    assert twins.loc[9, "persona"] == "Lapsing customers"  # the larger keeps the plain name
+    assert twins.loc[4, "persona"] == "Lapsing customers 2"
+
+
+def test_overrides_by_rule_and_by_cluster_number():
+    rows = {0: CASES["loyal_high_value"], 1: CASES["dormant_low_value"], 2: CASES["new_first_time"]}
+    overrides = {
+        "loyal_high_value": {"name": "VIP regulars", "actions": ["Invite to the VIP evening"]},
+        "dormant_low_value": {"name": "Sleepers"},
+        1: {"name": "Wholesale leftovers", "description": "Old trade accounts."},
+        42: {"name": "Nobody"},
+    }
+    named = personas.name_personas(_profiles(rows), OVERALL, overrides=overrides)
+    assert named.loc[0, "persona"] == "VIP regulars"
+    assert named.loc[0, "actions"] == ("Invite to the VIP evening",)
+    assert named.loc[1, "persona"] == "Wholesale leftovers"  # the cluster entry wins over the rule's
+    assert named.loc[1, "description"] == "Old trade accounts."
+    assert named.loc[1, "actions"] == personas.PERSONA_RULES[4].actions  # not overridden: the rule's
+    assert named.loc[2, "persona"] == "New / first-time buyers" and not named.loc[2, "overridden"]
+    assert named.attrs["unused_overrides"] == [42]
+
+
+def test_an_override_cannot_make_two_names_equal():
+    rows = {0: CASES["loyal_high_value"], 1: CASES["new_first_time"]}
+    named = personas.name_personas(_profiles(rows), OVERALL, overrides={1: {"name": "Loyal high-value"}})
+    assert named["persona"].is_unique
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"loyal_hgh_value": {"name": "X"}}, "did you mean 'loyal_high_value'"),
+        ({"lapsing": {"nmae": "X"}}, "did you mean 'name'"),
+        ({"lapsing": {"name": ""}}, "non-empty text"),
+        ({"lapsing": {"actions": ["a", "b", "c", "d"]}}, "1 to 3"),
+        ({"lapsing": "Sleepers"}, "must be a mapping"),
+    ],
+)
+def test_bad_overrides_name_the_key_and_the_fix(overrides, message):
+    with pytest.raises(UserError, match=message):
+        personas.check_overrides(overrides)
+
+
+def test_description_carries_the_figures():
+    named = personas.name_personas(_profiles({3: CASES["loyal_high_value"]}), OVERALL)
+    text = named.loc[3, "description"]
+    assert "last ordered 20 days ago (all customers: 50)" in text
+    assert "placed 6 orders (2)" in text and "spent 2,000" in text
+
+
+# --------------------------------------------------------------------------------------
+# Profiles on a tiny joined table (right answers by hand)
+# --------------------------------------------------------------------------------------
+
+
+def _customers() -> pd.DataFrame:
+    return pd.DataFrame({
+        "customer_id": ["a", "b", "c", "d"],
+        "cluster": [0, 0, 1, -2],
+        "recency_days": [10.0, 30.0, 200.0, np.nan],
+        "frequency": [4, 2, 1, 0],
+        "monetary": [400.0, 200.0, 50.0, -10.0],
+        "avg_order_value": [100.0, 100.0, 50.0, np.nan],
+        "tenure_days": [300.0, 100.0, 200.0, np.nan],
+        "segment": pd.Categorical(["Champions", "Loyal", "Lost", "Lost"], categories=["Champions", "Loyal", "Lost"]),
+        "age": [30, 50, 40, np.nan],
+        "newsletter": [True, False, True, False],
+        "channel": ["web", "shop", "web", None],
+    })
+
+
+def test_cluster_profiles_by_hand():
+    profiles = personas.cluster_profiles(_customers())
+    assert profiles.index.tolist() == [-2, 0, 1]
+    zero = profiles.loc[0]
+    assert zero["customers"] == 2 and zero["customer_share"] == 0.5
+    assert zero["revenue"] == 600.0 and zero["revenue_share"] == pytest.approx(600 / 640)
+    assert zero["median_recency_days"] == 20.0 and zero["median_frequency"] == 3.0
+    assert zero["median_age"] == 40.0 and zero["share_newsletter"] == 0.5
+    assert zero["top_channel"] == "shop" and zero["top_channel_share"] == 0.5  # tie: alphabetical
+    assert math.isnan(profiles.loc[-2, "median_recency_days"]) and profiles.loc[-2, "no_order_share"] == 1.0
+    assert profiles["customers"].sum() == 4 and profiles["revenue"].sum() == 640.0
+    overall = personas.overall_profile(_customers())
+    assert overall["median_frequency"] == 1.5 and overall["median_recency_days"] == 30.0
+
+
+def test_no_kept_order_group_is_named_by_rule_whatever_its_label():
+    customers = _customers()
+    profiles = personas.cluster_profiles(customers)
+    named = personas.name_personas(profiles, personas.overall_profile(customers))
+    assert named.loc[-2, "persona"] == "No kept order"
+    relabelled = customers.assign(cluster=customers["cluster"].replace({-2: 9}))
+    named = personas.name_personas(personas.cluster_profiles(relabelled), personas.overall_profile(relabelled))
+    assert named.loc[9, "persona"] == "No kept order"
+
+
+def test_join_clusters_needs_a_label_for_every_customer_and_drops_personal_traits():
+    rfm_table = _customers().drop(columns=["cluster", "age", "newsletter", "channel"])
+    clusters = pd.DataFrame({"customer_id": ["a", "b", "c"], "cluster": [0, 0, 1]})
+    with pytest.raises(UserError, match="1 customers of the RFM table have no 'cluster' label"):
+        personas.join_clusters(rfm_table, clusters)
+    clusters = pd.concat([clusters, pd.DataFrame({"customer_id": ["d"], "cluster": [-2]})])
+    traits = pd.DataFrame({"customer_id": ["a", "d"], "Full Name": ["Ann", "Dan"], "age": [30, 60]})
+    joined = personas.join_clusters(rfm_table, clusters, traits)
+    assert "Full Name" not in joined.columns
+    assert personas.trait_columns(joined) == ["age"]
+    assert joined["age"].isna().sum() == 2
+
+
+def test_composition_and_relative_difference():
+    customers = _customers()
+    composition = personas.segment_composition(customers)
+    assert composition.loc[0].tolist() == [0.5, 0.5, 0.0]  # Champions, Loyal, Lost
+    assert composition.sum(axis=1).tolist() == [1.0, 1.0, 1.0]
+    relative = personas.relative_to_overall(customers, ["monetary"])
+    assert relative.loc[0, "monetary"] == pytest.approx(300 / 160 - 1)
+
+
+# --------------------------------------------------------------------------------------
+# Countries and products per cluster (DuckDB over the fixture transactions)
+# --------------------------------------------------------------------------------------
+
+
+def test_top_countries_and_products_per_cluster(tmp_path):
+    paths = write_fixture_run(tmp_path)
+    customers = personas.join_clusters(pd.read_parquet(paths["rfm"]), pd.read_parquet(paths["clusters"]))
+    countries = personas.top_by_cluster(paths["transactions"], customers, "country", n=2)
+    loyal = countries[countries["cluster"] == 2]
+    # Group 2: customers 0, 2, 4 (but 0 is Utopia) -> UK 2, France 3, Utopia 1.
+    assert loyal["item"].tolist() == ["France", "United Kingdom"]
+    assert loyal["customers"].tolist() == [3, 2]
+    assert loyal["customer_share"].tolist() == pytest.approx([0.5, 2 / 6])
+    products = personas.top_by_cluster(paths["transactions"], customers, "product", n=1)
+    assert products.groupby("cluster").size().eq(1).all()
+    assert set(products["description"]) <= {description for _, description in PRODUCTS}
+    assert products.loc[products["cluster"] == -2, "revenue_share"].isna().all()  # net revenue 0
+    text = personas.top_items_text(countries, "customer_share")
+    assert text.loc[2] == "France 50% · United Kingdom 33%"
+    with pytest.raises(UserError, match="country"):
+        personas.top_by_cluster(paths["transactions"], customers, "city")
+
+
+# --------------------------------------------------------------------------------------
+# Report pieces
+# --------------------------------------------------------------------------------------
+
+
+def test_cards_escape_every_text_including_overrides():
+    rows = {0: CASES["loyal_high_value"], 1: CASES["dormant_low_value"]}
+    overrides = {0: {"name": "<script>alert('x')</script>", "actions": ["Mail <b>them</b> & wait"]}}
+    named = personas.name_personas(_profiles(rows), OVERALL, overrides=overrides)
+    page = personas.persona_cards_html(named, OVERALL)
+    assert "<script>alert" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "Mail &lt;b&gt;them&lt;/b&gt; &amp; wait" in page
+    assert page.count('class="persona-card"') == 2
+
+
+def test_metrics_follow_the_summary_contract_and_render_in_the_index():
+    rows = {0: CASES["new_first_time"], 1: {**CASES["loyal_high_value"], "revenue_share": 0.8}}
+    named = personas.name_personas(_profiles(rows), OVERALL, overrides={0: {"name": "New & <shiny>"}})
+    metrics = personas.persona_metrics(named)
+    assert [p["persona"] for p in metrics["personas"]] == ["Loyal high-value", "New & <shiny>"]
+    assert set(metrics["personas"][0]) == {"persona", "customers", "customer_share", "revenue_share", "action"}
+    manifest = {"run_id": "r1", "input": {"path": "x.csv", "sha256": "0" * 64}, "steps": [],
+                "metrics": {"05_personas": metrics}}
+    page = index_html(manifest)
+    assert "Personas at a glance" in page and "New &amp; &lt;shiny&gt;" in page
+    assert metrics["personas"][0]["action"] in page.replace("&amp;", "&")
+
+
+def test_missing_cluster_file_names_the_step_to_run(tmp_path):
+    with pytest.raises(UserError, match="run notebook 04_clustering first"):
+        personas.load_clusters(tmp_path / "clusters.parquet")
+
+
+def test_traits_come_from_02_eda_and_a_traits_file_without_personal_columns(tmp_path):
+    eda = pd.DataFrame({"customer_id": ["1", "2"], "orders": [3, 1], "return_share": [0.1, 0.0],
+                        "country": ["France", "Spain"]})
+    eda.to_parquet(tmp_path / "customers.parquet", index=False)
+    (tmp_path / "traits.csv").write_text(
+        "customer_id;age_band;E-Mail;country\n1.0;25-34;a@b.c;FR\n3;35-44;c@d.e;ES\n", encoding="utf-8"
+    )
+    traits = personas.customer_traits(tmp_path / "customers.parquet", tmp_path / "traits.csv")
+    assert traits.columns.tolist() == ["customer_id", "return_share", "age_band", "country"]
+    assert traits["customer_id"].tolist() == ["1", "2", "3"]
+    assert traits.attrs["dropped_personal_columns"] == ["E-Mail"]
+    assert traits.loc[0, "country"] == "FR"  # the traits file wins over 02_eda
+    assert personas.customer_traits(tmp_path / "missing.parquet", None) is None
+    with pytest.raises(UserError, match="personas.traits_file"):
+        personas.customer_traits(None, tmp_path / "nope.csv")
