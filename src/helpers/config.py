@@ -58,6 +58,12 @@ SCHEMA: dict[str, Any] = {
     "input.excel.sheet": (str, int),
     "input.date_format": _STR,
     **{f"input.columns.{field}": _OPT_STR for field in CANONICAL_FIELDS},
+    "customers_input.path": _OPT_STR,
+    **{f"customers_input.columns.{f}": _OPT_STR for f in (
+        "customer_id", "birth_date", "age", "gender", "country", "region", "city", "signup_date")},
+    "sessions_input.path": _OPT_STR,
+    **{f"sessions_input.columns.{f}": _OPT_STR for f in (
+        "customer_id", "session_start", "pages_viewed", "duration_s", "clicks", "product_views", "converted")},
     "cleaning.drop_missing_customer_id": _BOOL,
     "cleaning.drop_exact_duplicates": _BOOL,
     "cleaning.drop_future_dates": _BOOL,
@@ -103,7 +109,7 @@ SCHEMA: dict[str, Any] = {
 }
 
 # Keys holding paths: resolved against the folder of the params file that sets them.
-PATH_KEYS = ("input.path", "rfm.segment_map", "personas.traits_file", "paths.interim_dir", "paths.processed_dir", "paths.reports_dir")
+PATH_KEYS = ("input.path", "customers_input.path", "sessions_input.path", "rfm.segment_map", "personas.traits_file", "paths.interim_dir", "paths.processed_dir", "paths.reports_dir")
 
 
 def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -276,6 +282,9 @@ def load_params(path: str | Path | None = None, *, check_input: bool = True) -> 
     if missing:
         raise UserError(f"{DEFAULT_PARAMS}: key '{missing[0]}' is missing; fix: restore it from git")
     _check_consistency(flat, source)
+    for key in ("customers_input.path", "sessions_input.path"):
+        if check_input and flat[key] and not Path(flat[key]).is_file():
+            raise UserError(f"{flat[key]}: file not found (key '{key}'); fix: point it at the file or set it to null")
     if check_input and not Path(flat["input.path"]).is_file():
         raise UserError(
             f"{flat['input.path']}: input file not found (key 'input.path' in {source.name}); "

@@ -1,0 +1,118 @@
+"""Demographic and web-session features on hand-worked fixtures."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import traits
+from helpers.config import load_params
+from helpers.errors import UserError
+
+AS_OF = pd.Timestamp("2011-07-01")
+CSV = load_params()["input"]["csv"]
+
+
+def session_block(path, **columns):
+    base = {f: f for f in traits.SESSION_FIELDS}
+    return {"path": str(path), "columns": base | columns}
+
+
+@pytest.fixture
+def sessions_file(tmp_path):
+    # Customer a: 3 sessions in 2 months; b: 1 session; c: only a session after the analysis date.
+    frame = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "b", "c"],
+        "session_start": pd.to_datetime(["2011-05-01 10:00", "2011-05-20 11:00", "2011-06-29 09:00",
+                                         "2011-06-01 12:00", "2011-08-01 12:00"]),
+        "pages_viewed": [10, 20, 30, 4, 50],
+        "duration_s": [100, 200, 300, 40, 500],
+        "clicks": [2, 3, 5, 0, 9],
+        "product_views": [10, 10, 20, 4, 10],
+        "converted": [True, False, False, False, True],
+    })
+    path = tmp_path / "sessions.parquet"
+    frame.to_parquet(path)
+    return path
+
+
+def test_session_features_hand_worked(sessions_file):
+    out = traits.session_features(session_block(sessions_file), CSV, AS_OF).set_index("customer_id")
+    assert list(out.index) == ["a", "b"]  # c's only session is after the analysis date
+    a, b = out.loc["a"], out.loc["b"]
+    assert (a["sessions"], a["active_months"]) == (3, 2)
+    assert a["sessions_per_active_month"] == pytest.approx(1.5)
+    assert a["pages_per_session"] == pytest.approx(20.0)
+    assert a["mean_session_duration_s"] == pytest.approx(200.0)
+    assert a["click_through_rate"] == pytest.approx(10 / 40)
+    assert a["converted_session_share"] == pytest.approx(1 / 3)
+    assert a["days_since_last_visit"] == 2  # June 29 -> July 1
+    assert b["click_through_rate"] == 0.0 and b["days_since_last_visit"] == 30
+
+
+def test_join_rules_customers_without_sessions_and_visitors_without_orders(sessions_file):
+    sessions = traits.session_features(session_block(sessions_file), CSV, AS_OF)
+    customers = pd.DataFrame({"customer_id": ["a", "z"], "orders": [3, 2], "net_revenue": [90.0, 10.0]})
+    sessions = pd.concat([sessions, sessions.iloc[[1]].assign(customer_id="visitor")], ignore_index=True)
+    joined, counts = traits.join_traits(customers, None, sessions, window_days=200)
+    assert list(joined["customer_id"]) == ["a", "z"]  # same rows, same order
+    assert counts == {"with_sessions": 1, "sessions_only": 2}  # b and the visitor never ordered
+    z = joined.set_index("customer_id").loc["z"]
+    assert (z["sessions"], z["pages_per_session"], z["has_sessions"]) == (0, 0, False)
+    assert z["days_since_last_visit"] == 200 and z["session_to_order_conversion"] == 0
+    assert joined.set_index("customer_id").loc["a", "session_to_order_conversion"] == pytest.approx(1.0)
+
+
+def test_demographics_age_band_and_signup_tenure(tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "id,born,sex,town,joined\n"
+        "1,1980-07-02,F,Leeds,2011-01-01\n"  # turns 31 the day after the analysis date: 30
+        "2,1950-01-01,M,York,\n"
+        "2,1990-01-01,M,York,2011-06-01\n"  # a repeated id: the first row wins
+        "3,,F,Leeds,2011-06-30\n"
+    )
+    block = {"path": str(path), "columns": {"customer_id": "id", "birth_date": "born", "age": None, "gender": "sex",
+                                            "country": None, "region": None, "city": "town", "signup_date": "joined"}}
+    demo = traits.load_demographics(block, CSV)
+    assert list(demo["customer_id"]) == ["1", "2", "3"]
+    features = traits.demographic_features(demo, AS_OF).set_index("customer_id")
+    assert features.loc["1", "age"] == 30 and features.loc["1", "age_band"] == "25-34"
+    assert features.loc["2", "age"] == 61 and features.loc["2", "age_band"] == "55-64"
+    assert np.isnan(features.loc["3", "age"]) and pd.isna(features.loc["3", "age_band"])
+    assert features.loc["1", "signup_tenure_days"] == 181
+    assert np.isnan(features.loc["2", "signup_tenure_days"])
+    assert features.loc["3", "city"] == "Leeds"
+
+
+def test_missing_mapped_column_names_file_and_key(sessions_file):
+    with pytest.raises(UserError, match=r"sessions\.parquet: column 'visits' \(mapped to pages_viewed\).*sessions_input\.columns\.pages_viewed"):
+        traits.session_features(session_block(sessions_file, pages_viewed="visits"), CSV, AS_OF)
+
+
+def test_unparseable_session_times_are_an_error(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("customer_id,session_start\na,yesterday\nb,last week\n")
+    with pytest.raises(UserError, match="not timestamps"):
+        traits.session_features({"path": str(path), "columns": {"customer_id": "customer_id",
+                                 "session_start": "session_start"} | dict.fromkeys(traits.SESSION_FIELDS[2:])}, CSV, AS_OF)
+
+
+def test_off_when_not_configured_and_summary_says_so():
+    assert traits.load_demographics({"path": None, "columns": {}}, CSV) is None
+    assert traits.session_features({"path": None, "columns": {}}, CSV, AS_OF) is None
+    lines = traits.join_summary({}, demographics_on=False, sessions_on=False)
+    assert "customers_input.path is null" in lines[0] and "sessions_input.path is null" in lines[1]
+
+
+def test_plots_return_a_sentence_and_handle_missing_data(sessions_file):
+    sessions = traits.session_features(session_block(sessions_file), CSV, AS_OF)
+    customers = pd.DataFrame({"customer_id": ["a", "b", "z"], "orders": [3, 1, 2], "net_revenue": [90.0, 5.0, 10.0]})
+    joined, _ = traits.join_traits(customers, None, sessions, window_days=100)
+    fig, sentence = traits.plot_engagement(joined)
+    assert fig is not None and "67% of customers have web sessions" in sentence
+    fig, sentence = traits.plot_age_gender(joined.assign(age_band=pd.NA))
+    assert fig is None and "no" in sentence.lower()
