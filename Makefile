@@ -9,12 +9,14 @@ STAMP  := $(VENV)/.installed
 KERNEL := ecomseg
 PARAMS ?= params.yaml
 
-.PHONY: help setup report lab test lint clean
+SYNTH_ARGS ?= --customers 5000 --segments 4 --seed 42
+
+.PHONY: help setup report lab test lint clean synthetic synthetic-report
 
 help: ## Show this list of targets
 	@echo "Usage: make <target> [PARAMS=params.yaml]"
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
-		awk 'BEGIN {FS = ":.*## "}; {printf "  %-8s %s\n", $$1, $$2}'
+		awk 'BEGIN {FS = ":.*## "}; {printf "  %-17s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +43,13 @@ lint: $(STAMP) ## Check code style (ruff) and that notebooks carry no outputs
 	$(BIN)/ruff check src tests
 	$(BIN)/python -m helpers.notebooks --check notebooks
 
+synthetic: $(STAMP) ## Generate data/synthetic/ (transactions, customers, sessions, planted labels); SYNTH_ARGS=...
+	$(BIN)/python -m helpers.synth $(SYNTH_ARGS) --out data/synthetic
+
+synthetic-report: synthetic ## Run the whole report on the synthetic data (params/synthetic.yaml)
+	@$(BIN)/python -m helpers.runner --params params/synthetic.yaml
+
 clean: ## Remove generated data, reports and caches (keeps data/raw and .venv)
-	rm -rf data/interim/* data/processed/* reports/* .pytest_cache .ruff_cache
+	rm -rf data/interim/* data/processed/* data/synthetic reports/* .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
 	@touch data/interim/.gitkeep data/processed/.gitkeep reports/.gitkeep
