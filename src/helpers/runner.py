@@ -380,10 +380,12 @@ def run_report(
         (partial / "data").rmdir()
     manifest["total_seconds"] = round(time.perf_counter() - started, 2)
     manifest["finished"] = dt.datetime.now().isoformat(timespec="seconds")
-    (partial / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+    final = reports_dir / run_id
+    # Paths recorded during the run point into the .partial folder, which is renamed below.
+    manifest_text = json.dumps(manifest, indent=2, default=str).replace(str(partial), str(final))
+    (partial / "manifest.json").write_text(manifest_text, encoding="utf-8")
     write_index(partial, manifest)
     (partial / ".pid").unlink(missing_ok=True)
-    final = reports_dir / run_id
     partial.rename(final)
     _point_latest(reports_dir, run_id)
     _log(f"report ready: {reports_dir / 'latest' / 'index.html'} ({manifest['total_seconds']:.1f} s)")
