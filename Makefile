@@ -11,7 +11,9 @@ PARAMS ?= params.yaml
 
 SYNTH_ARGS ?= --customers 5000 --segments 4 --seed 42
 
-.PHONY: help setup report lab test lint clean synthetic synthetic-report
+BENCH_ARGS ?=
+
+.PHONY: help setup report lab test lint clean synthetic synthetic-report bench
 
 help: ## Show this list of targets
 	@echo "Usage: make <target> [PARAMS=params.yaml]"
@@ -48,6 +50,9 @@ synthetic: $(STAMP) ## Generate data/synthetic/ (transactions, customers, sessio
 
 synthetic-report: synthetic ## Run the whole report on the synthetic data (params/synthetic.yaml)
 	@$(BIN)/python -m helpers.runner --params params/synthetic.yaml
+
+bench: $(STAMP) ## Benchmark stages on 1M and 10M synthetic lines (BENCH_ARGS=--large adds 100M); writes reports/bench/
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean: ## Remove generated data, reports and caches (keeps data/raw and .venv)
 	rm -rf data/interim/* data/processed/* data/synthetic reports/* .pytest_cache .ruff_cache

@@ -174,3 +174,47 @@ def test_cleaning_takeaway_names_the_biggest_rule(cleaning_csv):
     log.loc[log["rule"] == "exact_duplicate", "rows"] = 3  # make one rule clearly the biggest
     sentence = clean.cleaning_takeaway(log, {"raw_rows": 10, "kept_rows": 4, "removed_rows": 6})
     assert sentence == "10 rows read = 4 kept + 6 removed; the biggest removal is exact_duplicate (3 rows, 30% of all rows)."
+
+
+def test_kept_lines_come_out_in_input_order_every_time(tmp_path):
+    # 120,000 lines in 24 row groups, read by 4 threads; every 7th line is repeated later
+    # (a duplicate far from its original) and every 11th has no customer.
+    n = 120_000
+    invoice = [f"{i:07d}" for i in range(n)]
+    frame = pd.DataFrame({
+        "InvoiceNo": invoice, "StockCode": "A1", "Description": "Mug", "Quantity": 1,
+        "InvoiceDate": pd.Timestamp("2011-01-03"), "UnitPrice": 1.5,
+        "CustomerID": [None if i % 11 == 0 else "100" for i in range(n)], "Country": "UK",
+    })
+    repeats = frame.iloc[::7]
+    frame = pd.concat([frame, repeats], ignore_index=True)
+    path = tmp_path / "o.parquet"
+    frame.to_parquet(path, row_group_size=5_000)
+    expected = [inv for i, inv in enumerate(invoice) if i % 11 != 0]
+    runs = []
+    for _ in range(2):
+        con, _, log = run_cleaning(path)
+        runs.append(con.execute("SELECT invoice_id FROM cleaned").fetchnumpy()["invoice_id"].tolist())
+        assert log.loc["exact_duplicate", "rows"] == len([i for i in range(0, n, 7) if i % 11 != 0])
+    assert runs[0] == expected
+    assert runs[1] == runs[0]
+
+
+def test_quartiles_from_a_frequency_table_equal_duckdb_quantile_cont():
+    rng = np.random.default_rng(3)
+    values = np.round(rng.lognormal(1, 1.5, 5_000), 1)  # many repeated values
+    distinct, counts = np.unique(values, return_counts=True)
+    for q in (0.0, 0.25, 0.5, 0.75, 0.9, 1.0):
+        expected = duckdb.execute("SELECT quantile_cont(v, ?) FROM (SELECT unnest(?) AS v)",
+                                  [q, values.tolist()]).fetchall()[0][0]
+        assert clean.quantile_from_counts(distinct, counts, q) == expected, q
+
+
+def test_write_outputs_writes_the_cleaned_view_even_when_replaced(cleaning_csv, tmp_path):
+    con, _, log = run_cleaning(cleaning_csv)
+    paths = {"transactions": tmp_path / "out" / "t.parquet", "cleaning_log": tmp_path / "out" / "log.csv"}
+    clean.write_outputs(con, log.reset_index(), paths)
+    assert pd.read_parquet(paths["transactions"])["invoice_id"].tolist() == ["1001", "C1003", "1007", "1008"]
+    con.execute("CREATE OR REPLACE TEMP VIEW cleaned AS SELECT * FROM flagged WHERE reason IS NULL AND amount > 20")
+    clean.write_outputs(con, log.reset_index(), paths)
+    assert pd.read_parquet(paths["transactions"])["invoice_id"].tolist() == ["1007", "1008"]

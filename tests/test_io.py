@@ -169,3 +169,62 @@ def test_detect_format():
     assert detect_format(Path("a.parquet")) == "parquet"
     with pytest.raises(UserError, match="input.format"):
         detect_format(Path("a.json"))
+
+
+def test_staged_rows_live_in_a_work_folder_removed_with_the_connection(tmp_path, input_params):
+    import gc
+
+    from helpers.io import work_dir
+
+    params = copy.deepcopy(input_params)
+    params["path"] = str(write_csv(tmp_path / "o.csv", ROWS))
+    con = duckdb.connect()
+    load_transactions(con, params)
+    folder = work_dir(con)
+    assert (folder / "staging.duckdb").is_file()
+    del con
+    gc.collect()
+    assert not folder.exists()
+
+
+def test_memory_limit_comes_from_the_environment(tmp_path, input_params, monkeypatch):
+    params = copy.deepcopy(input_params)
+    params["path"] = str(write_csv(tmp_path / "o.csv", ROWS))
+    monkeypatch.setenv("ECOMSEG_MEMORY_LIMIT", "1GB")
+    con = duckdb.connect()
+    load_transactions(con, params)
+    reference = duckdb.connect()
+    reference.execute("SET memory_limit = '1GB'")
+    expected = reference.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == expected
+    monkeypatch.setenv("ECOMSEG_MEMORY_LIMIT", "lots")
+    with pytest.raises(UserError, match="ECOMSEG_MEMORY_LIMIT.*fix: write it like 4GB or 50%"):
+        load_transactions(duckdb.connect(), params)
+
+
+def test_row_ids_follow_the_export_order_with_many_threads(tmp_path, input_params):
+    # 40 row groups read by 4 threads: row_id must still be the line number.
+    n = 200_000
+    path = tmp_path / "o.parquet"
+    frame = pd.DataFrame({
+        "InvoiceNo": [f"{i:07d}" for i in range(n)], "StockCode": "A1", "Description": "Mug",
+        "Quantity": 1, "InvoiceDate": pd.Timestamp("2011-01-03"), "UnitPrice": 1.5,
+        "CustomerID": [str(100 + i % 50) for i in range(n)], "Country": "UK",
+    })
+    frame.to_parquet(path, row_group_size=5_000)
+    params = copy.deepcopy(input_params)
+    params["path"] = str(path)
+    con = duckdb.connect()
+    con.execute("SET threads = 4")
+    load_transactions(con, params)
+    ids = con.execute("SELECT invoice_id FROM canonical ORDER BY row_id").fetchnumpy()["invoice_id"]
+    assert list(ids) == frame["InvoiceNo"].tolist()
+
+
+def test_mark_lines_needs_staged_transactions():
+    from helpers.io import mark_lines
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE ids AS SELECT 1 AS row_id")
+    with pytest.raises(RuntimeError, match="load_transactions first"):
+        mark_lines(con, "is_duplicate", "ids")

@@ -8,18 +8,31 @@ log rows say "flagged", and are not part of the removal arithmetic.
 
 The log has one row per rule: ``rule``, ``action`` (removed / flagged / off), ``rows``,
 ``revenue`` (sum of the signed line amounts affected) and ``description``.
+
+Built to stream with bounded memory (100M lines on a laptop): ``flagged`` is a view over
+``canonical`` (the staged table of `helpers.io`), nothing is sorted and no join touches
+every line. Exact duplicates are found by grouping a hash of each line and ranking only
+the lines whose hash repeats (a few %), instead of a window over every line, and are
+marked in a column (`helpers.io.mark_lines`). The log and the outlier quartiles come from
+one aggregate pass (quartiles exact, from a frequency table of the kept amounts). The kept
+lines are written once, in input order, to a Parquet file in the work folder that the
+view ``cleaned`` reads and `write_outputs` copies.
 """
 
 from __future__ import annotations
 
+import math
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from helpers.errors import UserError
+from helpers.io import mark_lines, work_dir
 
 # (rule, description) in the order they are applied.
 RULES: tuple[tuple[str, str], ...] = (
@@ -52,6 +65,11 @@ OUTPUT_COLUMNS = (
     "is_return",
     "is_outlier",
 )
+CLEANED_FILE = "cleaned.parquet"
+DUPLICATE_KEY = (
+    "customer_id", "invoice_id", "invoice_date", "product_id", "description",
+    "quantity", "unit_price", "amount", "country",
+)
 
 
 def _sql_list(values: list[str]) -> str:
@@ -70,8 +88,8 @@ def return_condition(cleaning: Mapping[str, Any]) -> str:
     return f"({prefix} OR coalesce(quantity, 0) < 0 OR (quantity IS NULL AND amount < 0))"
 
 
-def _reason_case(cleaning: Mapping[str, Any]) -> str:
-    """SQL CASE giving each line its first removal reason (outliers handled later)."""
+def _removal_rules(cleaning: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(rule, SQL condition) for each removal rule but outliers, in the order applied."""
     codes = [c.upper() for c in cleaning["non_product_codes"]]
     patterns = list(cleaning["non_product_patterns"])
     non_product = f"list_contains({_sql_list(codes)}, upper(coalesce(product_id, '')))" if codes else "false"
@@ -82,19 +100,52 @@ def _reason_case(cleaning: Mapping[str, Any]) -> str:
         if cleaning["drop_nonpositive_prices"]
         else "false"
     )
-    whens = [
+    return [
         ("repeated_header", "is_header_row"),
         ("missing_customer_id", "customer_id IS NULL" if cleaning["drop_missing_customer_id"] else "false"),
         ("invalid_values", "invoice_date IS NULL OR amount IS NULL OR NOT isfinite(amount)"),
         ("future_date", "invoice_date > current_date + INTERVAL 1 DAY" if cleaning["drop_future_dates"] else "false"),
-        ("exact_duplicate", "dup_rank > 1" if cleaning["drop_exact_duplicates"] else "false"),
+        ("exact_duplicate", "is_duplicate" if cleaning["drop_exact_duplicates"] else "false"),
         ("adjustment", _prefix_match("coalesce(invoice_id, '')", list(cleaning["adjustment_prefixes"]))),
         ("non_product_code", f"({non_product})"),
         ("nonpositive_price", price),
         ("return_dropped", "is_return" if cleaning["returns"] == "drop" else "false"),
     ]
-    body = "\n".join(f"    WHEN {cond} THEN '{rule}'" for rule, cond in whens)
+
+
+def _reason_case(cleaning: Mapping[str, Any]) -> str:
+    """SQL CASE giving each line its first removal reason (outliers handled later)."""
+    body = "\n".join(f"    WHEN {cond} THEN '{rule}'" for rule, cond in _removal_rules(cleaning))
     return f"CASE\n{body}\n    ELSE NULL END"
+
+
+def _duplicates_sql(cleaning: Mapping[str, Any]) -> str:
+    """SQL listing the row_id of every exact duplicate (a later copy of an identical line).
+
+    Lines are hashed and grouped; only lines whose hash occurs twice or more (a few % of
+    the data) are ranked by row_id within their full key, so hash collisions cannot make a
+    false duplicate and the costly window touches few lines. Lines removed by an earlier
+    rule are left out: identical lines always share those rules' outcome, so leaving them
+    out changes no line's reason (the first kept copy is still the first).
+    """
+    key = ", ".join(DUPLICATE_KEY)
+    rules = _removal_rules(cleaning)
+    earlier = [cond for rule, cond in rules[: [r for r, _ in rules].index("exact_duplicate")]]
+    survives = " AND ".join(f"NOT coalesce({cond}, false)" for cond in earlier)
+    return f"""
+        WITH repeated AS (
+            SELECT hash({key}) AS line_hash
+            FROM canonical
+            WHERE {survives}
+            GROUP BY hash({key})
+            HAVING count(*) > 1
+        ),
+        copies AS (
+            SELECT row_id, row_number() OVER (PARTITION BY {key} ORDER BY row_id) AS copy_number
+            FROM canonical
+            WHERE {survives} AND hash({key}) IN (SELECT line_hash FROM repeated)
+        )
+        SELECT row_id FROM copies WHERE copy_number > 1"""
 
 
 def _validate_patterns(cleaning: Mapping[str, Any]) -> None:
@@ -110,13 +161,45 @@ def _validate_patterns(cleaning: Mapping[str, Any]) -> None:
             ) from None
 
 
+def quantile_from_counts(values: np.ndarray, counts: np.ndarray, q: float) -> float:
+    """Return the `q` quantile of a frequency table exactly as DuckDB's ``quantile_cont`` would.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Distinct values, sorted ascending.
+    counts : numpy.ndarray
+        How often each value occurs (positive integers).
+    q : float
+        Quantile in [0, 1].
+
+    Returns
+    -------
+    float
+        Linear interpolation between the values at ranks floor and ceil of ``(n - 1) q``.
+
+    Examples
+    --------
+    >>> quantile_from_counts(np.array([1.0, 2.0, 10.0]), np.array([2, 1, 1]), 0.75)
+    4.0
+    """
+    position = (int(counts.sum()) - 1) * q
+    lower, upper = math.floor(position), math.ceil(position)
+    ends = np.cumsum(counts)
+    low = float(values[np.searchsorted(ends, lower, side="right")])
+    if upper == lower:
+        return low
+    high = float(values[np.searchsorted(ends, upper, side="right")])
+    return low + (high - low) * (position - lower)
+
+
 def apply_cleaning(con: duckdb.DuckDBPyConnection, cleaning: Mapping[str, Any]) -> pd.DataFrame:
-    """Apply the cleaning rules to table ``canonical``; create table ``cleaned``.
+    """Apply the cleaning rules to ``canonical``; create the view ``cleaned``.
 
     Parameters
     ----------
     con : duckdb.DuckDBPyConnection
-        Holds the table ``canonical`` from `helpers.io.load_transactions`.
+        Holds the view ``canonical`` from `helpers.io.load_transactions`.
     cleaning : mapping
         The ``cleaning`` section of the params.
 
@@ -125,57 +208,100 @@ def apply_cleaning(con: duckdb.DuckDBPyConnection, cleaning: Mapping[str, Any]) 
     pandas.DataFrame
         The cleaning log: rule, action, rows, revenue, description. Removal rows come
         first, in the order applied; flag rows follow.
+
+    Notes
+    -----
+    Creates the table ``exact_duplicates`` (row ids of later copies, a few % of the lines,
+    also marked as column ``is_duplicate`` of ``canonical``), the view ``flagged`` (every
+    line with ``is_return`` and its removal ``reason``) and the view ``cleaned`` over the
+    kept lines, written in input order to a Parquet file in the work folder.
     """
     _validate_patterns(cleaning)
-    dup_key = "customer_id, invoice_id, invoice_date, product_id, description, quantity, unit_price, amount, country"
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE flagged AS
-        WITH base AS (
-            SELECT *,
-                   {return_condition(cleaning)} AS is_return,
-                   row_number() OVER (PARTITION BY {dup_key} ORDER BY row_id) AS dup_rank
-            FROM canonical
-        )
-        SELECT * EXCLUDE (dup_rank), {_reason_case(cleaning)} AS reason FROM base"""
-    )
-    outliers = cleaning["outliers"]
-    if outliers["method"] == "log_iqr":
-        q1, q3 = con.execute(
-            """SELECT quantile_cont(log10(abs(amount)), 0.25), quantile_cont(log10(abs(amount)), 0.75)
-               FROM flagged WHERE reason IS NULL AND amount <> 0"""
-        ).fetchall()[0]
-        threshold = None if q1 is None else 10 ** (q3 + float(outliers["k"]) * (q3 - q1))
+    if cleaning["drop_exact_duplicates"]:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE exact_duplicates AS {_duplicates_sql(cleaning)}").fetchall()
     else:
-        threshold = None
+        con.execute("CREATE OR REPLACE TEMP TABLE exact_duplicates (row_id BIGINT)").fetchall()
+    # A column, not a join: joins do not keep row order, and the output must be in input order.
+    mark_lines(con, "is_duplicate", "exact_duplicates")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP VIEW flagged AS
+        SELECT *, {_reason_case(cleaning)} AS reason
+        FROM (SELECT *, {return_condition(cleaning)} AS is_return FROM canonical)"""
+    ).fetchall()
+    by_reason, kept_sizes = _flagged_totals(con)
+    outliers = cleaning["outliers"]
+    threshold = None
+    if outliers["method"] == "log_iqr" and not kept_sizes.empty:
+        logs, counts = kept_sizes["log_size"].to_numpy(), kept_sizes["n_rows"].to_numpy()
+        q1, q3 = quantile_from_counts(logs, counts, 0.25), quantile_from_counts(logs, counts, 0.75)
+        threshold = 10 ** (q3 + float(outliers["k"]) * (q3 - q1))
+    extreme = kept_sizes[kept_sizes["size"] > threshold] if threshold is not None else kept_sizes.iloc[:0]
     outlier_cond = "false" if threshold is None else f"abs(amount) > {threshold!r}"
-    drop_outliers = outliers["action"] == "drop"
+    drop_outliers = outliers["action"] == "drop" and threshold is not None
+    cleaned_file = work_dir(con) / CLEANED_FILE
+    columns = ", ".join(c if c != "is_outlier" else f"{outlier_cond} AS is_outlier" for c in OUTPUT_COLUMNS)
+    # The one write of the kept lines. No join and no sort, so DuckDB keeps input order;
+    # zstd level 1 costs 10% less CPU than the default level for a 2% larger file.
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE flagged AS
-        SELECT * EXCLUDE (reason),
-               {outlier_cond} AS is_outlier,
-               CASE WHEN reason IS NULL AND {outlier_cond} AND {str(drop_outliers).lower()}
-                    THEN 'outlier_dropped' ELSE reason END AS reason
-        FROM flagged"""
-    )
-    columns = ", ".join(OUTPUT_COLUMNS)
+        f"""COPY (SELECT {columns}
+                  FROM flagged
+                  WHERE reason IS NULL{f" AND NOT ({outlier_cond})" if drop_outliers else ""})
+            TO {_sql_str(str(cleaned_file))} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)"""
+    ).fetchall()
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE cleaned AS
-        SELECT {columns} FROM flagged WHERE reason IS NULL ORDER BY row_id"""
-    )
-    return cleaning_log(con, cleaning, threshold)
+        f"CREATE OR REPLACE TEMP VIEW cleaned AS SELECT * FROM read_parquet({_sql_str(str(cleaned_file))})"
+    ).fetchall()
+    outlier_totals = (int(extreme["n_rows"].sum()), float(extreme["revenue"].sum()))
+    return _cleaning_log(cleaning, by_reason, outlier_totals, threshold)
 
 
-def cleaning_log(
-    con: duckdb.DuckDBPyConnection, cleaning: Mapping[str, Any], outlier_threshold: float | None
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _flagged_totals(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One pass over ``flagged``: totals per reason, and a frequency table of kept |amount|.
+
+    The frequency table (one row per distinct nonzero |amount| of a kept line, with its
+    log10, line count and signed revenue) gives exact outlier quartiles and the outlier
+    counts for any threshold without holding every amount in memory.
+    """
+    totals = con.execute(
+        """WITH lines AS (
+               SELECT reason, amount, product_id, is_return,
+                      CASE WHEN reason IS NULL AND amount <> 0 THEN abs(amount) END AS size
+               FROM flagged
+           )
+           SELECT GROUPING(size) AS per_reason,
+                  reason,
+                  size,
+                  min(log10(size)) AS log_size,
+                  count(*) AS n_rows,
+                  coalesce(sum(amount) FILTER (WHERE isfinite(amount)), 0) AS revenue,
+                  count(product_id) AS with_product,
+                  count(*) FILTER (WHERE is_return) AS return_rows,
+                  coalesce(sum(amount) FILTER (WHERE is_return), 0) AS return_revenue
+           FROM lines
+           GROUP BY GROUPING SETS ((reason), (size))"""
+    ).df()
+    per_reason = totals["per_reason"] == 1
+    by_reason = totals[per_reason].set_index("reason", drop=False)
+    kept_sizes = totals[~per_reason & totals["size"].notna()].sort_values("size").reset_index(drop=True)
+    return by_reason, kept_sizes
+
+
+def _cleaning_log(
+    cleaning: Mapping[str, Any],
+    by_reason: pd.DataFrame,
+    outlier_totals: tuple[int, float],
+    outlier_threshold: float | None,
 ) -> pd.DataFrame:
-    """Summarise table ``flagged`` into the cleaning log (see module docstring)."""
-    removed = dict(
-        (reason, (rows, revenue))
-        for reason, rows, revenue in con.execute(
-            "SELECT reason, count(*), coalesce(sum(amount) FILTER (WHERE isfinite(amount)), 0) "
-            "FROM flagged WHERE reason IS NOT NULL GROUP BY reason"
-        ).fetchall()
-    )
+    """Build the cleaning log (see module docstring) from the totals of `_flagged_totals`."""
+    removed = {
+        reason: (row.n_rows, row.revenue)
+        for reason, row in by_reason.iterrows()
+        if isinstance(reason, str)
+    }
     enabled = {
         "missing_customer_id": cleaning["drop_missing_customer_id"],
         "exact_duplicate": cleaning["drop_exact_duplicates"],
@@ -184,9 +310,12 @@ def cleaning_log(
         "return_dropped": cleaning["returns"] == "drop",
         "outlier_dropped": cleaning["outliers"]["action"] == "drop" and outlier_threshold is not None,
     }
-    has_products = con.execute("SELECT count(product_id) > 0 FROM flagged").fetchall()[0][0]
+    has_products = bool(by_reason["with_product"].sum() > 0)
     codes_set = bool(cleaning["non_product_codes"] or cleaning["non_product_patterns"])
     enabled["non_product_code"] = bool(has_products and codes_set)
+    outlier_rows, outlier_revenue = outlier_totals
+    if enabled["outlier_dropped"]:
+        removed["outlier_dropped"] = outlier_totals
     records = []
     for rule, description in RULES:
         rows, revenue = removed.get(rule, (0, 0.0))
@@ -194,21 +323,19 @@ def cleaning_log(
         if rule == "non_product_code" and not has_products:
             description += " Off: the export has no product_id."
         records.append((rule, action, int(rows), round(float(revenue), 2), description))
-    returns_rows, returns_rev, outlier_rows, outlier_rev = con.execute(
-        """SELECT count(*) FILTER (WHERE is_return), coalesce(sum(amount) FILTER (WHERE is_return), 0),
-                  count(*) FILTER (WHERE is_outlier), coalesce(sum(amount) FILTER (WHERE is_outlier), 0)
-           FROM flagged WHERE reason IS NULL"""
-    ).fetchall()[0]
+    kept = by_reason[by_reason["reason"].isna()]
+    returns_rows = int(kept["return_rows"].sum())
+    returns_rev = float(kept["return_revenue"].sum())
     netted = cleaning["returns"] == "net"
-    records.append(("return_netted", "flagged" if netted else "off", int(returns_rows) if netted else 0,
-                    round(float(returns_rev), 2) if netted else 0.0, FLAG_RULES[0][1]))
+    records.append(("return_netted", "flagged" if netted else "off", returns_rows if netted else 0,
+                    round(returns_rev, 2) if netted else 0.0, FLAG_RULES[0][1]))
     flag_outliers = cleaning["outliers"]["action"] == "flag" and outlier_threshold is not None
     description = FLAG_RULES[1][1]
     if outlier_threshold is not None:
         description += f" Threshold here: |amount| > {outlier_threshold:,.2f}."
     records.append(("outlier_flagged", "flagged" if flag_outliers else "off",
                     int(outlier_rows) if flag_outliers else 0,
-                    round(float(outlier_rev), 2) if flag_outliers else 0.0, description))
+                    round(float(outlier_revenue), 2) if flag_outliers else 0.0, description))
     return pd.DataFrame(records, columns=["rule", "action", "rows", "revenue", "description"])
 
 
@@ -227,12 +354,20 @@ def row_arithmetic(log: pd.DataFrame, raw_rows: int, kept_rows: int) -> dict[str
 
 
 def write_outputs(con: duckdb.DuckDBPyConnection, log: pd.DataFrame, paths: Mapping[str, Path]) -> None:
-    """Write table ``cleaned`` to Parquet and the log to CSV, each atomically."""
+    """Write ``cleaned`` to Parquet and the log to CSV, each atomically.
+
+    When ``cleaned`` is the view `apply_cleaning` made, its file is copied byte for byte
+    (no second pass over the lines); otherwise ``cleaned`` is written with ``COPY``.
+    """
     for path in paths.values():
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     tx = Path(paths["transactions"])
     tmp = tx.with_name(tx.name + ".tmp")
-    con.execute(f"COPY cleaned TO '{str(tmp).replace(chr(39), chr(39) * 2)}' (FORMAT parquet, COMPRESSION zstd)")
+    staged = _cleaned_file(con)
+    if staged is not None:
+        shutil.copyfile(staged, tmp)
+    else:
+        con.execute(f"COPY cleaned TO {_sql_str(str(tmp))} (FORMAT parquet, COMPRESSION zstd)").fetchall()
     tmp.replace(tx)
     log_path = Path(paths["cleaning_log"])
     tmp_log = log_path.with_name(log_path.name + ".tmp")
@@ -240,11 +375,34 @@ def write_outputs(con: duckdb.DuckDBPyConnection, log: pd.DataFrame, paths: Mapp
     tmp_log.replace(log_path)
 
 
+def _cleaned_file(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """Return the file behind ``cleaned`` when it is the view `apply_cleaning` made."""
+    staged = work_dir(con) / CLEANED_FILE
+    views = con.execute(
+        "SELECT sql FROM duckdb_views() WHERE view_name = 'cleaned' AND temporary"
+    ).fetchall()
+    expected = f"read_parquet({_sql_str(str(staged))})"
+    if staged.is_file() and views and expected in views[0][0]:
+        return staged
+    return None
+
+
 def clean_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Return headline figures of table ``cleaned``: rows, customers, orders, revenue, dates."""
+    # DISTINCT subqueries run in parallel; count(DISTINCT ...) was 2.4x slower at 80M lines.
     rows, customers, orders, revenue, first, last = con.execute(
-        """SELECT count(*), count(DISTINCT customer_id), count(DISTINCT invoice_id) FILTER (WHERE NOT is_return),
-                  coalesce(sum(amount), 0), min(invoice_date), max(invoice_date) FROM cleaned"""
+        """WITH totals AS (
+               SELECT count(*) AS n_rows, coalesce(sum(amount), 0) AS revenue,
+                      min(invoice_date) AS first_date, max(invoice_date) AS last_date
+               FROM cleaned
+           ),
+           customers AS (SELECT count(customer_id) AS n FROM (SELECT DISTINCT customer_id FROM cleaned)),
+           orders AS (
+               SELECT count(invoice_id) AS n
+               FROM (SELECT DISTINCT invoice_id FROM cleaned WHERE NOT is_return)
+           )
+           SELECT n_rows, customers.n, orders.n, revenue, first_date, last_date
+           FROM totals, customers, orders"""
     ).fetchall()[0]
     if rows == 0:
         raise UserError(

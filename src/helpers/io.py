@@ -7,17 +7,34 @@ delimiters, codecs other than UTF-8/UTF-16/Latin-1) are converted once to a temp
 Parquet file in chunks, so memory stays bounded. Excel is read with pandas (Excel caps a
 sheet at about a million rows).
 
+The export is read once: one streaming statement writes the typed canonical rows to a
+*staging* table in a DuckDB database file in the connection's work folder (`work_dir`),
+and ``canonical`` is a view over it. Nothing holds all rows in memory, so 100M-line
+exports load on a laptop: DuckDB's memory is capped (`configure_engine`) and what does
+not fit goes to the work folder. ``row_id`` is the line number in the export (the staged
+table keeps insertion order). A DuckDB table rather than a Parquet file because it is
+written about 1.5x faster and can take an extra column later (`mark_lines`), which lets
+01_clean flag lines without a join: joins do not keep row order, and outputs must be in
+input order.
+
 Values that do not parse (text in a number column, a date in another format) are counted.
 If more than `MAX_BAD_SHARE` of a column's non-empty values fail, loading stops with a
 message that names the file, the column, an example value and the fix; below that, the
 rows keep a NULL and 01_clean removes and logs them as ``invalid_values``.
+
+Environment variables (optional): ``ECOMSEG_MEMORY_LIMIT`` caps DuckDB's memory (a DuckDB
+size such as ``4GB`` or a share of RAM such as ``50%``; default `DEFAULT_MEMORY_LIMIT`);
+``ECOMSEG_TEMP_DIR`` is where work folders are made (default: the system temp folder).
 """
 
 from __future__ import annotations
 
 import codecs
 import difflib
+import os
+import shutil
 import tempfile
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,11 +46,74 @@ from helpers.config import CANONICAL_FIELDS
 from helpers.errors import UserError
 
 MAX_BAD_SHARE = 0.01
+DEFAULT_MEMORY_LIMIT = "50%"  # of RAM: leaves room for the notebook kernel and the desktop
+ENV_MEMORY_LIMIT = "ECOMSEG_MEMORY_LIMIT"
+ENV_TEMP_DIR = "ECOMSEG_TEMP_DIR"
+STAGING_DB = "ecomseg_staging"  # DuckDB database attached from the work folder
+STAGED_LINES = f"{STAGING_DB}.lines"  # the typed canonical rows, in export order
 _DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf-16": "utf-16", "iso8859-1": "latin-1"}
 _NUMERIC_FIELDS = ("quantity", "unit_price", "amount")
 _TEXT_FIELDS = ("product_id", "description", "country")
 _CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".dat"}
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
+_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+                  "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+_FLOAT_TYPES = {"FLOAT", "REAL", "DOUBLE"}
+_WORK_DIRS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Path] = weakref.WeakKeyDictionary()
+# Per connection: canonical fields computed in the view from row_id (unknown while staging).
+_ROW_ID_FIELDS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, dict[str, str]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def work_dir(con: duckdb.DuckDBPyConnection) -> Path:
+    """Return the connection's private work folder, holding the staging database and spills.
+
+    The folder is made on first use under ``$ECOMSEG_TEMP_DIR`` (default: the system temp
+    folder), the staging database `STAGING_DB` is attached from it, and it is deleted with
+    everything in it when the connection is garbage-collected or Python exits.
+    """
+    folder = _WORK_DIRS.get(con)
+    if folder is None or not folder.is_dir():
+        base = os.environ.get(ENV_TEMP_DIR) or None
+        if base:
+            Path(base).mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="ecomseg-", dir=base))
+        _WORK_DIRS[con] = folder
+        weakref.finalize(con, shutil.rmtree, folder, ignore_errors=True)
+        con.execute(f"SET temp_directory = {_sql_str(str(folder / 'spill'))}").fetchall()
+        con.execute(f"DETACH DATABASE IF EXISTS {STAGING_DB}").fetchall()
+        con.execute(f"ATTACH {_sql_str(str(folder / 'staging.duckdb'))} AS {STAGING_DB}").fetchall()
+    return folder
+
+
+def configure_engine(con: duckdb.DuckDBPyConnection, memory_limit: str | None = None) -> Path:
+    """Cap DuckDB's memory, let it spill to the work folder, keep row order; return the folder.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+    memory_limit : str, optional
+        A DuckDB size (``"4GB"``) or share of RAM (``"50%"``). Default: ``$ECOMSEG_MEMORY_LIMIT``,
+        else `DEFAULT_MEMORY_LIMIT`.
+
+    Raises
+    ------
+    UserError
+        The memory limit is not a size DuckDB understands.
+    """
+    folder = work_dir(con)
+    limit = memory_limit or os.environ.get(ENV_MEMORY_LIMIT) or DEFAULT_MEMORY_LIMIT
+    try:
+        con.execute(f"SET memory_limit = {_sql_str(limit)}").fetchall()
+    except duckdb.Error:
+        raise UserError(
+            f"memory limit {limit!r} (environment variable {ENV_MEMORY_LIMIT}) is not a size; "
+            f"fix: write it like 4GB or 50%"
+        ) from None
+    # Outputs must come out in input order; DuckDB keeps it only while this is on.
+    con.execute("SET preserve_insertion_order = true").fetchall()
+    return folder
 
 
 def detect_format(path: Path, fmt: str = "auto") -> str:
@@ -111,7 +191,7 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, csv_params: Mappin
         ) from None
     native = codec in _DUCKDB_ENCODINGS and csv_params["delimiter"] != "whitespace"
     if not native:
-        tmp = Path(tempfile.mkdtemp(prefix="ecomseg-csv-")) / "source.parquet"
+        tmp = work_dir(con) / "source.parquet"
         try:
             _csv_to_parquet(path, csv_params, tmp)
         except UnicodeDecodeError as exc:
@@ -240,11 +320,27 @@ def _text(expr: str) -> str:
     return f"NULLIF(trim(CAST({expr} AS VARCHAR)), '')"
 
 
-def _number(expr: str, decimal: str) -> str:
+def _is_number_type(column_type: str) -> bool:
+    return column_type in _INTEGER_TYPES or column_type in _FLOAT_TYPES or column_type.startswith("DECIMAL")
+
+
+def _number(expr: str, decimal: str, column_type: str = "VARCHAR") -> str:
+    if _is_number_type(column_type):  # already a number: no round trip through text
+        return f"CAST({expr} AS DOUBLE)"
     text = _text(expr)
     if decimal == ",":
         text = f"replace(replace({text}, '.', ''), ',', '.')"
     return f"TRY_CAST({text} AS DOUBLE)"
+
+
+def _identifier(expr: str, column_type: str) -> str:
+    """Text id; integral numbers lose a trailing ".0" ("17850.0" -> "17850")."""
+    if column_type in _INTEGER_TYPES:
+        return f"CAST({expr} AS VARCHAR)"
+    text = _text(expr)
+    if column_type == "VARCHAR":  # the regex only runs on values with a dot (2x faster)
+        return f"CASE WHEN contains({text}, '.') THEN regexp_replace({text}, '\\.0+$', '') ELSE {text} END"
+    return f"regexp_replace({text}, '\\.0+$', '')"
 
 
 def _date(expr: str, column_type: str, date_format: str) -> str:
@@ -277,31 +373,70 @@ def canonical_exprs(
     """
     decimal = input_params["csv"]["decimal"]
     cols = {f: _quote(c) for f, c in mapping.items() if c}
+    kind = {f: types[c] for f, c in mapping.items() if c}
     exprs: dict[str, str] = {}
-    # Ids are text; integral floats from Excel/Parquet ("17850.0") lose the ".0".
-    exprs["customer_id"] = f"regexp_replace({_text(cols['customer_id'])}, '\\.0+$', '')"
+    exprs["customer_id"] = _identifier(cols["customer_id"], kind["customer_id"])
     if "invoice_id" in cols:
-        exprs["invoice_id"] = f"regexp_replace({_text(cols['invoice_id'])}, '\\.0+$', '')"
+        exprs["invoice_id"] = _identifier(cols["invoice_id"], kind["invoice_id"])
     else:  # no invoice id: every row is its own order
         exprs["invoice_id"] = "'row-' || CAST(row_id AS VARCHAR)"
-    exprs["invoice_date"] = _date(
-        cols["invoice_date"], types[mapping["invoice_date"]], input_params["date_format"]
-    )
+    exprs["invoice_date"] = _date(cols["invoice_date"], kind["invoice_date"], input_params["date_format"])
     for field in _TEXT_FIELDS:
         exprs[field] = _text(cols[field]) if field in cols else "CAST(NULL AS VARCHAR)"
-    if "product_id" in cols and types[mapping["product_id"]] in {"DOUBLE", "FLOAT", "REAL"}:
-        exprs["product_id"] = f"regexp_replace({exprs['product_id']}, '\\.0+$', '')"
+    if "product_id" in cols and _is_number_type(kind["product_id"]):
+        exprs["product_id"] = _identifier(cols["product_id"], kind["product_id"])
     for field in _NUMERIC_FIELDS:
-        exprs[field] = _number(cols[field], decimal) if field in cols else "CAST(NULL AS DOUBLE)"
+        exprs[field] = _number(cols[field], decimal, kind[field]) if field in cols else "CAST(NULL AS DOUBLE)"
     if "amount" not in cols:
         exprs["amount"] = f"({exprs['quantity']}) * ({exprs['unit_price']})"
     return exprs
 
 
-def header_row_condition(mapping: Mapping[str, str | None]) -> str:
-    """SQL condition true on a copy of the header row inside the data (concatenated exports)."""
+def header_row_condition(mapping: Mapping[str, str | None], types: Mapping[str, str] | None = None) -> str:
+    """SQL condition true on a copy of the header row inside the data (concatenated exports).
+
+    With `types` (source column -> DuckDB type), a typed (non-text) column rules the copy
+    out, so the condition is ``false`` and costs nothing per row.
+    """
     names = [mapping[f] for f in ("customer_id", "invoice_date") if mapping.get(f)]
+    if types is not None and any(types.get(n, "VARCHAR") != "VARCHAR" for n in names):
+        return "(false)"
     return "(" + " AND ".join(f"coalesce({_text(_quote(n))} = {_sql_str(n)}, false)" for n in names) + ")"
+
+
+def _parsed_fields(mapping: Mapping[str, str | None], exprs: Mapping[str, str]) -> list[str]:
+    """Mapped date and number fields read from text, so parsing can fail (typed columns cannot)."""
+    return [f for f in ("invoice_date", *_NUMERIC_FIELDS)
+            if mapping.get(f) and ("TRY_CAST" in exprs[f] or "try_strptime" in exprs[f])]
+
+
+def _stage_select(
+    mapping: Mapping[str, str | None], types: Mapping[str, str], exprs: Mapping[str, str]
+) -> tuple[str, dict[str, str]]:
+    """Return the SELECT list that stages the source, and the fields the view computes from row_id.
+
+    The staged table holds the typed fields, ``is_header_row`` and, per parsed field, the
+    raw text of values that did not parse (``unparsed_<field>``, NULL on nearly every row),
+    so the parse check needs no second read of the export. Fields computed from ``row_id``
+    (the line number, known once the rows are stored) are staged as NULL and filled in by
+    the view ``canonical``.
+    """
+    header = header_row_condition(mapping, types)
+    staged, row_id_fields = [], {}
+    for field, expr in exprs.items():
+        if "row_id" in expr:
+            row_id_fields[field] = expr
+            staged.append(f"CAST(NULL AS VARCHAR) AS {field}")
+        else:
+            staged.append(f"{expr} AS {field}")
+    staged.append(f"{header} AS is_header_row")
+    for field in _parsed_fields(mapping, exprs):
+        raw = _text(_quote(mapping[field]))
+        staged.append(
+            f"CASE WHEN {raw} IS NOT NULL AND ({exprs[field]}) IS NULL AND NOT {header} "
+            f"THEN {raw} END AS unparsed_{field}"
+        )
+    return ",\n       ".join(staged), row_id_fields
 
 
 def _check_parsing(
@@ -310,27 +445,20 @@ def _check_parsing(
     mapping: Mapping[str, str | None],
     exprs: Mapping[str, str],
     input_params: Mapping[str, Any],
-) -> dict[str, int]:
-    """Count values that did not parse per field; fail when a column is mostly unparseable."""
-    fields = [f for f in ("invoice_date", *_NUMERIC_FIELDS) if mapping.get(f)]
-    if not fields:
-        return {}
-    not_header = f"NOT {header_row_condition(mapping)}"
-    parts = []
-    for i, field in enumerate(fields):
-        raw = _text(_quote(mapping[field]))
-        bad = f"{raw} IS NOT NULL AND ({exprs[field]}) IS NULL AND {not_header}"
+) -> tuple[int, dict[str, int]]:
+    """Count rows and values that did not parse per field; fail when a column mostly fails."""
+    fields = _parsed_fields(mapping, exprs)
+    parts = ["count(*)"]
+    for field in fields:
         parts += [
-            f"count({raw}) FILTER (WHERE {not_header}) AS filled_{i}",
-            f"count(*) FILTER (WHERE {bad}) AS bad_{i}",
-            f"any_value({raw}) FILTER (WHERE {bad}) AS example_{i}",
+            f"count({field}) FILTER (WHERE NOT is_header_row) + count(unparsed_{field})",
+            f"count(unparsed_{field})",
+            f"any_value(unparsed_{field})",
         ]
-    row = con.execute(
-        f"SELECT {', '.join(parts)} FROM (SELECT 0 AS row_id, * FROM source)"
-    ).fetchall()[0]
-    bad_counts: dict[str, int] = {}
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {STAGED_LINES}").fetchall()[0]
+    bad_counts = {f: 0 for f in ("invoice_date", *_NUMERIC_FIELDS) if mapping.get(f)}
     for i, field in enumerate(fields):
-        filled, bad, example = row[3 * i : 3 * i + 3]
+        filled, bad, example = row[1 + 3 * i : 4 + 3 * i]
         bad_counts[field] = int(bad)
         if filled and bad / filled > MAX_BAD_SHARE:
             if field == "invoice_date":
@@ -346,16 +474,21 @@ def _check_parsing(
                 f"{path}: column '{mapping[field]}' ({field}): {bad:,} of {filled:,} values do not "
                 f"parse, e.g. {str(example)[:40]!r}; fix: {fix}"
             )
-    return bad_counts
+    return int(row[0]), bad_counts
 
 
 def load_transactions(con: duckdb.DuckDBPyConnection, input_params: Mapping[str, Any]) -> dict[str, Any]:
-    """Load the export into the DuckDB table ``canonical`` and validate it.
+    """Load the export into the DuckDB view ``canonical`` and validate it.
+
+    The export is read once, streaming, into the staged table `STAGED_LINES` in
+    `work_dir`; ``canonical`` is a view over it, with ``row_id`` = line number in the
+    export (1-based). The connection is set up by `configure_engine` first (memory cap,
+    spill folder, insertion order kept).
 
     Parameters
     ----------
     con : duckdb.DuckDBPyConnection
-        Connection that receives the views ``source`` and the table ``canonical``.
+        Connection that receives the views ``source`` and ``canonical``.
     input_params : mapping
         The ``input`` section of the params (path, format, csv/excel options,
         date_format, columns).
@@ -373,27 +506,75 @@ def load_transactions(con: duckdb.DuckDBPyConnection, input_params: Mapping[str,
         do not parse.
     """
     path = Path(input_params["path"])
+    configure_engine(con)
     columns = register_source(con, input_params)
     mapping = {f: input_params["columns"].get(f) for f in CANONICAL_FIELDS}
     _check_mapping(path, columns, mapping)
     types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE source)").fetchall())
     exprs = canonical_exprs(types, mapping, input_params)
-    unparsed = _check_parsing(con, path, mapping, exprs, input_params)
-    select = ",\n       ".join(f"{expr} AS {field}" for field, expr in exprs.items())
-    select += f",\n       {header_row_condition(mapping)} AS is_header_row"
+    stage_list, row_id_fields = _stage_select(mapping, types, exprs)
     try:
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE canonical AS
-                SELECT row_id, {select}
-                FROM (SELECT row_number() OVER () AS row_id, * FROM source)"""
-        )
+            f"""CREATE OR REPLACE TABLE {STAGED_LINES} AS
+                SELECT {stage_list}
+                FROM source"""
+        ).fetchall()
     except duckdb.Error as exc:
         first = _duck_reason(exc)
-        raise UserError(f"{path}: cannot convert the mapped columns ({first}); fix: check input.columns") from None
-    rows = con.execute("SELECT count(*) FROM canonical").fetchall()[0][0]
+        raise UserError(
+            f"{path}: cannot read the rows or convert the mapped columns ({first}); "
+            f"fix: check the file, input.csv and input.columns"
+        ) from None
+    rows, unparsed = _check_parsing(con, path, mapping, exprs, input_params)
     if rows == 0:
         raise UserError(f"{path}: the file has a header but no data rows; fix: export again with data")
-    return {"file": path.name, "rows": int(rows), "columns": columns, "unparsed": unparsed}
+    _ROW_ID_FIELDS[con] = row_id_fields
+    _create_canonical_view(con)
+    return {"file": path.name, "rows": rows, "columns": columns, "unparsed": unparsed}
+
+
+def _create_canonical_view(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)create the view ``canonical``: row_id, the fields, is_header_row and any marks."""
+    staged = [
+        name for (name,) in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND table_name = ? "
+            "ORDER BY column_index",
+            STAGED_LINES.split("."),
+        ).fetchall()
+        if not name.startswith("unparsed_")
+    ]
+    row_id_fields = _ROW_ID_FIELDS.get(con, {})
+    select = ", ".join(f"{row_id_fields[c]} AS {c}" if c in row_id_fields else c for c in staged)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP VIEW canonical AS
+            SELECT row_id, {select}
+            FROM (SELECT rowid + 1 AS row_id, * FROM {STAGED_LINES})"""
+    ).fetchall()
+
+
+def mark_lines(con: duckdb.DuckDBPyConnection, column: str, row_ids_table: str) -> None:
+    """Add a boolean column to ``canonical``, true on the lines whose row_id is in a table.
+
+    The mark is stored in the staged table (an UPDATE of the few marked lines), so later
+    queries read it like any column; a join would cost a pass and lose the row order.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Holds ``canonical`` from `load_transactions`.
+    column : str
+        Name of the new column (reset to false if it exists).
+    row_ids_table : str
+        Table (or view) with a ``row_id`` column listing the lines to mark.
+    """
+    if con not in _ROW_ID_FIELDS:
+        raise RuntimeError("no staged transactions on this connection; call load_transactions first")
+    con.execute(f"ALTER TABLE {STAGED_LINES} ADD COLUMN IF NOT EXISTS {column} BOOLEAN DEFAULT false").fetchall()
+    con.execute(f"UPDATE {STAGED_LINES} SET {column} = false WHERE {column}").fetchall()
+    con.execute(
+        f"UPDATE {STAGED_LINES} SET {column} = true WHERE rowid IN (SELECT row_id - 1 FROM {row_ids_table})"
+    ).fetchall()
+    _create_canonical_view(con)
 
 
 def mapping_table(input_params: Mapping[str, Any], source: Mapping[str, Any]) -> pd.DataFrame:

@@ -1,0 +1,1 @@
+"""Benchmark suite: synthetic transactions (`bench.generate`) and timed stages (`bench.run`)."""

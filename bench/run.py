@@ -1,0 +1,384 @@
+"""Benchmark the pipeline on synthetic transactions: wall time and peak memory per stage.
+
+Usage::
+
+    python -m bench.run                         # 1M and 10M lines
+    python -m bench.run --large                 # also 100M lines (Parquet only, ~1.5 GB disk)
+    python -m bench.run --sizes 1M --report     # also the full report (all notebooks)
+    python -m bench.run --sizes 100M --stages clean_parquet,customer_features,pandas_baseline
+
+Per size, the data are generated (or reused) under ``data/bench/`` by `bench.generate`,
+then each stage runs in its own process (`bench.stages`), so its peak resident memory
+(``ru_maxrss`` from ``os.wait4``) is its own:
+
+- ``ingest_csv`` / ``clean_csv``: `helpers.io.load_transactions` alone, and the whole
+  01_clean sequence, from the CSV (sizes up to ``--csv-max``);
+- ``clean_parquet``: the whole 01_clean sequence from the Parquet export; its output
+  feeds the next stages;
+- ``customer_features``: 02_eda's `helpers.eda.customer_summary`;
+- ``rfm_metrics``, ``rfm_scoring``: 03_rfm's `customer_metrics`, then scores and segments;
+- ``clustering``: 04_clustering's `run_clustering`, when `helpers.cluster` exists (sizes
+  up to ``--cluster-max``: its cost grows with customers, not lines);
+- ``pandas_baseline``: the same recency / frequency / monetary in plain pandas
+  (`bench.baseline`), checked against the engine's customer table (``verify``);
+- ``report``: the full report (``--report``).
+
+Results go to ``reports/bench/bench-<time>.csv`` and ``.md`` (and ``latest.csv`` /
+``latest.md``), with the machine (cores, RAM, versions) and the load average at each
+stage's start: other work on the machine slows stages down, so check it is near zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.generate import DEFAULT_OUT, generate, parse_rows, rows_label
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+REPORT_DIR = PROJECT_ROOT / "reports" / "bench"
+STAGE_ORDER = (
+    "ingest_csv", "clean_csv", "clean_parquet", "customer_features", "rfm_metrics",
+    "rfm_scoring", "clustering", "pandas_baseline", "report",
+)
+DEFAULT_STAGES = tuple(s for s in STAGE_ORDER if s != "report")
+# Targets on the reference machine (2 cores, 24 GiB), checked in the Markdown report.
+TARGET_FEATURES_ROWS = 100_000_000
+TARGET_FEATURES_WALL_S = 20.0
+TARGET_FEATURES_PEAK_MIB = 3 * 1024
+TARGET_SPEEDUP = 3.0
+TARGET_MEMORY_RATIO = 4.0
+TARGET_CLEAN_CSV_ROWS = 10_000_000
+TARGET_CLEAN_CSV_WALL_S = 30.0
+
+
+def machine() -> dict[str, Any]:
+    """Describe the machine and the package versions."""
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        model = next((ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines()
+                      if ln.startswith("model name")), "")
+    info = {"cores": os.cpu_count(), "ram_gib": round(ram / 2**30, 1), "cpu": model,
+            "os": platform.platform(), "python": platform.python_version()}
+    for package in ("duckdb", "pandas", "pyarrow", "numpy"):
+        info[package] = importlib.metadata.version(package)
+    return info
+
+
+def run_stage(name: str, arguments: dict[str, Any], env: dict[str, str], log: Path) -> dict[str, Any]:
+    """Run one stage in a child process; return its figures plus peak memory and CPU time."""
+    load = os.getloadavg()[0]
+    start = time.perf_counter()
+    with open(log, "a", encoding="utf-8") as err:
+        err.write(f"\n=== {name} {json.dumps(arguments)}\n")
+        err.flush()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "bench.stages", name, json.dumps(arguments)],
+            stdout=subprocess.PIPE, stderr=err, cwd=PROJECT_ROOT, env=env, text=True,
+        )
+        output = child.stdout.read()
+        child.stdout.close()
+        # wait4, not wait: it returns this child's own resource usage (peak RSS, CPU).
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+    result: dict[str, Any] = {
+        "process_s": round(time.perf_counter() - start, 2),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+        "peak_mib": round(usage.ru_maxrss / 1024),  # KiB on Linux
+        "load_1min": round(load, 2),
+        "ok": child.returncode == 0,
+    }
+    lines = [ln for ln in output.splitlines() if ln.startswith("{")]
+    if child.returncode == 0 and lines:
+        result.update(json.loads(lines[-1]))
+    else:
+        result["error"] = f"exit {child.returncode}, see {log}"
+    return result
+
+
+def _report_params(raw: Path, work: Path) -> Path:
+    import yaml
+
+    tree = {"input": {"path": str(raw)},
+            "paths": {"interim_dir": str(work / "report" / "interim"),
+                      "processed_dir": str(work / "report" / "processed"),
+                      "reports_dir": str(work / "report" / "reports")}}
+    path = work / "report_params.yaml"
+    path.write_text(yaml.safe_dump(tree), encoding="utf-8")
+    return path
+
+
+def bench_size(rows: int, stages: Sequence[str], args: argparse.Namespace, env: dict[str, str],
+               log: Path) -> list[dict[str, Any]]:
+    """Generate (or reuse) one size and run the stages on it."""
+    label = rows_label(rows)
+    with_csv = rows <= args.csv_max and any(s.endswith("_csv") for s in stages)
+    formats = ["parquet", *(["csv"] if with_csv else [])]
+    start = time.perf_counter()
+    files = generate(rows, args.data, formats, seed=args.seed)
+    print(f"[{label}] data ready in {time.perf_counter() - start:.0f} s: "
+          + ", ".join(f"{p.name} ({p.stat().st_size / 2**20:,.0f} MiB)" for p in files.values()), flush=True)
+    work = Path(args.data) / "work" / label
+    work.mkdir(parents=True, exist_ok=True)
+    cleaned = work / "parquet" / "transactions.parquet"
+    plan: list[tuple[str, dict[str, Any], str]] = []
+    for name in stages:
+        if name == "ingest_csv" and with_csv:
+            plan.append((name, {"raw": str(files["csv"])}, "ingest"))
+        elif name == "clean_csv" and with_csv:
+            plan.append((name, {"raw": str(files["csv"]), "out_dir": str(work / "csv")}, "clean"))
+        elif name == "clean_parquet":
+            plan.append((name, {"raw": str(files["parquet"]), "out_dir": str(work / "parquet")}, "clean"))
+        elif name == "customer_features":
+            plan.append((name, {"transactions": str(cleaned), "out": str(work / "customers.parquet")}, name))
+        elif name == "rfm_metrics":
+            plan.append((name, {"transactions": str(cleaned), "out": str(work / "rfm_metrics.parquet")}, name))
+        elif name == "rfm_scoring":
+            plan.append((name, {"metrics": str(work / "rfm_metrics.parquet"), "out": str(work / "rfm.parquet")}, name))
+        elif name == "clustering" and rows <= args.cluster_max:
+            plan.append((name, {"rfm_table": str(work / "rfm.parquet"),
+                                "customers": str(work / "customers.parquet")}, name))
+        elif name == "pandas_baseline":
+            plan.append((name, {"transactions": str(cleaned), "out": str(work / "pandas_rfm.parquet")}, name))
+        elif name == "report":
+            plan.append((name, {"params_file": str(_report_params(files["parquet"], work))}, name))
+    results = []
+    for name, arguments, function in plan:
+        best: dict[str, Any] | None = None
+        for _ in range(args.repeat):
+            result = run_stage(function, arguments, env, log)
+            if best is None or (result["ok"] and result.get("wall_s", math.inf) < best.get("wall_s", math.inf)):
+                best = result
+        assert best is not None
+        best.update({"size": label, "rows": rows, "stage": name})
+        results.append(best)
+        shown = (f"{best['wall_s']:.1f} s wall, {best['cpu_s']:.0f} s CPU, {best['peak_mib']:,} MiB peak"
+                 if best["ok"] and not math.isnan(best.get("wall_s", math.nan))
+                 else best.get("skipped") or best.get("error"))
+        print(f"[{label}] {name:<18} {shown} (load {best['load_1min']})", flush=True)
+    if {"customer_features", "pandas_baseline"} <= set(stages):
+        results.append(verify(label, rows, cleaned, work))
+        print(f"[{label}] verify             {results[-1]['detail']}", flush=True)
+    return results
+
+
+def verify(label: str, rows: int, cleaned: Path, work: Path) -> dict[str, Any]:
+    """Compare the engine's and the pandas baseline's R/F/M (customer level, in this process).
+
+    02_eda's customer table gives recency, frequency and monetary; 03_rfm's metrics (when
+    that stage ran) give frequency (purchase invoices) and monetary.
+    """
+    import pandas as pd
+
+    from bench.baseline import (
+        analysis_date_of,
+        compare_rfm,
+        engine_rfm,
+        engine_rfm_from_metrics,
+        mismatches,
+    )
+
+    try:
+        baseline = pd.read_parquet(work / "pandas_rfm.parquet")
+        engine = engine_rfm(pd.read_parquet(work / "customers.parquet"), analysis_date_of(cleaned))
+    except FileNotFoundError as exc:
+        return {"size": label, "rows": rows, "stage": "verify", "ok": False, "detail": f"missing {exc.filename}"}
+    comparison = compare_rfm(engine, baseline)
+    identical = mismatches(comparison) == 0
+    detail = (f"customer_summary R/F/M {'identical' if identical else 'DIFFERENT'}: "
+              + ", ".join(f"{k} {v:,}" for k, v in comparison.items()))
+    metrics_file = work / "rfm_metrics.parquet"
+    if metrics_file.is_file():
+        from_metrics = compare_rfm(engine_rfm_from_metrics(pd.read_parquet(metrics_file)),
+                                   baseline.assign(recency_days=float("nan")))
+        same = mismatches(from_metrics) == 0
+        identical = identical and same
+        detail += f"; customer_metrics F/M {'identical' if same else 'DIFFERENT'}"
+        if not same:
+            detail += " (" + ", ".join(f"{k} {v:,}" for k, v in from_metrics.items()) + ")"
+    return {"size": label, "rows": rows, "stage": "verify", "ok": identical, "detail": detail}
+
+
+# --------------------------------------------------------------------------- output
+
+CSV_FIELDS = ("size", "rows", "stage", "ok", "wall_s", "process_s", "cpu_s", "peak_mib", "load_1min",
+              "customers", "kept", "ingest_s", "rules_s", "summary_s", "outputs_s", "detail")
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _note(result: dict[str, Any]) -> str:
+    if result["stage"] == "verify":
+        return result["detail"]
+    if not result.get("ok"):
+        return result.get("error", "failed")
+    if result.get("skipped"):
+        return "skipped: " + result["skipped"]
+    parts = [f"{k.removesuffix('_s')} {result[k]:.1f} s" for k in ("ingest_s", "rules_s", "summary_s", "outputs_s")
+             if k in result]
+    for key in ("kept", "customers"):
+        if key in result:
+            parts.append(f"{key} {result[key]:,}")
+    return "; ".join(parts)
+
+
+def targets(results: Sequence[dict[str, Any]]) -> list[tuple[str, str, bool | None]]:
+    """Check the issue's targets: (target, measured, met or None when not measured).
+
+    "Customer features" are checked for both engine stages that build them: 02_eda's
+    customer table (``customer_features``) and 03_rfm's metrics (``rfm_metrics``).
+    """
+    def find(stage: str, rows: int) -> dict[str, Any] | None:
+        return next((r for r in results if r["stage"] == stage and r["rows"] == rows and r.get("ok")), None)
+
+    checks: list[tuple[str, str, bool | None]] = []
+    size = rows_label(TARGET_FEATURES_ROWS)
+    baseline = find("pandas_baseline", TARGET_FEATURES_ROWS)
+    for stage in ("customer_features", "rfm_metrics"):
+        features = find(stage, TARGET_FEATURES_ROWS)
+        if not features:
+            checks.append((f"{stage} from {size} lines", "not run (use --large)", None))
+            continue
+        checks.append((f"{stage} from {size} lines: wall <= {TARGET_FEATURES_WALL_S:.0f} s",
+                       f"{features['wall_s']:.1f} s", features["wall_s"] <= TARGET_FEATURES_WALL_S))
+        checks.append((f"{stage} from {size} lines: peak <= {TARGET_FEATURES_PEAK_MIB / 1024:.0f} GiB",
+                       f"{features['peak_mib']:,} MiB", features["peak_mib"] <= TARGET_FEATURES_PEAK_MIB))
+        if baseline:
+            speedup = baseline["wall_s"] / features["wall_s"]
+            memory = baseline["peak_mib"] / features["peak_mib"]
+            checks.append((f"{stage}: >= {TARGET_SPEEDUP:.0f}x faster than pandas "
+                           f"({baseline['wall_s']:.1f} s)", f"{speedup:.1f}x", speedup >= TARGET_SPEEDUP))
+            checks.append((f"{stage}: >= {TARGET_MEMORY_RATIO:.0f}x less peak memory than pandas "
+                           f"({baseline['peak_mib']:,} MiB)", f"{memory:.1f}x", memory >= TARGET_MEMORY_RATIO))
+    clean = find("clean_csv", TARGET_CLEAN_CSV_ROWS)
+    label = rows_label(TARGET_CLEAN_CSV_ROWS)
+    if clean:
+        checks.append((f"{label}-line CSV ingested and cleaned in <= {TARGET_CLEAN_CSV_WALL_S:.0f} s",
+                       f"{clean['wall_s']:.1f} s", clean["wall_s"] <= TARGET_CLEAN_CSV_WALL_S))
+    else:
+        checks.append((f"{label}-line CSV ingested and cleaned", "not run", None))
+    verified = [r for r in results if r["stage"] == "verify"]
+    if verified:
+        checks.append(("engine and pandas R/F/M identical",
+                       ", ".join(f"{r['size']}: {'yes' if r['ok'] else 'NO'}" for r in verified),
+                       all(r["ok"] for r in verified)))
+    return checks
+
+
+def write_report(results: Sequence[dict[str, Any]], info: dict[str, Any], args: argparse.Namespace,
+                 out_dir: Path) -> tuple[Path, Path]:
+    """Write the CSV and the Markdown table; return their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    csv_path, md_path = out_dir / f"bench-{stamp}.csv", out_dir / f"bench-{stamp}.md"
+    with open(csv_path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for result in results:
+            writer.writerow({k: result.get(k, "") for k in CSV_FIELDS})
+    lines = [
+        f"# Benchmark {stamp}",
+        "",
+        f"Machine: {info['cores']} cores ({info['cpu'] or 'unknown CPU'}), {info['ram_gib']} GiB RAM, "
+        f"{info['os']}; Python {info['python']}, duckdb {info['duckdb']}, pandas {info['pandas']}, "
+        f"pyarrow {info['pyarrow']}, numpy {info['numpy']}.",
+        f"DuckDB memory limit (01_clean, and 02_eda's customer table when set): "
+        f"{args.memory_limit or os.environ.get('ECOMSEG_MEMORY_LIMIT') or 'default (01_clean 50% of RAM, others 80%)'}; "
+        f"best of {args.repeat} run(s) per stage. Command: `python -m bench.run {' '.join(args.argv)}`".rstrip(),
+        "",
+        "Each stage runs in its own process; *wall* is the stage's work (imports excluded), "
+        "*CPU* its user + system time, *peak* its maximum resident memory, *load* the 1-minute "
+        "load average when it started (other work on the machine slows a stage down).",
+        "",
+        "| size | stage | wall s | CPU s | peak MiB | load | notes |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        if r["stage"] == "verify":
+            lines.append(f"| {r['size']} | verify (engine vs pandas) | | | | | {r['detail']} |")
+            continue
+        lines.append(f"| {r['size']} | {r['stage']} | {_fmt(r.get('wall_s'))} | {_fmt(r.get('cpu_s'))} | "
+                     f"{_fmt(r.get('peak_mib'))} | {_fmt(r.get('load_1min'), 2)} | {_note(r)} |")
+    lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    for target, measured, met in targets(results):
+        lines.append(f"| {target} | {measured} | {'' if met is None else ('yes' if met else 'NO')} |")
+    md_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    shutil.copyfile(csv_path, out_dir / "latest.csv")
+    shutil.copyfile(md_path, out_dir / "latest.md")
+    return csv_path, md_path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line entry point."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1M,10M", help="comma-separated line counts (default 1M,10M)")
+    parser.add_argument("--large", action="store_true", help="add 100M lines (Parquet only)")
+    parser.add_argument("--stages", default=",".join(DEFAULT_STAGES),
+                        help=f"comma-separated, from: {', '.join(STAGE_ORDER)}")
+    parser.add_argument("--report", action="store_true", help="also time the full report (all notebooks)")
+    parser.add_argument("--csv-max", type=parse_rows, default=parse_rows("10M"),
+                        help="largest size also written and read as CSV (default 10M)")
+    parser.add_argument("--cluster-max", type=parse_rows, default=parse_rows("10M"),
+                        help="largest size the clustering stage runs on (default 10M lines)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per stage; the fastest is kept")
+    parser.add_argument("--memory-limit", default="", help="DuckDB memory limit, e.g. 4GB (ECOMSEG_MEMORY_LIMIT)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_OUT, help="folder for generated data (gitignored)")
+    parser.add_argument("--out", type=Path, default=REPORT_DIR, help="folder for the CSV and Markdown results")
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    args.argv = argv
+    sizes = [parse_rows(s) for s in args.sizes.split(",") if s.strip()]
+    if args.large and TARGET_FEATURES_ROWS not in sizes:
+        sizes.append(TARGET_FEATURES_ROWS)
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    unknown = set(stages) - set(STAGE_ORDER)
+    if unknown:
+        parser.error(f"unknown stage(s) {', '.join(sorted(unknown))}")
+    if args.report and "report" not in stages:
+        stages.append("report")
+    stages = [s for s in STAGE_ORDER if s in stages]
+    env = dict(os.environ, MPLBACKEND="Agg")
+    env.setdefault("ECOMSEG_TEMP_DIR", str(Path(args.data).resolve() / "tmp"))
+    if args.memory_limit:
+        env["ECOMSEG_MEMORY_LIMIT"] = args.memory_limit
+    Path(args.data).mkdir(parents=True, exist_ok=True)
+    log = Path(args.data) / "bench.log"
+    info = machine()
+    print(f"machine: {info['cores']} cores, {info['ram_gib']} GiB, load {os.getloadavg()[0]:.2f}; "
+          f"stage errors go to {log}", flush=True)
+    results: list[dict[str, Any]] = []
+    for rows in sorted(sizes):
+        results += bench_size(rows, stages, args, env, log)
+    csv_path, md_path = write_report(results, info, args, args.out)
+    print(f"wrote {csv_path} and {md_path}")
+    for target, measured, met in targets(results):
+        print(f"  {target}: {measured}{'' if met is None else (' (met)' if met else ' (NOT met)')}")
+    return 0 if all(r.get("ok") for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""One benchmark stage per process: ``python -m bench.stages STAGE '{"json": "arguments"}'``.
+
+`bench.run` starts each stage in a fresh interpreter so that the operating system's peak
+resident memory of that process (``ru_maxrss``) belongs to that stage alone. A stage
+prints one JSON line on stdout: ``wall_s`` (the work itself, imports excluded) plus
+stage-specific figures (rows, customers, sub-step timings).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+STAGES: dict[str, Callable[..., dict[str, Any]]] = {}
+
+
+def stage(function: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Register a stage under its function name."""
+    STAGES[function.__name__] = function
+    return function
+
+
+def _params(raw: str) -> dict[str, Any]:
+    from helpers.config import load_params
+
+    params = load_params()
+    params["input"]["path"] = raw
+    return params
+
+
+@stage
+def ingest(raw: str) -> dict[str, Any]:
+    """Read the export into the staged canonical table (`helpers.io.load_transactions`)."""
+    import duckdb
+
+    from helpers import io
+
+    con = duckdb.connect()
+    start = time.perf_counter()
+    source = io.load_transactions(con, _params(raw)["input"])
+    return {"wall_s": time.perf_counter() - start, "rows": source["rows"]}
+
+
+@stage
+def clean(raw: str, out_dir: str) -> dict[str, Any]:
+    """Run what 01_clean runs, in its order, and write the cleaned Parquet and log."""
+    import duckdb
+
+    from helpers import clean as cleaning
+    from helpers import io
+
+    params = _params(raw)
+    out = Path(out_dir)
+    paths = {"transactions": out / "transactions.parquet", "cleaning_log": out / "cleaning_log.csv"}
+    con = duckdb.connect()
+    laps: dict[str, float] = {}
+    start = last = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        laps[name] = round(now - last, 2)
+        last = now
+
+    source = io.load_transactions(con, params["input"])
+    io.mapping_table(params["input"], source)
+    lap("ingest_s")
+    log = cleaning.apply_cleaning(con, params["cleaning"])
+    lap("rules_s")
+    summary = cleaning.clean_summary(con)
+    arithmetic = cleaning.row_arithmetic(log, source["rows"], summary["rows"])
+    cleaning.cleaning_takeaway(log, arithmetic)
+    lap("summary_s")
+    cleaning.flagged_lines(con, limit=10)
+    cleaning.write_outputs(con, log, paths)
+    cleaning.summary_table(summary)
+    lap("outputs_s")
+    return {"wall_s": time.perf_counter() - start, "rows": source["rows"], "kept": summary["rows"],
+            "customers": summary["customers"], **laps}
+
+
+@stage
+def customer_features(transactions: str, out: str) -> dict[str, Any]:
+    """02_eda's customer table (`helpers.eda.customer_summary`), written to Parquet.
+
+    With ``ECOMSEG_MEMORY_LIMIT`` set, the connection gets that limit (`io.configure_engine`);
+    otherwise DuckDB's default, as in 02_eda today.
+    """
+    import duckdb
+
+    from helpers import eda, io
+
+    start = time.perf_counter()
+    with duckdb.connect() as con:
+        if os.environ.get(io.ENV_MEMORY_LIMIT):  # as if 02_eda set up its connection like 01_clean
+            io.configure_engine(con)
+        customers = eda.customer_summary(con, transactions)
+    customers.to_parquet(out, index=False)
+    return {"wall_s": time.perf_counter() - start, "customers": len(customers)}
+
+
+@stage
+def rfm_metrics(transactions: str, out: str) -> dict[str, Any]:
+    """03_rfm's metrics (`helpers.rfm.customer_metrics`, with cancellation matching)."""
+    from helpers import rfm
+
+    start = time.perf_counter()
+    analysis_date = rfm.resolve_analysis_date(transactions, None)
+    metrics = rfm.customer_metrics(transactions, analysis_date)
+    metrics.to_parquet(out, index=False)
+    return {"wall_s": time.perf_counter() - start, "customers": len(metrics)}
+
+
+@stage
+def rfm_scoring(metrics: str, out: str) -> dict[str, Any]:
+    """03_rfm's 1-5 scores and segments on the metrics table (pandas, customer level)."""
+    import pandas as pd
+
+    from helpers import rfm
+    from helpers.config import load_params
+
+    settings = load_params()["rfm"]
+    table = pd.read_parquet(metrics)
+    start = time.perf_counter()
+    scored = rfm.score_customers(table, method=settings["scoring"], cuts=settings["cuts"])
+    segment_map = rfm.load_segment_map(rfm.resolve_segment_map_path(settings["segment_map"]))
+    segmented = rfm.assign_segments(scored, segment_map).loc[:, list(rfm.RFM_COLUMNS)]
+    rfm.segment_summary(segmented, segment_map)
+    segmented.to_parquet(out, index=False)
+    return {"wall_s": time.perf_counter() - start, "customers": len(segmented)}
+
+
+@stage
+def clustering(rfm_table: str, customers: str) -> dict[str, Any]:
+    """04_clustering's `run_clustering` with the default settings, if `helpers.cluster` exists."""
+    import pandas as pd
+
+    try:
+        from helpers import cluster
+    except ImportError:
+        return {"wall_s": float("nan"), "skipped": "helpers.cluster not found"}
+    from helpers.config import load_params
+
+    params = load_params()
+    settings = cluster.ClusterSettings.from_params(params.get("clustering", {}), seed=params["run"]["seed"])
+    table = cluster.add_customer_features(pd.read_parquet(rfm_table), settings.features,
+                                          pd.read_parquet(customers))
+    start = time.perf_counter()
+    run = cluster.run_clustering(table, settings)
+    labels = cluster.labels_frame(run)
+    return {"wall_s": time.perf_counter() - start, "customers": len(labels)}
+
+
+@stage
+def pandas_baseline(transactions: str, out: str) -> dict[str, Any]:
+    """The same R/F/M with plain pandas (`bench.baseline.pandas_rfm`)."""
+    from bench.baseline import pandas_rfm
+
+    start = time.perf_counter()
+    table = pandas_rfm(transactions)
+    wall = time.perf_counter() - start
+    table.to_parquet(out, index=False)
+    return {"wall_s": wall, "customers": len(table)}
+
+
+@stage
+def report(params_file: str) -> dict[str, Any]:
+    """The whole report (`python -m helpers.runner`) on the synthetic export."""
+    import subprocess
+
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "helpers.runner", "--params", params_file],
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"report failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}")
+    return {"wall_s": time.perf_counter() - start}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one stage and print its JSON result."""
+    argv = sys.argv[1:] if argv is None else argv
+    name, arguments = argv[0], json.loads(argv[1]) if len(argv) > 1 else {}
+    result = STAGES[name](**arguments)
+    print(json.dumps(result, default=str), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
