@@ -218,3 +218,12 @@ def test_write_outputs_writes_the_cleaned_view_even_when_replaced(cleaning_csv, 
     con.execute("CREATE OR REPLACE TEMP VIEW cleaned AS SELECT * FROM flagged WHERE reason IS NULL AND amount > 20")
     clean.write_outputs(con, log.reset_index(), paths)
     assert pd.read_parquet(paths["transactions"])["invoice_id"].tolist() == ["1007", "1008"]
+
+
+def test_only_cancellations_left_is_a_user_error(tmp_path):
+    from conftest import write_csv
+
+    path = write_csv(tmp_path / "o.csv", ["C1,A1,Mug,-2,2011-01-03,5.00,100,UK", "C2,A1,Mug,-1,2011-01-04,5.00,101,UK"])
+    con, _, _ = run_cleaning(path)
+    with pytest.raises(UserError, match="no purchase orders"):
+        clean.clean_summary(con)

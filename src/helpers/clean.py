@@ -409,6 +409,11 @@ def clean_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             "cleaning removed every row; fix: check input.columns (customer_id, invoice_date, amounts) "
             "and the cleaning rules in your params"
         )
+    if orders == 0:
+        raise UserError(
+            f"every one of the {rows:,} kept lines is a cancellation or return, so there are no purchase "
+            "orders to segment; fix: check cleaning.cancellation_prefixes and the sign of the quantity/amount column"
+        )
     return {
         "rows": int(rows),
         "customers": int(customers),

@@ -521,6 +521,12 @@ def load_transactions(con: duckdb.DuckDBPyConnection, input_params: Mapping[str,
         ).fetchall()
     except duckdb.Error as exc:
         first = _duck_reason(exc)
+        text = str(exc)
+        if any(s in text for s in ("No space left", "File too large", "Could not write")):
+            raise UserError(
+                f"{path}: cannot write the staging copy of the rows ({first}); "
+                "fix: free disk space, or point TMPDIR at a disk with room"
+            ) from None
         raise UserError(
             f"{path}: cannot read the rows or convert the mapped columns ({first}); "
             f"fix: check the file, input.csv and input.columns"
