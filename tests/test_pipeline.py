@@ -27,10 +27,11 @@ def generated_export(path: Path, customers: int = 60, seed: int = 0) -> pd.DataF
             for line in range(int(rng.integers(1, 4))):
                 rows.append((str(invoice), f"P{line + int(rng.integers(0, 20))}", f"Product <{line}>", int(rng.integers(1, 12)),
                              day.strftime("%Y-%m-%d %H:%M:%S"), round(float(rng.uniform(0.5, 20)), 2), str(12000 + c),
-                             ["United Kingdom", "France", "Germany"][c % 3]))
+                             ["United Kingdom", "France", "<img src=x onerror=alert(1)>"][c % 3]))
     first = rows[0]
     rows.append(("C" + first[0], first[1], first[2], -first[3], first[4], first[5], first[6], first[7]))
     rows.append(("599999", "P1", "Mug", 1, "2011-03-01 10:00:00", 2.0, "", "United Kingdom"))
+    rows.append(("599998", "P2", "<script>alert(1)</script>", 3, "2011-03-02 10:00:00", 9.0, "12000", "France"))
     frame = pd.DataFrame(rows, columns=["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate",
                                         "UnitPrice", "CustomerID", "Country"])
     frame.to_csv(path, index=False)
@@ -50,6 +51,7 @@ def test_all_notebooks_run_and_render_on_a_generated_export(tmp_path, workdirs):
         for src in re.findall(r'<img[^>]+src="([^"]+)"', page):
             assert src.startswith("data:image/png;base64,"), (name, src[:40])
         assert "Product <" not in page, name  # descriptions from the data are never live markup
+        assert "<script>alert" not in page and "<img src=x" not in page, name
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert [s["notebook"] for s in manifest["steps"]] == list(NOTEBOOKS)
     clean = manifest["metrics"]["01_clean"]
@@ -58,3 +60,13 @@ def test_all_notebooks_run_and_render_on_a_generated_export(tmp_path, workdirs):
     rfm = pd.read_parquet(Path(workdirs["processed_dir"]) / "rfm.parquet")
     assert len(rfm) == 60 and rfm["segment"].notna().all()
     assert rfm["monetary"].sum() == pytest.approx(clean["net_revenue"])
+
+
+def test_same_input_and_params_give_byte_identical_exports(tmp_path, workdirs):
+    generated_export(tmp_path / "export.csv")
+    params_file = write_params(tmp_path / "params.yaml", {"input": {"path": "export.csv"}, "paths": workdirs})
+    steps = ("01_clean", "02_eda", "03_rfm", "04_clustering", "05_personas")
+    first = run_report(str(params_file), notebooks=steps)
+    second = run_report(str(params_file), notebooks=steps)
+    for name in ("segments.csv", "personas.csv"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
