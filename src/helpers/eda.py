@@ -37,21 +37,11 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
+from helpers.clean import OUTPUT_COLUMNS
 from helpers.errors import UserError
 
-TRANSACTION_COLUMNS: tuple[str, ...] = (
-    "customer_id",
-    "invoice_id",
-    "invoice_date",
-    "product_id",
-    "description",
-    "country",
-    "quantity",
-    "unit_price",
-    "amount",
-    "is_return",
-    "is_outlier",
-)
+# The cleaned-transactions contract, named once in helpers.clean.
+TRANSACTION_COLUMNS: tuple[str, ...] = OUTPUT_COLUMNS
 
 CUSTOMER_COLUMNS: tuple[str, ...] = (
     "customer_id",
