@@ -29,6 +29,7 @@ from helpers.cluster import (
     KChoice,
     WardResult,
 )
+from helpers.report import format_number
 
 _NOISE_COLOR = "#9e9e9e"
 _NO_ORDER_COLOR = "#d0d0d0"
@@ -75,15 +76,8 @@ def feature_label(feature: str) -> str:
 
 
 def _fmt(value: float) -> str:
-    """Format a number for a sentence: thousands separators, few decimals."""
-    value = float(value)
-    if not math.isfinite(value):
-        return "n/a"
-    if value.is_integer() or abs(value) >= 100:
-        return f"{value:,.0f}"
-    if abs(value) < 1:
-        return f"{value:.2g}"
-    return f"{value:,.1f}"
+    """Format a number for a sentence, with one decimal."""
+    return format_number(value, decimals=1)
 
 
 def _plain_axis(axis) -> None:

@@ -39,6 +39,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from helpers.clean import OUTPUT_COLUMNS
 from helpers.errors import UserError
+from helpers.report import format_number
 
 # The cleaned-transactions contract, named once in helpers.clean.
 TRANSACTION_COLUMNS: tuple[str, ...] = OUTPUT_COLUMNS
@@ -114,16 +115,7 @@ def _check_positive(name: str, value: int) -> None:
 # --------------------------------------------------------------------------- formatting
 
 
-def _fmt(value: float) -> str:
-    """Format a number for a sentence: thousands separators, no currency symbol."""
-    value = float(value)
-    if not math.isfinite(value):
-        return "n/a"
-    if value.is_integer() or abs(value) >= 100:
-        return f"{value:,.0f}"
-    if abs(value) < 1:
-        return f"{value:.2g}"
-    return f"{value:,.2f}"
+_fmt = format_number  # sentence formatting shared with the other steps
 
 
 def _fmt_number(value: float, decimals: int = 1) -> str:

@@ -63,6 +63,7 @@ from matplotlib.ticker import FuncFormatter
 
 from helpers.errors import UserError
 from helpers.exports import drop_personal_columns
+from helpers.report import plain_text
 
 DEFAULT_RATIO = 1.5
 CLUSTER_COLUMN = "cluster"
@@ -1160,9 +1161,7 @@ def _draw_heatmap(data: pd.DataFrame, ax, **kwargs) -> None:
         sns.heatmap(data, ax=ax, **kwargs)
 
 
-def _plain(text: Any) -> str:
-    """Escape text from data so matplotlib does not read ``$...$`` as math."""
-    return str(text).replace("$", r"\$")
+_plain = plain_text
 
 
 def _signed_pct(value: float) -> str:

@@ -7,7 +7,9 @@ description like ``<script>`` shows as text in the rendered report.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 from IPython.display import HTML
@@ -55,3 +57,31 @@ def show_takeaway(text: str) -> None:
     from IPython.display import display
 
     display(takeaway(text))
+
+
+def format_number(value: float, decimals: int = 2) -> str:
+    """Format a number for a sentence: thousands separators, no currency symbol.
+
+    Whole numbers and values of 100 or more get no decimals, values below 1 two
+    significant digits, others `decimals` decimals.
+
+    Examples
+    --------
+    >>> [format_number(v) for v in (1234.5, 12.345, 0.0421, float("nan"))]
+    ['1,234', '12.35', '0.042', 'n/a']
+    >>> format_number(12.345, decimals=1)
+    '12.3'
+    """
+    value = float(value)
+    if not math.isfinite(value):
+        return "n/a"
+    if value.is_integer() or abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) < 1:
+        return f"{value:.2g}"
+    return f"{value:,.{decimals}f}"
+
+
+def plain_text(text: Any) -> str:
+    """Escape text from the data so matplotlib does not read ``$...$`` as math."""
+    return str(text).replace("$", r"\$")

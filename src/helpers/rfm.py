@@ -21,7 +21,6 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import matplotlib.pyplot as plt
@@ -33,6 +32,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from helpers.eda import summary_table
 from helpers.errors import UserError
+from helpers.report import plain_text
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SEGMENT_MAP = Path(__file__).with_name("segment_map.csv")
@@ -1149,9 +1149,7 @@ def biggest_flows(counts: pd.DataFrame, n: int = 5) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------
 
 
-def _plain(text: Any) -> str:
-    """Escape text from data so matplotlib does not read ``$...$`` as math."""
-    return str(text).replace("$", r"\$")
+_plain = plain_text
 
 
 def _compact(value: float) -> str:
