@@ -9,7 +9,6 @@ stage-specific figures (rows, customers, sub-step timings).
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -36,28 +35,25 @@ def _params(raw: str) -> dict[str, Any]:
 @stage
 def ingest(raw: str) -> dict[str, Any]:
     """Read the export into the staged canonical table (`helpers.io.load_transactions`)."""
-    import duckdb
-
     from helpers import io
 
-    con = duckdb.connect()
+    params = _params(raw)
+    con = io.connect(params)
     start = time.perf_counter()
-    source = io.load_transactions(con, _params(raw)["input"])
+    source = io.load_transactions(con, params["input"])
     return {"wall_s": time.perf_counter() - start, "rows": source["rows"]}
 
 
 @stage
 def clean(raw: str, out_dir: str) -> dict[str, Any]:
     """Run what 01_clean runs, in its order, and write the cleaned Parquet and log."""
-    import duckdb
-
     from helpers import clean as cleaning
     from helpers import io
 
     params = _params(raw)
     out = Path(out_dir)
     paths = {"transactions": out / "transactions.parquet", "cleaning_log": out / "cleaning_log.csv"}
-    con = duckdb.connect()
+    con = io.connect(params)
     laps: dict[str, float] = {}
     start = last = time.perf_counter()
 
@@ -88,17 +84,14 @@ def clean(raw: str, out_dir: str) -> dict[str, Any]:
 def customer_features(transactions: str, out: str) -> dict[str, Any]:
     """02_eda's customer table (`helpers.eda.customer_summary`), written to Parquet.
 
-    With ``ECOMSEG_MEMORY_LIMIT`` set, the connection gets that limit (`io.configure_engine`);
-    otherwise DuckDB's default, as in 02_eda today.
+    The connection is 02_eda's: `io.connect` with the default params (``run.memory_limit``,
+    or ``ECOMSEG_MEMORY_LIMIT`` when set).
     """
-    import duckdb
-
     from helpers import eda, io
+    from helpers.config import load_params
 
     start = time.perf_counter()
-    with duckdb.connect() as con:
-        if os.environ.get(io.ENV_MEMORY_LIMIT):  # as if 02_eda set up its connection like 01_clean
-            io.configure_engine(con)
+    with io.connect(load_params()) as con:
         customers = eda.customer_summary(con, transactions)
     customers.to_parquet(out, index=False)
     return {"wall_s": time.perf_counter() - start, "customers": len(customers)}
@@ -157,12 +150,24 @@ def clustering(rfm_table: str, customers: str) -> dict[str, Any]:
 
 
 @stage
-def pandas_baseline(transactions: str, out: str) -> dict[str, Any]:
-    """The same R/F/M with plain pandas (`bench.baseline.pandas_rfm`)."""
-    from bench.baseline import pandas_rfm
+def pandas_features(transactions: str, out: str) -> dict[str, Any]:
+    """02_eda's customer table in plain pandas (`bench.baseline.pandas_customer_summary`)."""
+    from bench.baseline import pandas_customer_summary
 
     start = time.perf_counter()
-    table = pandas_rfm(transactions)
+    table = pandas_customer_summary(transactions)
+    wall = time.perf_counter() - start
+    table.to_parquet(out, index=False)
+    return {"wall_s": wall, "customers": len(table)}
+
+
+@stage
+def pandas_rfm(transactions: str, out: str) -> dict[str, Any]:
+    """Recency, frequency and monetary alone in plain pandas (`bench.baseline.pandas_rfm`)."""
+    from bench.baseline import pandas_rfm as compute
+
+    start = time.perf_counter()
+    table = compute(transactions)
     wall = time.perf_counter() - start
     table.to_parquet(out, index=False)
     return {"wall_s": wall, "customers": len(table)}

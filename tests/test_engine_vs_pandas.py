@@ -4,7 +4,9 @@ A small synthetic export (`bench.generate`, the benchmark's generator: returns, 
 customers, duplicates, postage lines) goes through 01_clean's functions; the customer
 tables of 02_eda (`eda.customer_summary`) and 03_rfm (`rfm.customer_metrics`) are then
 checked against `bench.baseline.pandas_rfm` on the same cleaned file: recency and
-frequency exactly, monetary to the cent.
+frequency exactly, monetary to the cent. 02_eda's whole customer table is also checked
+against `bench.baseline.pandas_customer_summary`, column by column, on that export and on a
+hand-made one with the awkward cases (blank text, missing product ids, returns only).
 """
 
 from __future__ import annotations
@@ -21,7 +23,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `bench` lives next to `tests`, outside the installed package
     sys.path.insert(0, str(ROOT))
 
-from bench.baseline import analysis_date_of, compare_rfm, engine_rfm, mismatches, pandas_rfm  # noqa: E402
+from bench.baseline import (  # noqa: E402
+    analysis_date_of,
+    compare_customer_summary,
+    compare_rfm,
+    engine_rfm,
+    mismatches,
+    pandas_customer_summary,
+    pandas_rfm,
+)
 from bench.generate import generate  # noqa: E402
 
 from helpers import clean, eda, io, rfm  # noqa: E402
@@ -80,3 +90,68 @@ def test_comparison_catches_one_cent_and_one_missing_customer(cleaned):
     comparison = compare_rfm(baseline, tampered)
     assert comparison["monetary_differs"] == 1
     assert comparison["customers_only_engine"] == 1
+
+
+def test_eda_customer_table_matches_pandas_column_by_column(cleaned):
+    path, _ = cleaned
+    with duckdb.connect() as con:
+        engine = eda.customer_summary(con, path)
+    comparison = compare_customer_summary(engine, pandas_customer_summary(path))
+    assert comparison["customers"] > 100
+    assert mismatches(comparison) == 0, comparison
+
+
+def _edge_lines(tmp_path: Path) -> Path:
+    """Cleaned lines with blank countries, missing product ids and a returns-only customer."""
+    rows = [
+        # customer, invoice, date, product_id, description, country, amount, is_return
+        ("A", "1", "2024-01-02 10:00", "P1", "mug", "France", 10.0, False),
+        ("A", "1", "2024-01-02 10:00", None, " tea towel ", "  ", 5.0, False),
+        ("A", "2", "2024-02-01 09:00", None, "tea towel", "Spain", 7.5, False),
+        ("A", "C2", "2024-02-03 09:00", "P1", "mug", "Spain", -10.0, True),
+        ("A", "3", "2024-03-01 09:00", None, "  ", None, 2.25, False),
+        ("B", "4", "2024-01-05 12:00", "P2", "bag", "", 3.0, False),
+        ("C", "C9", "2024-01-06 12:00", "P2", "bag", "Italy", -3.0, True),
+    ]
+    frame = pd.DataFrame(rows, columns=["customer_id", "invoice_id", "invoice_date", "product_id",
+                                        "description", "country", "amount", "is_return"])
+    frame["invoice_date"] = pd.to_datetime(frame["invoice_date"])
+    frame["quantity"], frame["unit_price"], frame["is_outlier"] = 1.0, frame["amount"].abs(), False
+    path = tmp_path / "edge.parquet"
+    frame.loc[:, list(clean.OUTPUT_COLUMNS)].to_parquet(path, index=False)
+    return path
+
+
+def test_customer_table_edge_cases_match_pandas_and_hand_count(tmp_path):
+    path = _edge_lines(tmp_path)
+    with duckdb.connect() as con:
+        engine = eda.customer_summary(con, path)
+    baseline = pandas_customer_summary(path)
+    assert mismatches(compare_customer_summary(engine, baseline)) == 0
+    table = baseline.set_index("customer_id")
+    # A: orders 1, 2, 3; products P1 and "tea towel" (the blank description is no product);
+    # countries France 1, Spain 2 (the blank and the missing one do not count).
+    assert table["orders"].tolist() == [3, 1, 0]
+    assert table["distinct_products"].tolist() == [2, 1, 0]
+    assert table["lines"].tolist() == [5, 1, 1]
+    assert table["net_revenue"].tolist() == [14.75, 3.0, -3.0]
+    assert table.loc["A", "country"] == "Spain"
+    assert pd.isna(table.loc["B", "country"]) and table.loc["C", "country"] == "Italy"
+    assert table.loc["A", "return_share"] == pytest.approx(0.2)
+    assert pd.isna(table.loc["C", "avg_order_value"]) and pd.isna(table.loc["C", "last_purchase"])
+
+
+def test_customer_table_comparison_catches_each_kind_of_difference(tmp_path):
+    baseline = pandas_customer_summary(_edge_lines(tmp_path))
+    tampered = baseline.copy()
+    tampered.loc[0, "distinct_products"] += 1
+    tampered.loc[1, "country"] = "Spain"
+    tampered.loc[0, "net_revenue"] += 0.01
+    tampered.loc[0, "last_purchase"] += pd.Timedelta(seconds=1)
+    comparison = compare_customer_summary(baseline, tampered.drop(index=2))
+    assert comparison["distinct_products_differs"] == 1
+    assert comparison["country_differs"] == 1
+    assert comparison["net_revenue_differs"] == 1
+    assert comparison["last_purchase_differs"] == 1
+    assert comparison["customers_only_engine"] == 1
+    assert mismatches(comparison) == 5

@@ -106,6 +106,7 @@ SCHEMA: dict[str, Any] = {
     "paths.reports_dir": _STR,
     "run.seed": _INT,
     "run.kernel": _STR,
+    "run.memory_limit": _STR,
 }
 
 # Keys holding paths: resolved against the folder of the params file that sets them.

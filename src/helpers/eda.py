@@ -1208,17 +1208,30 @@ def customer_summary(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.Dat
         - country: the customer's most frequent country (ties: alphabetical first)
     """
     params = _query_params(con, path, TRANSACTION_COLUMNS)
+    # The distinct counts come from DISTINCT pairs counted per customer, not from
+    # count(DISTINCT ...) in the main aggregate: a plain GROUP BY spills to disk under the
+    # memory cap, and it was faster at 100M lines (17 s against 21 s; bench/run.py).
     sql = f"""
         WITH per_customer AS (
             SELECT customer_id,
-                   count(DISTINCT invoice_id) FILTER (WHERE NOT is_return) AS orders,
                    {_NET_REVENUE} AS net_revenue,
                    min(invoice_date) FILTER (WHERE NOT is_return) AS first_purchase,
                    max(invoice_date) FILTER (WHERE NOT is_return) AS last_purchase,
                    count(*) AS lines,
-                   count(DISTINCT {_PRODUCT_KEY}) FILTER (WHERE NOT is_return) AS distinct_products,
                    avg(CASE WHEN is_return THEN 1.0 ELSE 0.0 END) AS return_share
             FROM {_SOURCE}
+            GROUP BY customer_id
+        ),
+        customer_orders AS (
+            SELECT customer_id, count(*) AS orders
+            FROM (SELECT DISTINCT customer_id, invoice_id FROM {_SOURCE}
+                  WHERE NOT is_return AND invoice_id IS NOT NULL) AS pairs
+            GROUP BY customer_id
+        ),
+        customer_products AS (
+            SELECT customer_id, count(*) AS distinct_products
+            FROM (SELECT DISTINCT customer_id, {_PRODUCT_KEY} AS product FROM {_SOURCE}
+                  WHERE NOT is_return AND {_PRODUCT_KEY} IS NOT NULL) AS pairs
             GROUP BY customer_id
         ),
         country_lines AS (
@@ -1232,11 +1245,17 @@ def customer_summary(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.Dat
             FROM country_lines
             GROUP BY customer_id
         )
-        SELECT per_customer.customer_id, orders, net_revenue, first_purchase, last_purchase,
-               lines, distinct_products, return_share,
-               net_revenue / nullif(orders, 0) AS avg_order_value,
+        SELECT per_customer.customer_id,
+               coalesce(customer_orders.orders, 0) AS orders,
+               net_revenue, first_purchase, last_purchase, lines,
+               coalesce(customer_products.distinct_products, 0) AS distinct_products,
+               return_share,
+               net_revenue / nullif(coalesce(customer_orders.orders, 0), 0) AS avg_order_value,
                main_country.country
-        FROM per_customer LEFT JOIN main_country USING (customer_id)
+        FROM per_customer
+        LEFT JOIN customer_orders USING (customer_id)
+        LEFT JOIN customer_products USING (customer_id)
+        LEFT JOIN main_country USING (customer_id)
         ORDER BY per_customer.customer_id
     """
     return con.execute(sql, params).df()

@@ -22,9 +22,10 @@ If more than `MAX_BAD_SHARE` of a column's non-empty values fail, loading stops 
 message that names the file, the column, an example value and the fix; below that, the
 rows keep a NULL and 01_clean removes and logs them as ``invalid_values``.
 
-Environment variables (optional): ``ECOMSEG_MEMORY_LIMIT`` caps DuckDB's memory (a DuckDB
-size such as ``4GB`` or a share of RAM such as ``50%``; default `DEFAULT_MEMORY_LIMIT`);
-``ECOMSEG_TEMP_DIR`` is where work folders are made (default: the system temp folder).
+DuckDB's memory cap is the params key ``run.memory_limit`` (a DuckDB size such as ``4GB``
+or a share of RAM such as ``50%``; default `DEFAULT_MEMORY_LIMIT`). Environment variables
+(optional): ``ECOMSEG_MEMORY_LIMIT`` overrides that key for one run; ``ECOMSEG_TEMP_DIR``
+is where work folders are made (default: the system temp folder).
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ from helpers.config import CANONICAL_FIELDS
 from helpers.errors import UserError
 
 MAX_BAD_SHARE = 0.01
-DEFAULT_MEMORY_LIMIT = "50%"  # of RAM: leaves room for the notebook kernel and the desktop
+# 2 GB keeps a 100M-line export within 2.5 GiB per step at about 20% more time than
+# half the RAM (bench/run.py): the laptop stays usable, and the work spills to disk.
+DEFAULT_MEMORY_LIMIT = "2GB"
 ENV_MEMORY_LIMIT = "ECOMSEG_MEMORY_LIMIT"
 ENV_TEMP_DIR = "ECOMSEG_TEMP_DIR"
 STAGING_DB = "ecomseg_staging"  # DuckDB database attached from the work folder
@@ -60,6 +63,8 @@ _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
                   "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
 _FLOAT_TYPES = {"FLOAT", "REAL", "DOUBLE"}
 _WORK_DIRS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Path] = weakref.WeakKeyDictionary()
+# Per connection: the memory limit `configure_engine` set.
+_LIMITS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, str] = weakref.WeakKeyDictionary()
 # Per connection: canonical fields computed in the view from row_id (unknown while staging).
 _ROW_ID_FIELDS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, dict[str, str]] = (
     weakref.WeakKeyDictionary()
@@ -94,8 +99,8 @@ def configure_engine(con: duckdb.DuckDBPyConnection, memory_limit: str | None = 
     ----------
     con : duckdb.DuckDBPyConnection
     memory_limit : str, optional
-        A DuckDB size (``"4GB"``) or share of RAM (``"50%"``). Default: ``$ECOMSEG_MEMORY_LIMIT``,
-        else `DEFAULT_MEMORY_LIMIT`.
+        A DuckDB size (``"4GB"``) or share of RAM (``"50%"``), normally ``run.memory_limit``.
+        ``$ECOMSEG_MEMORY_LIMIT`` overrides it; without either, `DEFAULT_MEMORY_LIMIT`.
 
     Raises
     ------
@@ -103,17 +108,33 @@ def configure_engine(con: duckdb.DuckDBPyConnection, memory_limit: str | None = 
         The memory limit is not a size DuckDB understands.
     """
     folder = work_dir(con)
-    limit = memory_limit or os.environ.get(ENV_MEMORY_LIMIT) or DEFAULT_MEMORY_LIMIT
+    from_env = os.environ.get(ENV_MEMORY_LIMIT)
+    limit = from_env or memory_limit or DEFAULT_MEMORY_LIMIT
     try:
         con.execute(f"SET memory_limit = {_sql_str(limit)}").fetchall()
     except duckdb.Error:
+        where = f"environment variable {ENV_MEMORY_LIMIT}" if from_env else "params key run.memory_limit"
         raise UserError(
-            f"memory limit {limit!r} (environment variable {ENV_MEMORY_LIMIT}) is not a size; "
-            f"fix: write it like 4GB or 50%"
+            f"memory limit {limit!r} ({where}) is not a size; fix: write it like 4GB or 50%"
         ) from None
     # Outputs must come out in input order; DuckDB keeps it only while this is on.
     con.execute("SET preserve_insertion_order = true").fetchall()
+    _LIMITS[con] = limit
     return folder
+
+
+def connect(params: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB connection set up by `configure_engine` with ``run.memory_limit``.
+
+    Examples
+    --------
+    >>> con = connect({"run": {"memory_limit": "1GB"}})
+    >>> con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    '953.6 MiB'
+    """
+    con = duckdb.connect()
+    configure_engine(con, ((params or {}).get("run") or {}).get("memory_limit"))
+    return con
 
 
 def detect_format(path: Path, fmt: str = "auto") -> str:
@@ -506,7 +527,8 @@ def load_transactions(con: duckdb.DuckDBPyConnection, input_params: Mapping[str,
         do not parse.
     """
     path = Path(input_params["path"])
-    configure_engine(con)
+    if con not in _LIMITS:  # not opened by `connect`
+        configure_engine(con)
     columns = register_source(con, input_params)
     mapping = {f: input_params["columns"].get(f) for f in CANONICAL_FIELDS}
     _check_mapping(path, columns, mapping)
