@@ -336,37 +336,10 @@ def segment_composition(customers: pd.DataFrame) -> pd.DataFrame:
     return counts.div(counts.sum(axis=1), axis=0)
 
 
-_TOP_SQL = """
-WITH lines AS (
-    SELECT l.cluster, t.customer_id, t.amount,
-           nullif(trim(t.country), '') AS country,
-           coalesce(t.product_id, nullif(trim(t.description), '')) AS product,
-           nullif(trim(t.description), '') AS description
-    FROM read_parquet($path) AS t
-    JOIN labels AS l ON l.customer_id = t.customer_id
-    WHERE t.invoice_date < $analysis_date
-),
-sizes AS (
-    SELECT cluster, count(DISTINCT customer_id) AS cluster_customers, sum(amount) AS cluster_revenue
-    FROM lines GROUP BY cluster
-),
-grouped AS (
-    SELECT cluster, {key} AS item, count(DISTINCT customer_id) AS customers,
-           round(sum(amount), 6) AS revenue
-    FROM lines WHERE {key} IS NOT NULL
-    GROUP BY cluster, item
-),
-ranked AS (
-    SELECT *, row_number() OVER (PARTITION BY cluster ORDER BY {order}, item) AS rank
-    FROM grouped
-),
-named AS (
-    SELECT product AS item,
-           first(description ORDER BY n DESC, description) AS description
-    FROM (SELECT product, description, count(*) AS n FROM lines
-          WHERE product IS NOT NULL AND description IS NOT NULL GROUP BY product, description)
-    GROUP BY product
-)
+# The SQL of `top_by_cluster`. Both aggregate the lines before joining the cluster labels
+# wherever they can, so the large side of each join is small. 100M lines: 25 s for the two
+# calls before, when every part joined all lines to the labels (bench/run.py --report).
+_TOP_FOOTER = """
 SELECT r.cluster, r.rank, r.item, {description} AS description, r.customers,
        r.customers / s.cluster_customers AS customer_share, r.revenue,
        CASE WHEN s.cluster_revenue > 0 THEN r.revenue / s.cluster_revenue END AS revenue_share
@@ -374,6 +347,89 @@ FROM ranked AS r JOIN sizes AS s USING (cluster) {join_named}
 WHERE r.rank <= $n
 ORDER BY r.cluster, r.rank
 """
+# Countries: one row per customer and country is small, so everything starts from it.
+_TOP_COUNTRIES_SQL = """
+WITH customer_items AS (
+    SELECT customer_id, nullif(trim(country), '') AS item, sum(amount) AS revenue
+    FROM read_parquet($path)
+    WHERE invoice_date < $analysis_date
+    GROUP BY customer_id, item
+),
+labelled AS (
+    SELECT labels.cluster, customer_items.* FROM customer_items JOIN labels USING (customer_id)
+),
+sizes AS (
+    SELECT cluster, count(DISTINCT customer_id) AS cluster_customers,
+           round(sum(revenue), 6) AS cluster_revenue
+    FROM labelled GROUP BY cluster
+),
+ranked AS (
+    SELECT cluster, item, count(*) AS customers, round(sum(revenue), 6) AS revenue,
+           row_number() OVER (PARTITION BY cluster ORDER BY count(*) DESC, round(sum(revenue), 6) DESC, item) AS rank
+    FROM labelled WHERE item IS NOT NULL
+    GROUP BY cluster, item
+)""" + _TOP_FOOTER
+# Products rank by revenue first: only those at or above the n-th revenue of their
+# cluster (ties included) can make the top n. They are written to a small table first, so
+# the distinct customers are counted over their lines alone.
+_LINES = """lines AS NOT MATERIALIZED (  -- each part reads the columns it needs from the file
+    SELECT customer_id, amount, coalesce(product_id, nullif(trim(description), '')) AS item,
+           nullif(trim(description), '') AS description
+    FROM read_parquet($path)
+    WHERE invoice_date < $analysis_date
+)"""
+_PRODUCT_CANDIDATES_SQL = """
+CREATE OR REPLACE TEMP TABLE candidates AS
+WITH """ + _LINES + """,
+revenue AS (
+    SELECT labels.cluster, lines.item, round(sum(lines.amount), 6) AS revenue
+    FROM lines JOIN labels USING (customer_id)
+    WHERE lines.item IS NOT NULL
+    GROUP BY labels.cluster, lines.item
+),
+floors AS (
+    SELECT cluster, min(revenue) AS floor
+    FROM (SELECT cluster, revenue,
+                 row_number() OVER (PARTITION BY cluster ORDER BY revenue DESC) AS position
+          FROM revenue)
+    WHERE position <= $n
+    GROUP BY cluster
+)
+SELECT revenue.* FROM revenue JOIN floors USING (cluster) WHERE revenue.revenue >= floors.floor
+"""
+_TOP_PRODUCTS_SQL = """
+WITH """ + _LINES + """,
+sizes AS (
+    SELECT labels.cluster, count(*) AS cluster_customers, round(sum(revenue), 6) AS cluster_revenue
+    FROM (SELECT customer_id, sum(amount) AS revenue FROM lines GROUP BY customer_id) AS totals
+    JOIN labels USING (customer_id)
+    GROUP BY labels.cluster
+),
+candidate_lines AS (  -- the lines of each cluster's candidates
+    SELECT labelled.cluster, labelled.customer_id, labelled.item
+    FROM (SELECT labels.cluster, lines.customer_id, lines.item
+          FROM lines JOIN labels USING (customer_id)) AS labelled
+    SEMI JOIN candidates
+        ON labelled.cluster = candidates.cluster AND labelled.item = candidates.item
+),
+reach AS (
+    SELECT cluster, item, count(*) AS customers
+    FROM (SELECT DISTINCT cluster, item, customer_id FROM candidate_lines) AS pairs
+    GROUP BY cluster, item
+),
+ranked AS (
+    SELECT candidates.*, reach.customers,
+           row_number() OVER (PARTITION BY cluster ORDER BY revenue DESC, customers DESC, item) AS rank
+    FROM candidates JOIN reach USING (cluster, item)
+),
+named AS (  -- over all lines of the products shown
+    SELECT item, first(description ORDER BY n DESC, description) AS description
+    FROM (SELECT item, description, count(*) AS n FROM lines
+          WHERE description IS NOT NULL
+                AND item IN (SELECT item FROM ranked WHERE rank <= $n)
+          GROUP BY item, description)
+    GROUP BY item
+)""" + _TOP_FOOTER
 
 
 def top_by_cluster(
@@ -419,12 +475,10 @@ def top_by_cluster(
     path = Path(transactions_path)
     if not path.is_file():
         raise UserError(f"{path}: cleaned transactions not found; fix: run 01_clean first")
-    sql = _TOP_SQL.format(
-        key=by,
-        order="customers DESC, revenue DESC" if by == "country" else "revenue DESC, customers DESC",
-        description="named.description" if by == "product" else "NULL::VARCHAR",
-        join_named="LEFT JOIN named USING (item)" if by == "product" else "",
-    )
+    if by == "country":
+        sql = _TOP_COUNTRIES_SQL.format(description="NULL::VARCHAR", join_named="")
+    else:
+        sql = _TOP_PRODUCTS_SQL.format(description="named.description", join_named="LEFT JOIN named USING (item)")
     cutoff = pd.Timestamp("9999-12-31") if analysis_date is None else pd.Timestamp(analysis_date)
     labels = pd.DataFrame(
         {
@@ -432,11 +486,12 @@ def top_by_cluster(
             "cluster": customers[CLUSTER_COLUMN].astype("int64"),
         }
     )
+    query = {"path": str(path), "analysis_date": cutoff.to_pydatetime(), "n": int(n)}
     with duckdb.connect() as con:
         con.register("labels", labels)
-        top = con.execute(
-            sql, {"path": str(path), "analysis_date": cutoff.to_pydatetime(), "n": int(n)}
-        ).df()
+        if by == "product":
+            con.execute(_PRODUCT_CANDIDATES_SQL, query).fetchall()
+        top = con.execute(sql, query).df()
     top["rank"] = top["rank"].astype("int64")
     top["customers"] = top["customers"].astype("int64")
     return top
