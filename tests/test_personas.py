@@ -264,6 +264,40 @@ def test_top_countries_and_products_per_cluster(tmp_path):
         personas.top_by_cluster(paths["transactions"], customers, "city")
 
 
+def _lines(tmp_path, rows) -> str:
+    frame = pd.DataFrame(rows, columns=["customer_id", "product_id", "description", "country", "amount"])
+    frame["invoice_date"] = pd.Timestamp("2024-01-02")
+    path = tmp_path / "lines.parquet"
+    frame.to_parquet(path, index=False)
+    return str(path)
+
+
+def test_top_products_rank_by_revenue_then_customers_then_name(tmp_path):
+    rows = [
+        ("a", "P1", "mug", "UK", 10.0), ("b", "P2", "bag", "UK", 5.0), ("c", "P2", "bag", "UK", 5.0),
+        ("a", "P3", "pen", "UK", 10.0), ("a", "P4", "cup", "UK", 10.0), ("a", "P5", "hat", "UK", 1.0),
+        ("b", None, " tea towel ", "UK", 2.0), ("c", None, "tea towel", "UK", 2.0),
+    ]
+    customers = pd.DataFrame({"customer_id": ["a", "b", "c"], "cluster": [0, 0, 0]})
+    top = personas.top_by_cluster(_lines(tmp_path, rows), customers, "product", n=4)
+    # Revenue 10, 10, 10, 10 (P2 from two customers), then 4 (tea towel): P2 first on customers, then by name.
+    assert top["item"].tolist() == ["P2", "P1", "P3", "P4"]
+    assert top["customers"].tolist() == [2, 1, 1, 1]
+    assert top["revenue_share"].tolist() == pytest.approx([10 / 45] * 4)
+    towel = personas.top_by_cluster(_lines(tmp_path, rows), customers, "product", n=6)
+    assert towel.loc[towel["item"] == "tea towel", "customers"].tolist() == [2]
+
+
+def test_zero_revenue_cluster_share_is_blank_whatever_the_summation_order(tmp_path):
+    # 0.1 + 0.2 - 0.3 is 5.6e-17 or -2.8e-17 depending on the order of the sum; rounded, it is 0.
+    rows = [("a", "P1", "mug", "UK", 0.1), ("a", "P2", "bag", "UK", 0.2), ("a", "P3", "pen", "UK", -0.3)]
+    customers = pd.DataFrame({"customer_id": ["a"], "cluster": [0]})
+    path = _lines(tmp_path, rows)
+    for by in ("product", "country"):
+        top = personas.top_by_cluster(path, customers, by, n=3)
+        assert top["revenue_share"].isna().all(), by
+
+
 # --------------------------------------------------------------------------------------
 # Report pieces
 # --------------------------------------------------------------------------------------
