@@ -52,8 +52,13 @@ def test_all_notebooks_run_and_render_on_a_generated_export(tmp_path, workdirs):
             assert src.startswith("data:image/png;base64,"), (name, src[:40])
         assert "Product <" not in page, name  # descriptions from the data are never live markup
         assert "<script>alert" not in page and "<img src=x" not in page, name
+        assert ".partial" not in page, name  # paths say where the files are after the run
+    rfm_file = str(Path(workdirs["processed_dir"]) / "rfm.parquet")
+    assert rfm_file in (run_dir / "03_rfm.html").read_text() and Path(rfm_file).is_file()
+    assert str(run_dir / "cluster_model.joblib") in (run_dir / "04_clustering.ipynb").read_text()
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert [s["notebook"] for s in manifest["steps"]] == list(NOTEBOOKS)
+    assert all(s["peak_memory_mib"] > 50 for s in manifest["steps"]), manifest["steps"]
     clean = manifest["metrics"]["01_clean"]
     assert clean["raw_rows"] == len(export)
     assert clean["customers"] == 60

@@ -40,6 +40,8 @@ def test_run_publishes_latest_with_manifest_and_html(tmp_path, cleaning_csv, wor
     assert manifest["row_counts"]["01_clean"] == {"raw_rows": 10, "removed_rows": 6, "kept_rows": 4,
                                                   "rows": 4, "customers": 2}
     assert manifest["steps"][0]["notebook"] == "01_clean" and manifest["steps"][0]["seconds"] > 0
+    # The kernel's own peak memory: more than an idle Python (~10 MiB), far less than the machine.
+    assert 50 < manifest["steps"][0]["peak_memory_mib"] < 4096
     assert manifest["packages"]["duckdb"] != "missing"
     assert manifest["params"]["paths"]["interim_dir"] == workdirs["interim_dir"]
     assert (Path(workdirs["interim_dir"]) / "transactions.parquet").is_file()

@@ -41,6 +41,7 @@ PACKAGES = (
     "numpy", "pandas", "matplotlib", "seaborn", "scikit-learn", "duckdb", "pyarrow",
     "papermill", "nbconvert", "nbformat", "ipykernel", "PyYAML", "openpyxl",
 )
+PEAK_MEMORY_KEY = "peak_memory_mib"  # added by `record_metrics`, copied to the manifest's steps
 
 
 class StepFailed(Exception):
@@ -77,13 +78,23 @@ def record_metrics(run_dir: str | Path, step: str, metrics: Mapping[str, Any]) -
     step : str
         Notebook name, e.g. ``"01_clean"``.
     metrics : mapping
-        JSON-serialisable figures (row counts, customers, revenue).
+        JSON-serialisable figures (row counts, customers, revenue). The kernel's peak
+        memory so far is added as `PEAK_MEMORY_KEY`, so notebooks call this last.
     """
     if not run_dir:
         return
     folder = Path(run_dir) / "metrics"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{step}.json").write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
+    figures = {**metrics, PEAK_MEMORY_KEY: peak_memory_mib()}
+    (folder / f"{step}.json").write_text(json.dumps(figures, indent=2, default=str), encoding="utf-8")
+
+
+def peak_memory_mib() -> int:
+    """Return this process's peak resident memory so far, in MiB (the kernel's, in a notebook)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10))  # bytes on macOS, KiB on Linux
 
 
 def _new_run_id(reports_dir: Path) -> str:
@@ -259,6 +270,26 @@ def promote_outputs(staged: Mapping[str, Path], targets: Mapping[str, Path]) -> 
     return moved
 
 
+def rewrite_paths(folder: Path, replacements: Mapping[str, str]) -> None:
+    """Replace staged paths with final ones in the executed notebooks and HTML of `folder`.
+
+    Notebooks print where they wrote (e.g. ``reports/<id>.partial/data/processed/rfm.parquet``);
+    after a successful run the files are elsewhere, and the reports should say so. Longer
+    paths are replaced first, so a folder inside another is rewritten as a whole.
+    """
+    import html
+
+    pairs = sorted(replacements.items(), key=lambda kv: len(kv[0]), reverse=True)
+    for page in [*folder.glob("*.ipynb"), *folder.glob("*.html")]:
+        text = original = page.read_text(encoding="utf-8")
+        for old, new in pairs:
+            text = text.replace(old, new)
+            if html.escape(old) != old:
+                text = text.replace(html.escape(old), html.escape(new))
+        if text != original:
+            page.write_text(text, encoding="utf-8")
+
+
 def _log(message: str) -> None:
     print(message, flush=True)
 
@@ -353,9 +384,12 @@ def run_report(
             t1 = time.perf_counter()
             render_html(executed, f"{name} - {STEP_TITLES.get(name, name)}")
             t2 = time.perf_counter()
+            step_metrics = partial / "metrics" / f"{name}.json"
+            peak = (json.loads(step_metrics.read_text(encoding="utf-8")).get(PEAK_MEMORY_KEY)
+                    if step_metrics.is_file() else None)
             manifest["steps"].append(
                 {"notebook": name, "seconds": round(t2 - t0, 2), "execute_seconds": round(t1 - t0, 2),
-                 "render_seconds": round(t2 - t1, 2)}
+                 "render_seconds": round(t2 - t1, 2), "peak_memory_mib": peak}
             )
             _log(f"[{i}/{len(notebooks)}] {name}: done in {t2 - t0:.1f} s")
     except StepFailed as exc:
@@ -381,7 +415,10 @@ def run_report(
     manifest["total_seconds"] = round(time.perf_counter() - started, 2)
     manifest["finished"] = dt.datetime.now().isoformat(timespec="seconds")
     final = reports_dir / run_id
-    # Paths recorded during the run point into the .partial folder, which is renamed below.
+    # Paths recorded during the run point into the .partial folder, which is renamed below,
+    # and data written there now lives in data/interim and data/processed.
+    rewrite_paths(partial, {**{str(staged_dirs[k]): str(Path(params["paths"][k])) for k in STAGED_KEYS},
+                            str(partial): str(final)})
     manifest_text = json.dumps(manifest, indent=2, default=str).replace(str(partial), str(final))
     (partial / "manifest.json").write_text(manifest_text, encoding="utf-8")
     write_index(partial, manifest)
