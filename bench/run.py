@@ -229,7 +229,7 @@ def verify(label: str, rows: int, cleaned: Path, work: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- output
 
 CSV_FIELDS = ("size", "rows", "stage", "ok", "wall_s", "process_s", "cpu_s", "peak_mib", "load_1min",
-              "customers", "kept", "ingest_s", "rules_s", "summary_s", "outputs_s", "detail")
+              "customers", "kept", "ingest_s", "rules_s", "summary_s", "outputs_s", "steps", "detail")
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -254,6 +254,8 @@ def _note(result: dict[str, Any]) -> str:
     for key in ("kept", "customers"):
         if key in result:
             parts.append(f"{key} {result[key]:,}")
+    if result.get("steps"):
+        parts.append(f"per notebook (time, kernel peak): {result['steps']}")
     return "; ".join(parts)
 
 

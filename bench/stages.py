@@ -178,12 +178,19 @@ def report(params_file: str) -> dict[str, Any]:
     """The whole report (`python -m helpers.runner`) on the synthetic export."""
     import subprocess
 
+    import yaml
+
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "helpers.runner", "--params", params_file],
                           capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"report failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}")
-    return {"wall_s": time.perf_counter() - start}
+    wall = time.perf_counter() - start
+    reports = Path(yaml.safe_load(Path(params_file).read_text())["paths"]["reports_dir"])
+    manifest = json.loads((reports / "latest" / "manifest.json").read_text(encoding="utf-8"))
+    steps = "; ".join(f"{s['notebook'][:2]} {s['seconds']:.0f} s {s['peak_memory_mib'] or 0:,} MiB"
+                      for s in manifest["steps"])
+    return {"wall_s": wall, "steps": steps}
 
 
 def main(argv: list[str] | None = None) -> int:
