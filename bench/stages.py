@@ -1,5 +1,8 @@
 """One benchmark stage per process: ``python -m bench.stages STAGE '{"json": "arguments"}'``.
 
+Engine stages time their work including writing their Parquet output; the pandas
+baselines stop the clock before writing, which favours the baseline slightly.
+
 `bench.run` starts each stage in a fresh interpreter so that the operating system's peak
 resident memory of that process (``ru_maxrss``) belongs to that stage alone. A stage
 prints one JSON line on stdout: ``wall_s`` (the work itself, imports excluded) plus
