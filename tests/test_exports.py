@@ -217,6 +217,17 @@ def test_write_csv_gives_the_same_bytes_whatever_the_input_order(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+def test_text_a_spreadsheet_would_run_as_a_formula_is_written_as_text(tmp_path):
+    customers = _customers()
+    customers["customer_id"] = ["=cmd|' /C calc'!A0", "-100", "@300"]
+    names = {1: '=HYPERLINK("http://evil.example","Loyal")', -2: "No kept order", 0: "+New"}
+    text = exports.write_csv(exports.segments_table(customers, names), tmp_path / "s.csv").read_text(encoding="utf-8")
+    rows = pd.read_csv(tmp_path / "s.csv", dtype=str, keep_default_na=False)
+    assert rows["customer_id"].tolist() == ["-100", "'=cmd|' /C calc'!A0", "'@300"]  # -100 is a number
+    assert set(rows["persona"]) == {"'=HYPERLINK(\"http://evil.example\",\"Loyal\")", "No kept order", "'+New"}
+    assert "\n=" not in text and ",=" not in text and ",@" not in text and ",+" not in text
+
+
 def test_export_dir_is_the_run_folder_or_the_processed_folder(tmp_path):
     assert exports.export_dir(str(tmp_path / "run"), tmp_path / "processed") == tmp_path / "run"
     assert exports.export_dir("", tmp_path / "processed") == tmp_path / "processed"

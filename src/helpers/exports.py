@@ -11,7 +11,8 @@ notebook runs interactively, see `export_dir`):
 
 Both are byte-for-byte the same for the same input: rows sorted by a stable key, money
 rounded to 2 decimals, shares to 4, every number written by a fixed format, UTF-8 with
-``\\n`` line ends, written to a temporary name and renamed.
+``\\n`` line ends, written to a temporary name and renamed. Text that a spreadsheet would
+run as a formula (``=...``, ``@...``) gets a leading apostrophe (`neutralise_formula`).
 
 Privacy:
 
@@ -382,10 +383,33 @@ EXPORT_DECIMALS: dict[str, int] = {
 }
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula ("CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?")
+
+
+def neutralise_formula(text: str) -> str:
+    """Prefix text that a spreadsheet would run as a formula with an apostrophe.
+
+    Excel, LibreOffice and Google Sheets treat a cell starting with ``= + - @`` (or a tab or
+    carriage return) as a formula, so an id or persona name like ``=HYPERLINK(...)`` from an
+    export or a params file would run when marketing opens the CSV. The apostrophe makes it
+    text. Plain numbers such as ``-12.5`` are left alone.
+
+    Examples
+    --------
+    >>> [neutralise_formula(t) for t in ["=1+1", "@SUM(A1)", "-12.5", "+44", "Loyal", "- note"]]
+    ["'=1+1", "'@SUM(A1)", '-12.5', '+44', 'Loyal', "'- note"]
+    """
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def _text(value: Any) -> str:
     if isinstance(value, str):
-        return value
-    return "" if value is None or pd.isna(value) else str(value)
+        return neutralise_formula(value)
+    return "" if value is None or pd.isna(value) else neutralise_formula(str(value))
 
 
 def format_for_csv(frame: pd.DataFrame, decimals: Mapping[str, int] | None = None) -> pd.DataFrame:
