@@ -298,6 +298,55 @@ def test_zero_revenue_cluster_share_is_blank_whatever_the_summation_order(tmp_pa
         assert top["revenue_share"].isna().all(), by
 
 
+def _bought(tmp_path) -> tuple[str, pd.DataFrame]:
+    """Cluster 0: a-d, cluster 1: e-j. MUG: everyone; BAG: a, b, c, e; PEN: e-h; HAT: a only."""
+    rows = [(c, "P1", "MUG", "2024-01-02", False) for c in "abcdefghij"]
+    rows += [(c, "P2", "BAG", "2024-01-03", False) for c in "abce"]
+    rows += [(c, "P3", "PEN", "2024-01-04", False) for c in "efgh"]
+    rows += [("a", "P4", "HAT", "2024-01-05", False), ("a", "P4", "HAT", "2024-01-06", False)]
+    rows += [("j", "P5", "CUP", "2024-01-07", True),  # a return is not a purchase
+             ("i", "P3", "PEN", "2024-03-01", False)]  # after the analysis date below
+    frame = pd.DataFrame(rows, columns=["customer_id", "product_id", "description", "invoice_date", "is_return"])
+    frame["invoice_date"] = pd.to_datetime(frame["invoice_date"])
+    path = tmp_path / "bought.parquet"
+    frame.to_parquet(path, index=False)
+    customers = pd.DataFrame({"customer_id": list("abcdefghij"), "cluster": [0] * 4 + [1] * 6})
+    return str(path), customers
+
+
+def test_signature_products_rank_by_lift_of_basket_share(tmp_path):
+    path, customers = _bought(tmp_path)
+    sig = personas.signature_products(path, customers, n=2, analysis_date="2024-02-01", min_buyers=2)
+    # 20 purchase lines before the date: cluster 0 has 9 (MUG 4, BAG 3, HAT 2), cluster 1 has
+    # 11 (MUG 6, BAG 1, PEN 4). Overall MUG 10/20, BAG 4/20, PEN 4/20, HAT 2/20.
+    # Cluster 0: BAG (3/9)/(4/20) = 1.667; MUG 0.889 is not above 1; HAT has one buyer only.
+    # Cluster 1: PEN (4/11)/(4/20) = 1.818, MUG (6/11)/(10/20) = 1.091; BAG 0.45.
+    assert sig["description"].tolist() == ["BAG", "PEN", "MUG"]
+    assert sig["cluster"].tolist() == [0, 1, 1]
+    assert sig["lift"].tolist() == pytest.approx([(3 / 9) / 0.2, (4 / 11) / 0.2, (6 / 11) / 0.5])
+    assert sig["buyers"].tolist() == [3, 4, 6]
+    assert sig["buyer_share"].tolist() == pytest.approx([0.75, 4 / 6, 1.0])
+    assert sig["line_share"].tolist() == pytest.approx([3 / 9, 4 / 11, 6 / 11])
+    assert personas.signature_text(sig).to_dict() == {0: "BAG ×1.7 (75% bought)",
+                                                       1: "PEN ×1.8 (67% bought) · MUG ×1.1 (100% bought)"}
+
+
+def test_signature_products_thresholds(tmp_path):
+    path, customers = _bought(tmp_path)
+    one_buyer = personas.signature_products(path, customers, n=1, analysis_date="2024-02-01", min_buyers=1)
+    assert one_buyer["item"].tolist() == ["P4", "P3"]  # HAT: (2/9)/(2/20) = 2.22
+    assert one_buyer.loc[0, "lift"] == pytest.approx(20 / 9)
+    half = personas.signature_products(path, customers, n=3, analysis_date="2024-02-01", min_share=0.5, min_buyers=1)
+    assert half.groupby("cluster")["item"].agg(list).to_dict() == {0: ["P2"], 1: ["P3", "P1"]}
+    # Without the analysis date i's PEN counts: (5/12)/(5/21) = 1.75, bought by 5 of 6.
+    later = personas.signature_products(path, customers, n=1, min_buyers=2)
+    pen = later[later["cluster"] == 1]
+    assert pen["lift"].tolist() == pytest.approx([1.75]) and pen["buyer_share"].tolist() == pytest.approx([5 / 6])
+    assert "P5" not in set(later["item"])  # returned, never bought
+    with pytest.raises(UserError, match="signature_min_share"):
+        personas.signature_products(path, customers, min_share=5)
+
+
 # --------------------------------------------------------------------------------------
 # Report pieces
 # --------------------------------------------------------------------------------------

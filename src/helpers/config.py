@@ -96,6 +96,7 @@ SCHEMA: dict[str, Any] = {
         "silhouette_tolerance", "min_cluster_share", "test_size", "stability_threshold")},
     "personas.ratio": _NUM,
     "personas.top_n": _INT,
+    "personas.signature_min_share": _NUM,
     "personas.traits_file": _OPT_STR,
     "personas.overrides": _MAPPING,
     "privacy.pseudonymize_ids": _BOOL,
@@ -232,6 +233,8 @@ def _check_consistency(flat: Mapping[str, Any], source: Path) -> None:
         raise UserError(f"{source}: key 'personas.ratio' must be > 1; fix: use e.g. 1.5")
     if flat["personas.top_n"] < 1:
         raise UserError(f"{source}: key 'personas.top_n' must be >= 1; fix: use e.g. 3")
+    if not 0 <= flat["personas.signature_min_share"] <= 1:
+        raise UserError(f"{source}: key 'personas.signature_min_share' must be between 0 and 1; fix: use e.g. 0.05")
     if flat["privacy.pseudonymize_ids"] and not str(flat["privacy.salt"]).strip():
         raise UserError(
             f"{source}: key 'privacy.salt' is empty while privacy.pseudonymize_ids is true; "

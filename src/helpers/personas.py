@@ -497,6 +497,166 @@ def top_by_cluster(
     return top
 
 
+_SIGNATURE_SQL = """
+WITH bought AS (  -- one row per customer and product, with its purchase lines
+    SELECT customer_id, coalesce(product_id, nullif(trim(description), '')) AS item, count(*) AS lines
+    FROM read_parquet($path)
+    WHERE invoice_date < $analysis_date AND NOT is_return
+          AND coalesce(product_id, nullif(trim(description), '')) IS NOT NULL
+    GROUP BY customer_id, item
+),
+per_cluster AS (
+    SELECT labels.cluster, bought.item, count(*) AS buyers, sum(bought.lines) AS lines
+    FROM bought JOIN labels USING (customer_id)
+    GROUP BY labels.cluster, bought.item
+),
+overall AS (SELECT item, sum(lines) AS lines FROM per_cluster GROUP BY item),
+sizes AS (
+    SELECT labels.cluster, count(*) AS customers, any_value(cluster_lines.lines) AS lines
+    FROM labels
+    LEFT JOIN (SELECT cluster, sum(lines) AS lines FROM per_cluster GROUP BY cluster) AS cluster_lines
+        USING (cluster)
+    GROUP BY labels.cluster
+),
+everyone AS (SELECT sum(lines) AS lines FROM per_cluster),
+lifted AS (
+    SELECT per_cluster.cluster, per_cluster.item, per_cluster.buyers,
+           per_cluster.buyers / sizes.customers AS buyer_share,
+           per_cluster.lines / sizes.lines AS line_share,
+           overall.lines / everyone.lines AS overall_line_share,
+           (per_cluster.lines / sizes.lines) / (overall.lines / everyone.lines) AS lift
+    FROM per_cluster
+    JOIN sizes USING (cluster)
+    JOIN overall USING (item)
+    CROSS JOIN everyone
+    WHERE per_cluster.buyers >= $min_buyers AND per_cluster.buyers >= $min_share * sizes.customers
+),
+ranked AS (
+    SELECT *, row_number() OVER (PARTITION BY cluster ORDER BY lift DESC, buyers DESC, item) AS rank
+    FROM lifted
+    WHERE lift > 1
+),
+named AS (
+    SELECT item, first(description ORDER BY n DESC, description) AS description
+    FROM (SELECT coalesce(product_id, nullif(trim(description), '')) AS item,
+                 nullif(trim(description), '') AS description, count(*) AS n
+          FROM read_parquet($path)
+          WHERE nullif(trim(description), '') IS NOT NULL
+                AND coalesce(product_id, nullif(trim(description), '')) IN
+                    (SELECT item FROM ranked WHERE rank <= $n)
+          GROUP BY ALL)
+    GROUP BY item
+)
+SELECT ranked.cluster, ranked.rank, ranked.item, named.description, ranked.buyers,
+       ranked.buyer_share, ranked.line_share, ranked.overall_line_share, ranked.lift
+FROM ranked LEFT JOIN named USING (item)
+WHERE ranked.rank <= $n
+ORDER BY ranked.cluster, ranked.rank
+"""
+
+
+def signature_products(
+    transactions_path: str | Path,
+    customers: pd.DataFrame,
+    n: int = 3,
+    analysis_date: str | pd.Timestamp | None = None,
+    min_share: float = 0.05,
+    min_buyers: int = 5,
+) -> pd.DataFrame:
+    """Find the products that set each cluster apart: a larger part of its baskets than of all.
+
+    The best sellers of every cluster are mostly the shop's best sellers, the same list
+    for every persona. Here each product is scored by its **lift**: its share of the
+    cluster's purchase lines divided by its share of all purchase lines (2.0 = twice as
+    large a part of the cluster's baskets). Shares of lines, not of customers, so that a
+    cluster buying many products does not win every product. Only products with lift > 1,
+    bought by at least `min_share` of the cluster's customers and by at least `min_buyers`
+    of them, count: one customer's bulk order does not make a signature. Ties: more buyers
+    first, then by name.
+
+    Parameters
+    ----------
+    transactions_path : str or Path
+        Cleaned transactions Parquet of 01_clean (purchase lines before `analysis_date` count).
+    customers : pandas.DataFrame
+        ``customer_id`` and ``cluster`` of every customer (buyer shares are of all of them).
+    n : int, default 3
+        Products per cluster.
+    analysis_date : str or Timestamp, optional
+        Only lines before it count, as in 03_rfm (None = every line).
+    min_share : float, default 0.05
+        Smallest share of the cluster's customers who bought a product.
+    min_buyers : int, default 5
+        Smallest number of the cluster's customers who bought it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        cluster, rank (1 = most distinctive), item (product id, or the description when the
+        shop has none), description (most frequent), buyers, buyer_share (of the cluster's
+        customers), line_share (of the cluster's purchase lines), overall_line_share (of all
+        purchase lines), lift. A cluster with no product past the thresholds has no rows.
+
+    Raises
+    ------
+    UserError
+        Bad `n` or `min_share`, or the transactions file is missing.
+    """
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise UserError(f"key 'personas.top_n' must be an integer >= 1, got {n!r}; fix: use e.g. 3")
+    if not 0 <= min_share <= 1:
+        raise UserError(f"key 'personas.signature_min_share' must be between 0 and 1, got {min_share!r}; "
+                        f"fix: use e.g. 0.05")
+    path = Path(transactions_path)
+    if not path.is_file():
+        raise UserError(f"{path}: cleaned transactions not found; fix: run 01_clean first")
+    cutoff = pd.Timestamp("9999-12-31") if analysis_date is None else pd.Timestamp(analysis_date)
+    labels = pd.DataFrame({
+        "customer_id": customers["customer_id"].astype(str).astype(object),
+        "cluster": customers[CLUSTER_COLUMN].astype("int64"),
+    })
+    query = {"path": str(path), "analysis_date": cutoff.to_pydatetime(), "n": int(n),
+             "min_share": float(min_share), "min_buyers": int(min_buyers)}
+    with duckdb.connect() as con:
+        con.register("labels", labels)
+        top = con.execute(_SIGNATURE_SQL, query).df()
+    for column in ("rank", "buyers"):
+        top[column] = top[column].astype("int64")
+    return top
+
+
+def signature_text(signature: pd.DataFrame, width: int = 40) -> pd.Series:
+    """Write each cluster's signature products as one line, e.g. ``MUG ×2.4 (34% bought)``.
+
+    Examples
+    --------
+    >>> sig = pd.DataFrame({"cluster": [0], "item": ["P1"], "description": ["MUG"],
+    ...                     "lift": [2.44], "buyer_share": [0.34]})
+    >>> signature_text(sig).tolist()
+    ['MUG ×2.4 (34% bought)']
+    """
+    def label(row: pd.Series) -> str:
+        return f"{_item_label(row, width)} ×{row['lift']:.1f} ({row['buyer_share']:.0%} bought)"
+
+    return _join_per_cluster(signature, label)
+
+
+def _item_label(row: pd.Series, width: int) -> str:
+    """The item's description (else its id), cut to `width` characters with an ellipsis."""
+    desc = row.get("description")
+    text = str(desc) if isinstance(desc, str) and desc.strip() else str(row["item"])
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _join_per_cluster(items: pd.DataFrame, label: Callable[[pd.Series], str]) -> pd.Series:
+    """Join each cluster's labelled rows, in their order, with `` · ``; indexed by cluster."""
+    if items.empty:
+        return pd.Series(dtype=object)
+    return items.groupby("cluster", sort=True).apply(
+        lambda g: " · ".join(label(r) for _, r in g.iterrows()), include_groups=False
+    )
+
+
 def top_items_text(top: pd.DataFrame, share: str = "customer_share", width: int = 40) -> pd.Series:
     """Write each cluster's top items as one line, e.g. ``United Kingdom 91% · France 3%``.
 
@@ -522,17 +682,10 @@ def top_items_text(top: pd.DataFrame, share: str = "customer_share", width: int 
     ['UK 90% · France 5%']
     """
     def label(row: pd.Series) -> str:
-        desc = row.get("description")
-        text = str(desc) if isinstance(desc, str) and desc.strip() else str(row["item"])
-        text = text if len(text) <= width else text[: width - 1] + "…"
-        value = row.get(share)
+        text, value = _item_label(row, width), row.get(share)
         return f"{text} {value:.0%}" if value is not None and pd.notna(value) else text
 
-    if top.empty:
-        return pd.Series(dtype=object)
-    return top.groupby("cluster", sort=True).apply(
-        lambda g: " · ".join(label(r) for _, r in g.iterrows()), include_groups=False
-    )
+    return _join_per_cluster(top, label)
 
 
 # --------------------------------------------------------------------------------------
@@ -1082,7 +1235,9 @@ _CARD_CSS = """
 """
 
 
-def persona_cards_html(personas: pd.DataFrame, overall: Mapping[str, Any]) -> str:
+def persona_cards_html(
+    personas: pd.DataFrame, overall: Mapping[str, Any], signature: Mapping[int, str] | None = None
+) -> str:
     """Return the persona cards as HTML: name, size, revenue share, key figures, actions.
 
     Every text (names, descriptions, actions, overrides included) is escaped with
@@ -1095,6 +1250,8 @@ def persona_cards_html(personas: pd.DataFrame, overall: Mapping[str, Any]) -> st
         Output of `name_personas` (in display order).
     overall : mapping
         Output of `overall_profile` (the "all customers" column of each card).
+    signature : mapping, optional
+        Cluster -> text of its signature products (`signature_text`), shown on its card.
 
     Returns
     -------
@@ -1114,8 +1271,9 @@ def persona_cards_html(personas: pd.DataFrame, overall: Mapping[str, Any]) -> st
         ("Average order value", "median_avg_order_value", _fmt_money),
         ("Days since first order", "median_tenure_days", _fmt_days),
     )
+    signature = signature if signature is not None else {}
     cards = []
-    for _, row in personas.iterrows():
+    for cluster, row in personas.iterrows():
         color = RULE_COLORS.get(str(row["rule"]), "#4c72b0")
         share = row["revenue_share"]
         revenue = f"{float(share):.1%} of net revenue" if pd.notna(share) and share > 0 else "no net revenue"
@@ -1124,6 +1282,9 @@ def persona_cards_html(personas: pd.DataFrame, overall: Mapping[str, Any]) -> st
             for label, key, fmt in figures
         )
         actions = "".join(f"<li>{esc(str(a))}</li>" for a in row["actions"])
+        bought = signature.get(cluster)
+        bought_html = (f'<p class="persona-signature"><b>Buys more than others</b>: {esc(str(bought))}</p>'
+                       if bought else "")
         cards.append(
             f'<div class="persona-card" style="border-left-color:{color}">'
             f'<div class="persona-name">{esc(str(row["persona"]))}</div>'
@@ -1131,7 +1292,7 @@ def persona_cards_html(personas: pd.DataFrame, overall: Mapping[str, Any]) -> st
             f'({float(row["customer_share"]):.1%}) &middot; <b>{esc(revenue)}</b></p>'
             f'<table class="persona-figures"><tr><th>median</th><th>persona</th><th>all</th></tr>'
             f"{table_rows}</table>"
-            f"<p>{esc(str(row['description']))}</p>"
+            f"<p>{esc(str(row['description']))}</p>{bought_html}"
             f"<p><b>Recommended actions</b></p><ol>{actions}</ol></div>"
         )
     return _CARD_CSS + '<div class="persona-cards">' + "".join(cards) + "</div>"
