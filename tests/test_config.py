@@ -72,3 +72,15 @@ def test_invalid_yaml_names_the_line(tmp_path):
     bad.write_text("input:\n  path: [unclosed\n")
     with pytest.raises(UserError, match=r"p\.yaml: not valid YAML at line"):
         load_params(bad)
+
+
+@pytest.mark.parametrize("size", ["2GB", "512 MiB", "1.5gb", "50%"])
+def test_memory_limit_accepts_duckdb_sizes(tmp_path, size):
+    params = load_params(write_params(tmp_path / "p.yaml", {"run": {"memory_limit": size}}))
+    assert params["run"]["memory_limit"] == size
+
+
+@pytest.mark.parametrize("size", ["lots", "2", "GB", "-1GB"])
+def test_memory_limit_that_is_not_a_size_names_the_key(tmp_path, size):
+    with pytest.raises(UserError, match=r"p\.yaml: key 'run\.memory_limit' .* not a size; fix: write it like 2GB"):
+        load_params(write_params(tmp_path / "p.yaml", {"run": {"memory_limit": size}}))

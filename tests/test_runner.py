@@ -169,3 +169,18 @@ def test_literal_salt_is_redacted_from_run_files_but_used_by_the_notebooks(tmp_p
     assert "s3cret" in (tmp_path / "staged.yaml").read_text()
     env_salt = load_params(write_params(tmp_path / "q.yaml", {"privacy": {"pseudonymize_ids": True, "salt": "env:SALT"}}))
     assert _public_params(env_salt)["privacy"]["salt"] == "env:SALT"
+
+
+def test_kernels_get_the_memory_limit_and_the_environment_is_restored(monkeypatch):
+    from helpers.io import ENV_MEMORY_LIMIT, connect
+    from helpers.runner import _environment
+
+    monkeypatch.delenv(ENV_MEMORY_LIMIT, raising=False)
+    with _environment({ENV_MEMORY_LIMIT: "1GB"}):
+        con = connect()  # as a helper inside a kernel started here would
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "953.6 MiB"
+    assert ENV_MEMORY_LIMIT not in os.environ
+    monkeypatch.setenv(ENV_MEMORY_LIMIT, "3GB")
+    with _environment({ENV_MEMORY_LIMIT: "1GB"}):
+        pass
+    assert os.environ[ENV_MEMORY_LIMIT] == "3GB"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime
 import difflib
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,9 @@ SCHEMA: dict[str, Any] = {
     "run.kernel": _STR,
     "run.memory_limit": _STR,
 }
+
+# A DuckDB memory size (run.memory_limit): 2GB, 512 MiB, 1.5TB, or a share of RAM, 50%.
+MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B|%)", re.IGNORECASE)
 
 # Keys holding paths: resolved against the folder of the params file that sets them.
 PATH_KEYS = ("input.path", "customers_input.path", "sessions_input.path", "rfm.segment_map", "personas.traits_file", "paths.interim_dir", "paths.processed_dir", "paths.reports_dir")
@@ -235,6 +239,11 @@ def _check_consistency(flat: Mapping[str, Any], source: Path) -> None:
         raise UserError(f"{source}: key 'personas.top_n' must be >= 1; fix: use e.g. 3")
     if not 0 <= flat["personas.signature_min_share"] <= 1:
         raise UserError(f"{source}: key 'personas.signature_min_share' must be between 0 and 1; fix: use e.g. 0.05")
+    if not MEMORY_SIZE.fullmatch(str(flat["run.memory_limit"]).strip()):
+        raise UserError(
+            f"{source}: key 'run.memory_limit' is {flat['run.memory_limit']!r}, not a size; "
+            f"fix: write it like 2GB, 512MB or 50% (of RAM)"
+        )
     if flat["privacy.pseudonymize_ids"] and not str(flat["privacy.salt"]).strip():
         raise UserError(
             f"{source}: key 'privacy.salt' is empty while privacy.pseudonymize_ids is true; "

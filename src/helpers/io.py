@@ -126,6 +126,9 @@ def configure_engine(con: duckdb.DuckDBPyConnection, memory_limit: str | None = 
 def connect(params: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
     """Open a DuckDB connection set up by `configure_engine` with ``run.memory_limit``.
 
+    Helpers that get no params call it bare: during a run the runner passes
+    ``run.memory_limit`` to the kernels as ``$ECOMSEG_MEMORY_LIMIT``, which then applies.
+
     Examples
     --------
     >>> con = connect({"run": {"memory_limit": "1GB"}})

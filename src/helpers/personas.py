@@ -53,7 +53,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -63,6 +62,7 @@ from matplotlib.ticker import FuncFormatter
 
 from helpers.errors import UserError
 from helpers.exports import drop_personal_columns
+from helpers.io import connect  # DuckDB with the memory cap (run.memory_limit)
 from helpers.report import plain_text
 
 DEFAULT_RATIO = 1.5
@@ -487,7 +487,7 @@ def top_by_cluster(
         }
     )
     query = {"path": str(path), "analysis_date": cutoff.to_pydatetime(), "n": int(n)}
-    with duckdb.connect() as con:
+    with connect() as con:
         con.register("labels", labels)
         if by == "product":
             con.execute(_PRODUCT_CANDIDATES_SQL, query).fetchall()
@@ -617,7 +617,7 @@ def signature_products(
     })
     query = {"path": str(path), "analysis_date": cutoff.to_pydatetime(), "n": int(n),
              "min_share": float(min_share), "min_buyers": int(min_buyers)}
-    with duckdb.connect() as con:
+    with connect() as con:
         con.register("labels", labels)
         top = con.execute(_SIGNATURE_SQL, query).df()
     for column in ("rank", "buyers"):

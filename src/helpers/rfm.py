@@ -32,6 +32,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from helpers.eda import summary_table
 from helpers.errors import UserError
+from helpers.io import connect  # DuckDB with the memory cap (run.memory_limit)
 from helpers.report import plain_text
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -132,7 +133,7 @@ def _check_transactions(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 def _date_range(path: Path) -> tuple[pd.Timestamp, pd.Timestamp]:
     """Return the first and last invoice_date of the lines; UserError when there are none."""
-    with duckdb.connect() as con:
+    with connect() as con:
         _check_transactions(con, path)
         first, last = con.execute(
             "SELECT min(invoice_date), max(invoice_date) FROM read_parquet($path)",
@@ -330,7 +331,7 @@ def customer_metrics(
     """
     path = Path(transactions_path)
     as_of = _as_of(path, analysis_date)
-    with duckdb.connect() as con:
+    with connect() as con:
         _check_transactions(con, path)
         customers = con.execute(
             _CUSTOMER_SQL, {"path": str(path), "analysis_date": as_of.to_pydatetime()}
@@ -357,7 +358,7 @@ def transaction_totals(
     """
     path = Path(transactions_path)
     as_of = _as_of(path, analysis_date)
-    with duckdb.connect() as con:
+    with connect() as con:
         _check_transactions(con, path)
         customers, revenue, lines = con.execute(
             "SELECT count(DISTINCT customer_id), coalesce(sum(amount), 0), count(*) "

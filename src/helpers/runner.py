@@ -27,12 +27,13 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from helpers.config import NOTEBOOKS, PROJECT_ROOT, load_params
 from helpers.errors import UserError
+from helpers.io import ENV_MEMORY_LIMIT
 from helpers.summary import STEP_TITLES, write_index
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
@@ -290,6 +291,21 @@ def rewrite_paths(folder: Path, replacements: Mapping[str, str]) -> None:
             page.write_text(text, encoding="utf-8")
 
 
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables (inherited by the kernels) for the block, then restore them."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def _log(message: str) -> None:
     print(message, flush=True)
 
@@ -376,22 +392,26 @@ def run_report(
     }
     started = time.perf_counter()
     _log(f"report {run_id}: {len(notebooks)} notebooks, input {input_path.name}")
+    # Every DuckDB connection in the kernels (helpers.io.connect) gets run.memory_limit,
+    # unless the environment variable already overrides it.
+    memory = {ENV_MEMORY_LIMIT: os.environ.get(ENV_MEMORY_LIMIT) or str(params["run"]["memory_limit"])}
     try:
-        for i, name in enumerate(notebooks, 1):
-            _log(f"[{i}/{len(notebooks)}] {name}: running ...")
-            t0 = time.perf_counter()
-            executed = execute_step(name, partial, str(staged_params), params["run"]["kernel"], notebook_dir)
-            t1 = time.perf_counter()
-            render_html(executed, f"{name} - {STEP_TITLES.get(name, name)}")
-            t2 = time.perf_counter()
-            step_metrics = partial / "metrics" / f"{name}.json"
-            peak = (json.loads(step_metrics.read_text(encoding="utf-8")).get(PEAK_MEMORY_KEY)
-                    if step_metrics.is_file() else None)
-            manifest["steps"].append(
-                {"notebook": name, "seconds": round(t2 - t0, 2), "execute_seconds": round(t1 - t0, 2),
-                 "render_seconds": round(t2 - t1, 2), "peak_memory_mib": peak}
-            )
-            _log(f"[{i}/{len(notebooks)}] {name}: done in {t2 - t0:.1f} s")
+        with _environment(memory):
+            for i, name in enumerate(notebooks, 1):
+                _log(f"[{i}/{len(notebooks)}] {name}: running ...")
+                t0 = time.perf_counter()
+                executed = execute_step(name, partial, str(staged_params), params["run"]["kernel"], notebook_dir)
+                t1 = time.perf_counter()
+                render_html(executed, f"{name} - {STEP_TITLES.get(name, name)}")
+                t2 = time.perf_counter()
+                step_metrics = partial / "metrics" / f"{name}.json"
+                peak = (json.loads(step_metrics.read_text(encoding="utf-8")).get(PEAK_MEMORY_KEY)
+                        if step_metrics.is_file() else None)
+                manifest["steps"].append(
+                    {"notebook": name, "seconds": round(t2 - t0, 2), "execute_seconds": round(t1 - t0, 2),
+                     "render_seconds": round(t2 - t1, 2), "peak_memory_mib": peak}
+                )
+                _log(f"[{i}/{len(notebooks)}] {name}: done in {t2 - t0:.1f} s")
     except StepFailed as exc:
         failed = reports_dir / f"{run_id}.failed"
         (partial / ".pid").unlink(missing_ok=True)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.errors import UserError
+from helpers.io import connect  # DuckDB with the memory cap (run.memory_limit)
 
 DEMOGRAPHIC_FIELDS = ("customer_id", "birth_date", "age", "gender", "country", "region", "city", "signup_date")
 SESSION_FIELDS = (
@@ -105,7 +106,7 @@ def load_demographics(block: Mapping[str, Any], csv: Mapping[str, Any]) -> pd.Da
     mapping = {f: block["columns"].get(f) for f in DEMOGRAPHIC_FIELDS}
     if not mapping["customer_id"]:
         raise UserError("params: customers_input.columns.customer_id is empty; fix: name the id column")
-    with duckdb.connect() as con:
+    with connect() as con:
         columns = _register(con, path, csv, "customers_input")
         _check_columns(path, columns, mapping, "customers_input")
         exprs = {"customer_id": _id(mapping["customer_id"])}
@@ -181,7 +182,7 @@ def session_features(
     for required in ("customer_id", "session_start"):
         if not mapping[required]:
             raise UserError(f"params: sessions_input.columns.{required} is empty; fix: name that column")
-    with duckdb.connect() as con:
+    with connect() as con:
         columns = _register(con, path, csv, "sessions_input")
         _check_columns(path, columns, mapping, "sessions_input")
         start = f"TRY_CAST({_q(mapping['session_start'])} AS TIMESTAMP)"
