@@ -42,10 +42,16 @@ td.num,th.num{text-align:right;white-space:nowrap}
 
 
 def _pct(value: Any) -> str:
+    """Format a share with one decimal, or two when one would show a non-zero share as 0.0%.
+
+    >>> [_pct(v) for v in (0.848, -0.00049, 0.0004, 0.0, None)]
+    ['84.8%', '-0.05%', '0.04%', '0.0%', '']
+    """
     try:
-        return f"{float(value):.1%}"
+        share = float(value)
     except (TypeError, ValueError):
         return ""
+    return f"{share:.2%}" if 0 < abs(share) < 0.0005 else f"{share:.1%}"
 
 
 def _num(value: Any, decimals: int = 0) -> str:
