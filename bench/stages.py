@@ -84,7 +84,7 @@ def clean(raw: str, out_dir: str) -> dict[str, Any]:
 
 
 @stage
-def customer_features(transactions: str, out: str) -> dict[str, Any]:
+def eda_customer_table(transactions: str, out: str) -> dict[str, Any]:
     """02_eda's customer table (`helpers.eda.customer_summary`), written to Parquet.
 
     The connection is 02_eda's: `io.connect` with the default params (``run.memory_limit``,
@@ -153,7 +153,7 @@ def clustering(rfm_table: str, customers: str) -> dict[str, Any]:
 
 
 @stage
-def pandas_features(transactions: str, out: str) -> dict[str, Any]:
+def pandas_eda_table(transactions: str, out: str) -> dict[str, Any]:
     """02_eda's customer table in plain pandas (`bench.baseline.pandas_customer_summary`)."""
     from bench.baseline import pandas_customer_summary
 
