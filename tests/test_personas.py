@@ -308,6 +308,7 @@ def _bought(tmp_path) -> tuple[str, pd.DataFrame]:
              ("i", "P3", "PEN", "2024-03-01", False)]  # after the analysis date below
     frame = pd.DataFrame(rows, columns=["customer_id", "product_id", "description", "invoice_date", "is_return"])
     frame["invoice_date"] = pd.to_datetime(frame["invoice_date"])
+    frame["amount"] = 1.0  # every cleaned file has it; the signature does not use it
     path = tmp_path / "bought.parquet"
     frame.to_parquet(path, index=False)
     customers = pd.DataFrame({"customer_id": list("abcdefghij"), "cluster": [0] * 4 + [1] * 6})

@@ -372,11 +372,25 @@ ranked AS (
 # Products rank by revenue first: only those at or above the n-th revenue of their
 # cluster (ties included) can make the top n. They are written to a small table first, so
 # the distinct customers are counted over their lines alone.
-_LINES = """lines AS NOT MATERIALIZED (  -- each part reads the columns it needs from the file
+def _lines_cte(condition: str = "") -> str:
+    """The ``lines`` CTE: lines before the analysis date (and `condition`), product as ``item``."""
+    return f"""lines AS NOT MATERIALIZED (  -- each part reads the columns it needs from the file
     SELECT customer_id, amount, coalesce(product_id, nullif(trim(description), '')) AS item,
            nullif(trim(description), '') AS description
     FROM read_parquet($path)
-    WHERE invoice_date < $analysis_date
+    WHERE invoice_date < $analysis_date {condition}
+)"""
+
+
+_LINES = _lines_cte()
+# The most frequent description of each product ranked within the top n (ties: alphabetical).
+_NAMED = """named AS (
+    SELECT item, first(description ORDER BY n DESC, description) AS description
+    FROM (SELECT item, description, count(*) AS n FROM lines
+          WHERE description IS NOT NULL
+                AND item IN (SELECT item FROM ranked WHERE rank <= $n)
+          GROUP BY item, description)
+    GROUP BY item
 )"""
 _PRODUCT_CANDIDATES_SQL = """
 CREATE OR REPLACE TEMP TABLE candidates AS
@@ -422,14 +436,26 @@ ranked AS (
            row_number() OVER (PARTITION BY cluster ORDER BY revenue DESC, customers DESC, item) AS rank
     FROM candidates JOIN reach USING (cluster, item)
 ),
-named AS (  -- over all lines of the products shown
-    SELECT item, first(description ORDER BY n DESC, description) AS description
-    FROM (SELECT item, description, count(*) AS n FROM lines
-          WHERE description IS NOT NULL
-                AND item IN (SELECT item FROM ranked WHERE rank <= $n)
-          GROUP BY item, description)
-    GROUP BY item
-)""" + _TOP_FOOTER
+""" + _NAMED + _TOP_FOOTER
+
+
+def _query_params(transactions_path: str | Path, n: int, analysis_date: str | pd.Timestamp | None) -> dict[str, Any]:
+    """Check `n` and the transactions file; return the SQL parameters path, analysis_date, n."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise UserError(f"key 'personas.top_n' must be an integer >= 1, got {n!r}; fix: use e.g. 3")
+    path = Path(transactions_path)
+    if not path.is_file():
+        raise UserError(f"{path}: cleaned transactions not found; fix: run 01_clean first")
+    cutoff = pd.Timestamp("9999-12-31") if analysis_date is None else pd.Timestamp(analysis_date)
+    return {"path": str(path), "analysis_date": cutoff.to_pydatetime(), "n": int(n)}
+
+
+def _labels(customers: pd.DataFrame) -> pd.DataFrame:
+    """The ``labels`` table the SQL joins: customer_id as text, cluster as int64."""
+    return pd.DataFrame({
+        "customer_id": customers["customer_id"].astype(str).astype(object),
+        "cluster": customers[CLUSTER_COLUMN].astype("int64"),
+    })
 
 
 def top_by_cluster(
@@ -470,25 +496,13 @@ def top_by_cluster(
     """
     if by not in ("country", "product"):
         raise UserError(f"top_by_cluster: by={by!r}; fix: use 'country' or 'product'")
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise UserError(f"key 'personas.top_n' must be an integer >= 1, got {n!r}; fix: use e.g. 3")
-    path = Path(transactions_path)
-    if not path.is_file():
-        raise UserError(f"{path}: cleaned transactions not found; fix: run 01_clean first")
     if by == "country":
         sql = _TOP_COUNTRIES_SQL.format(description="NULL::VARCHAR", join_named="")
     else:
         sql = _TOP_PRODUCTS_SQL.format(description="named.description", join_named="LEFT JOIN named USING (item)")
-    cutoff = pd.Timestamp("9999-12-31") if analysis_date is None else pd.Timestamp(analysis_date)
-    labels = pd.DataFrame(
-        {
-            "customer_id": customers["customer_id"].astype(str).astype(object),
-            "cluster": customers[CLUSTER_COLUMN].astype("int64"),
-        }
-    )
-    query = {"path": str(path), "analysis_date": cutoff.to_pydatetime(), "n": int(n)}
+    query = _query_params(transactions_path, n, analysis_date)
     with connect() as con:
-        con.register("labels", labels)
+        con.register("labels", _labels(customers))
         if by == "product":
             con.execute(_PRODUCT_CANDIDATES_SQL, query).fetchall()
         top = con.execute(sql, query).df()
@@ -498,11 +512,11 @@ def top_by_cluster(
 
 
 _SIGNATURE_SQL = """
-WITH bought AS (  -- one row per customer and product, with its purchase lines
-    SELECT customer_id, coalesce(product_id, nullif(trim(description), '')) AS item, count(*) AS lines
-    FROM read_parquet($path)
-    WHERE invoice_date < $analysis_date AND NOT is_return
-          AND coalesce(product_id, nullif(trim(description), '')) IS NOT NULL
+WITH """ + _lines_cte("AND NOT is_return") + """,
+bought AS (  -- one row per customer and product, with its purchase lines
+    SELECT customer_id, item, count(*) AS lines
+    FROM lines
+    WHERE item IS NOT NULL
     GROUP BY customer_id, item
 ),
 per_cluster AS (
@@ -536,17 +550,7 @@ ranked AS (
     FROM lifted
     WHERE lift > 1
 ),
-named AS (
-    SELECT item, first(description ORDER BY n DESC, description) AS description
-    FROM (SELECT coalesce(product_id, nullif(trim(description), '')) AS item,
-                 nullif(trim(description), '') AS description, count(*) AS n
-          FROM read_parquet($path)
-          WHERE nullif(trim(description), '') IS NOT NULL
-                AND coalesce(product_id, nullif(trim(description), '')) IN
-                    (SELECT item FROM ranked WHERE rank <= $n)
-          GROUP BY ALL)
-    GROUP BY item
-)
+""" + _NAMED + """
 SELECT ranked.cluster, ranked.rank, ranked.item, named.description, ranked.buyers,
        ranked.buyer_share, ranked.line_share, ranked.overall_line_share, ranked.lift
 FROM ranked LEFT JOIN named USING (item)
@@ -602,23 +606,13 @@ def signature_products(
     UserError
         Bad `n` or `min_share`, or the transactions file is missing.
     """
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise UserError(f"key 'personas.top_n' must be an integer >= 1, got {n!r}; fix: use e.g. 3")
     if not 0 <= min_share <= 1:
         raise UserError(f"key 'personas.signature_min_share' must be between 0 and 1, got {min_share!r}; "
                         f"fix: use e.g. 0.05")
-    path = Path(transactions_path)
-    if not path.is_file():
-        raise UserError(f"{path}: cleaned transactions not found; fix: run 01_clean first")
-    cutoff = pd.Timestamp("9999-12-31") if analysis_date is None else pd.Timestamp(analysis_date)
-    labels = pd.DataFrame({
-        "customer_id": customers["customer_id"].astype(str).astype(object),
-        "cluster": customers[CLUSTER_COLUMN].astype("int64"),
-    })
-    query = {"path": str(path), "analysis_date": cutoff.to_pydatetime(), "n": int(n),
+    query = {**_query_params(transactions_path, n, analysis_date),
              "min_share": float(min_share), "min_buyers": int(min_buyers)}
     with connect() as con:
-        con.register("labels", labels)
+        con.register("labels", _labels(customers))
         top = con.execute(_SIGNATURE_SQL, query).df()
     for column in ("rank", "buyers"):
         top[column] = top[column].astype("int64")
