@@ -130,7 +130,7 @@ def test_killed_run_leaves_latest_and_no_partial_folder(tmp_path, cleaning_csv, 
     time.sleep(1.0)  # inside the first notebook
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    assert proc.returncode == 143
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert (reports / "latest").resolve() == first.resolve()
     assert not list(reports.glob("*.partial")) and not list(reports.glob(".latest-*"))
@@ -184,3 +184,164 @@ def test_kernels_get_the_memory_limit_and_the_environment_is_restored(monkeypatc
     with _environment({ENV_MEMORY_LIMIT: "1GB"}):
         pass
     assert os.environ[ENV_MEMORY_LIMIT] == "3GB"
+
+
+# --------------------------------------------------------------------------------------
+# Issue 12: all-or-nothing publish, distinct folders, locks, interrupts in every step
+# --------------------------------------------------------------------------------------
+
+
+def _digests(*folders):
+    """sha256 of every data file (hidden bookkeeping files left out) under `folders`."""
+    return {str(p): file_sha256(p) for folder in folders for p in sorted(Path(folder).rglob("*"))
+            if p.is_file() and not p.name.startswith(".")}
+
+
+def test_failed_promotion_rolls_back_every_output(tmp_path, cleaning_csv, workdirs, monkeypatch):
+    import helpers.publish as publish
+
+    params_file = fixture_params(tmp_path, cleaning_csv, workdirs)
+    first = run_report(str(params_file), notebooks=("01_clean", "03_rfm"))
+    before = _digests(workdirs["interim_dir"], workdirs["processed_dir"])
+    assert any(p.endswith("rfm.parquet") for p in before)
+    changed = fixture_params(tmp_path, cleaning_csv, workdirs, cleaning={"drop_exact_duplicates": False})
+    real_move = publish._move
+
+    def failing_move(source, dest):  # the processed folder refuses writes, as a read-only disk would
+        if Path(dest).parent == Path(workdirs["processed_dir"]):
+            raise PermissionError(13, "Permission denied", str(dest))
+        real_move(source, dest)
+
+    monkeypatch.setattr(publish, "_move", failing_move)
+    with pytest.raises(UserError, match=r"rfm\.parquet: cannot publish the run \(Permission denied\); no output was changed"):
+        run_report(str(changed), notebooks=("01_clean", "03_rfm"))
+    reports = Path(workdirs["reports_dir"])
+    assert _digests(workdirs["interim_dir"], workdirs["processed_dir"]) == before
+    assert (reports / "latest").resolve() == first.resolve()
+    assert not list(reports.glob("*.partial")) and len(list(reports.glob("*.failed"))) == 1
+    for key in ("interim_dir", "processed_dir"):
+        assert not list(Path(workdirs[key]).glob(".ecomseg-backup-*"))
+
+
+def test_interrupted_promotion_is_rolled_back_by_the_next_run(tmp_path, cleaning_csv, workdirs):
+    from helpers.publish import Promotion, recover
+
+    target = Path(workdirs["processed_dir"])
+    target.mkdir(parents=True)
+    (target / "rfm.parquet").write_text("old")
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    (staged / "rfm.parquet").write_text("new")
+    (staged / "clusters.parquet").write_text("new")
+    promotion = Promotion("run-1", {"processed_dir": staged}, {"processed_dir": target})
+    promotion.apply()  # then the process "dies": no commit, no rollback
+    assert (target / "rfm.parquet").read_text() == "new"
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    assert recover({"processed_dir": target}, reports) == [
+        f"rolled back the unfinished publication of run run-1 in {target}"]
+    assert (target / "rfm.parquet").read_text() == "old" and not (target / "clusters.parquet").exists()
+    assert not list(target.glob(".ecomseg-backup-*"))
+    # A publication whose run `latest` points at was committed: only the backups go.
+    (staged / "rfm.parquet").write_text("new")
+    Promotion("run-2", {"processed_dir": staged}, {"processed_dir": target}).apply()
+    os.symlink("run-2", reports / "latest")
+    assert recover({"processed_dir": target}, reports) == []
+    assert (target / "rfm.parquet").read_text() == "new" and not list(target.glob(".ecomseg-backup-*"))
+
+
+def test_data_folders_with_the_same_last_name_stay_apart(tmp_path, cleaning_csv, workdirs):
+    paths = {**workdirs, "interim_dir": str(tmp_path / "a" / "data"), "processed_dir": str(tmp_path / "b" / "data")}
+    params_file = fixture_params(tmp_path, cleaning_csv, paths)
+    run_report(str(params_file), notebooks=("01_clean", "03_rfm"))
+    assert sorted(p.name for p in (tmp_path / "a" / "data").iterdir() if not p.name.startswith(".")) == [
+        "cleaning_log.csv", "transactions.parquet"]
+    assert sorted(p.name for p in (tmp_path / "b" / "data").iterdir() if not p.name.startswith(".")) == ["rfm.parquet"]
+
+
+def test_a_second_run_on_the_same_folders_refuses_with_one_line(tmp_path, cleaning_csv, workdirs):
+    from helpers.publish import OutputLock
+
+    params_file = fixture_params(tmp_path, cleaning_csv, workdirs)
+    with OutputLock({"paths.processed_dir": Path(workdirs["processed_dir"])}):  # a run in progress
+        result = run_cli(params_file, "--only", "01_clean")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "another report run is using this folder (paths.processed_dir)" in lines[0]
+    assert not (Path(workdirs["reports_dir"]) / "latest").exists()
+    assert run_cli(params_file, "--only", "01_clean").returncode == 0  # released with the holder
+
+
+@pytest.fixture(scope="module")
+def prepared_project(tmp_path_factory):
+    """A generated shop with every step's outputs in place, so any step can run alone."""
+    from test_pipeline import generated_export
+
+    root = tmp_path_factory.mktemp("interrupts")
+    generated_export(root / "export.csv", customers=400)
+    paths = {"interim_dir": str(root / "interim"), "processed_dir": str(root / "processed"),
+             "reports_dir": str(root / "reports")}
+    tree = {"input": {"path": str(root / "export.csv")}, "paths": paths, "clustering": {"k_max": 5}}
+    first = run_report(str(write_params(root / "setup.yaml", tree)))
+    # Many bootstrap refits keep 04_clustering busy in scikit-learn's native code for a minute.
+    tree["clustering"]["bootstrap_resamples"] = 400
+    return write_params(root / "params.yaml", tree), paths, first
+
+
+def _running_cell_source(partial_notebook: Path) -> str | None:
+    try:
+        cells = json.loads(partial_notebook.read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        return None
+    running = [c for c in cells if c.get("metadata", {}).get("papermill", {}).get("status") == "running"]
+    return "".join(running[0]["source"]) if running else None
+
+
+@pytest.mark.parametrize(
+    ("step", "marker", "how"),
+    [
+        # Small steps: the setup cell (imports, a second or two); 04: the K scan and bootstrap.
+        ("01_clean", "load_params", "ctrl-c"),
+        ("02_eda", "load_params", "sigterm"),
+        ("03_rfm", "load_params", "ctrl-c"),
+        ("04_clustering", "run_clustering", "sigterm"),
+        ("04_clustering", "run_clustering", "ctrl-c"),
+        ("05_personas", "load_params", "sigterm"),
+    ],
+)
+def test_interrupt_during_any_step_publishes_nothing(prepared_project, step, marker, how):
+    """Ctrl-C (SIGINT to the whole process group, kernel included) or SIGTERM to the runner."""
+    import signal
+    import time
+
+    import psutil
+
+    params_file, paths, first = prepared_project
+    reports = Path(paths["reports_dir"])
+    before = _digests(paths["interim_dir"], paths["processed_dir"])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "helpers.runner", "--params", str(params_file), "--only", step],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    deadline, source = time.monotonic() + 120, None
+    while time.monotonic() < deadline and proc.poll() is None:
+        partial = list(reports.glob("*.partial"))
+        source = _running_cell_source(partial[0] / f"{step}.ipynb") if partial else None
+        if source and marker in source:
+            break
+        time.sleep(0.02)
+    assert source and marker in source, f"{step} never reached the cell with {marker}"
+    time.sleep(0.2)  # inside the cell's work
+    kernels = psutil.Process(proc.pid).children(recursive=True)
+    if how == "ctrl-c":
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == (130 if how == "ctrl-c" else 143), stderr
+    assert stderr.strip().startswith("interrupted: nothing was published") and "Traceback" not in stderr
+    assert (reports / "latest").resolve() == first.resolve()
+    assert not list(reports.glob("*.partial")) and not list(reports.glob("*.failed"))
+    assert _digests(paths["interim_dir"], paths["processed_dir"]) == before
+    gone, alive = psutil.wait_procs(kernels, timeout=15)
+    assert not alive, f"kernel processes left running: {alive}"

@@ -5,11 +5,14 @@ Usage::
     python -m helpers.runner --params params.yaml
 
 Each run writes into ``reports/<run id>.partial/``: the executed notebooks, their HTML
-(code hidden, images embedded), ``manifest.json`` and ``index.html``. Only when every
-step succeeded is the folder renamed to ``reports/<run id>/`` and ``reports/latest``
-switched to it (an atomic symlink swap), so a failed or killed run never replaces the
-last good report. A failed run is kept as ``reports/<run id>.failed/`` for inspection;
-an interrupted one is removed, and leftovers of killed runs are removed by the next run.
+(code hidden, images embedded), ``manifest.json``, ``index.html`` and, under ``data/``, the
+data files the steps made. Only when every step succeeded are the data files swapped into
+``paths.interim_dir`` / ``paths.processed_dir``, the folder renamed to ``reports/<run id>/``
+and ``reports/latest`` switched to it, all or nothing (`helpers.publish`): a failed, killed
+or interrupted run changes no output. A failed run is kept as ``reports/<run id>.failed/``
+for inspection; an interrupted one is removed (exit status 130 for Ctrl-C, 143 for
+SIGTERM), and leftovers of killed runs are cleaned up by the next run. One run at a time
+may use the same output folders (a lock); a second one stops with one line.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -34,6 +36,7 @@ from typing import Any
 from helpers.config import NOTEBOOKS, PROJECT_ROOT, load_params
 from helpers.errors import UserError
 from helpers.io import ENV_MEMORY_LIMIT
+from helpers.publish import Interrupts, OutputLock, Promotion, recover
 from helpers.summary import STEP_TITLES, write_index
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
@@ -229,6 +232,7 @@ def render_html(executed: Path, title: str) -> Path:
 
 
 STAGED_KEYS = ("interim_dir", "processed_dir")
+STAGED_PARAMS = ".staged-params.yaml"  # params with paths into the run folder, for the kernels
 
 
 def _write_params(
@@ -244,31 +248,6 @@ def _write_params(
         + yaml.safe_dump(tree, sort_keys=False, allow_unicode=True),
         encoding="utf-8",
     )
-
-
-def promote_outputs(staged: Mapping[str, Path], targets: Mapping[str, Path]) -> list[str]:
-    """Move every file of each staged folder into its target folder; return the targets.
-
-    Files are moved one by one with `os.replace` (atomic on one filesystem), so a reader
-    sees either the old or the new version of each file, never a partial one.
-    """
-    moved = []
-    for key, folder in staged.items():
-        if not folder.is_dir():
-            continue
-        target_dir = targets[key]
-        target_dir.mkdir(parents=True, exist_ok=True)
-        for item in sorted(folder.iterdir()):
-            destination = target_dir / item.name
-            try:
-                os.replace(item, destination)
-            except OSError:  # another filesystem: copy then swap
-                tmp = target_dir / f".{item.name}.tmp"
-                shutil.move(str(item), str(tmp))
-                os.replace(tmp, destination)
-            moved.append(str(destination))
-        shutil.rmtree(folder, ignore_errors=True)
-    return moved
 
 
 def rewrite_paths(folder: Path, replacements: Mapping[str, str]) -> None:
@@ -323,10 +302,138 @@ def _public_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return public
 
 
+def _check_reports_dir(reports_dir: Path) -> None:
+    try:
+        reports_dir.mkdir(parents=True, exist_ok=True)
+        probe = reports_dir / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(
+            f"{reports_dir}: cannot write reports here ({exc.strerror}); fix: set paths.reports_dir to a writable folder"
+        ) from None
+
+
+def _prepare_run(params: Mapping[str, Any], reports_dir: Path, notebooks: Sequence[str]) -> tuple[str, Path, dict[str, Path]]:
+    """Make the run's ``.partial`` folder with its params files; return run id, folder, staging folders."""
+    run_id = _new_run_id(reports_dir)
+    partial = reports_dir / f"{run_id}.partial"
+    partial.mkdir()
+    (partial / ".pid").write_text(str(os.getpid()))
+    # Notebooks write their data into the run folder (one folder per key, so two paths that
+    # end in the same name stay apart); it replaces data/interim and data/processed only
+    # when every step succeeded (see `helpers.publish`).
+    staged_dirs = {key: partial / "data" / key for key in STAGED_KEYS}
+    _write_params(partial / STAGED_PARAMS, params, {k: str(v) for k, v in staged_dirs.items()}, redact=False)
+    _write_params(partial / "params.yaml", params, {})
+    if tuple(notebooks) != tuple(NOTEBOOKS[: len(notebooks)]):
+        # A later step run alone reads what earlier runs left in data/: start from a copy.
+        for key, folder in staged_dirs.items():
+            source = Path(params["paths"][key])
+            if source.is_dir():
+                shutil.copytree(source, folder, ignore=shutil.ignore_patterns(".*"))
+    return run_id, partial, staged_dirs
+
+
+def _run_steps(
+    params: Mapping[str, Any], partial: Path, notebooks: Sequence[str], notebook_dir: Path, manifest: dict[str, Any]
+) -> None:
+    """Execute and render each notebook into `partial`, recording timings in `manifest`."""
+    # Every DuckDB connection in the kernels (helpers.io.connect) gets run.memory_limit,
+    # unless the environment variable already overrides it.
+    memory = {ENV_MEMORY_LIMIT: os.environ.get(ENV_MEMORY_LIMIT) or str(params["run"]["memory_limit"])}
+    with _environment(memory):
+        for i, name in enumerate(notebooks, 1):
+            _log(f"[{i}/{len(notebooks)}] {name}: running ...")
+            t0 = time.perf_counter()
+            executed = execute_step(name, partial, str(partial / STAGED_PARAMS), params["run"]["kernel"], notebook_dir)
+            t1 = time.perf_counter()
+            render_html(executed, f"{name} - {STEP_TITLES.get(name, name)}")
+            t2 = time.perf_counter()
+            step_metrics = partial / "metrics" / f"{name}.json"
+            peak = (json.loads(step_metrics.read_text(encoding="utf-8")).get(PEAK_MEMORY_KEY)
+                    if step_metrics.is_file() else None)
+            manifest["steps"].append(
+                {"notebook": name, "seconds": round(t2 - t0, 2), "execute_seconds": round(t1 - t0, 2),
+                 "render_seconds": round(t2 - t1, 2), "peak_memory_mib": peak}
+            )
+            _log(f"[{i}/{len(notebooks)}] {name}: done in {t2 - t0:.1f} s")
+
+
+def _keep_failed(partial: Path, reports_dir: Path, run_id: str) -> Path:
+    """Rename the run folder to ``<run id>.failed`` (kept for inspection) and return it."""
+    failed = reports_dir / f"{run_id}.failed"
+    (partial / ".pid").unlink(missing_ok=True)
+    (partial / STAGED_PARAMS).unlink(missing_ok=True)
+    partial.rename(failed)
+    return failed
+
+
+def _finish_manifest(manifest: dict[str, Any], partial: Path, started: float) -> None:
+    manifest["metrics"] = {
+        p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted((partial / "metrics").glob("*.json"))
+    }
+    manifest["row_counts"] = {
+        step: {k: v for k, v in m.items() if k.endswith(("rows", "customers"))}
+        for step, m in manifest["metrics"].items()
+    }
+    manifest["total_seconds"] = round(time.perf_counter() - started, 2)
+    manifest["finished"] = dt.datetime.now().isoformat(timespec="seconds")
+
+
+def _publish(
+    run_id: str, partial: Path, staged_dirs: Mapping[str, Path], params: Mapping[str, Any],
+    manifest: dict[str, Any], started: float,
+) -> Path:
+    """Swap the staged data in, write manifest and index, point ``latest`` at the run.
+
+    All or nothing: on any failure the data folders are rolled back, ``latest`` is left
+    as it was and the run folder is kept as ``<run id>.failed``.
+    """
+    reports_dir = partial.parent
+    targets = {k: Path(params["paths"][k]) for k in STAGED_KEYS}
+    final = reports_dir / run_id
+    promotion = Promotion(run_id, staged_dirs, targets)
+    try:
+        manifest["outputs"] = promotion.apply()
+        (partial / STAGED_PARAMS).unlink(missing_ok=True)
+        shutil.rmtree(partial / "data", ignore_errors=True)
+        _finish_manifest(manifest, partial, started)
+        # Paths recorded during the run point into the .partial folder, which is renamed below,
+        # and data written there now lives in data/interim and data/processed.
+        rewrite_paths(partial, {**{str(staged_dirs[k]): str(targets[k]) for k in STAGED_KEYS},
+                                str(partial): str(final)})
+        manifest_text = json.dumps(manifest, indent=2, default=str).replace(str(partial), str(final))
+        (partial / "manifest.json").write_text(manifest_text, encoding="utf-8")
+        write_index(partial, manifest)
+        (partial / ".pid").unlink(missing_ok=True)
+        partial.rename(final)
+        try:
+            _point_latest(reports_dir, run_id)  # the commit point
+        except BaseException:
+            final.rename(partial)
+            raise
+    except Exception as exc:
+        promotion.rollback()
+        failed = _keep_failed(partial, reports_dir, run_id)
+        where = getattr(exc, "filename", None) or reports_dir
+        reason = getattr(exc, "strerror", None) or f"{type(exc).__name__}: {exc}"
+        raise UserError(
+            f"{where}: cannot publish the run ({reason}); no output was changed, the run is kept in "
+            f"{failed}; fix: make paths.interim_dir, paths.processed_dir and paths.reports_dir writable, then rerun"
+        ) from None
+    except BaseException:
+        promotion.rollback()
+        raise
+    promotion.commit()
+    return final
+
+
 def run_report(
     params_file: str | None = None,
     notebooks: Sequence[str] = NOTEBOOKS,
     notebook_dir: Path = NOTEBOOK_DIR,
+    interrupts: Interrupts | None = None,
 ) -> Path:
     """Execute `notebooks` in order, render them and publish the run as ``reports/latest``.
 
@@ -338,6 +445,8 @@ def run_report(
         Notebook names, in order (default: all, see `helpers.config.NOTEBOOKS`).
     notebook_dir : Path
         Folder holding the notebooks.
+    interrupts : helpers.publish.Interrupts, optional
+        Signal handling of the command line (`main`): signals are held while publishing.
 
     Returns
     -------
@@ -347,110 +456,49 @@ def run_report(
     Raises
     ------
     UserError
-        Invalid params (before anything runs).
+        Invalid params (before anything runs), another run using the same folders, or
+        outputs that could not be published (nothing changed).
     StepFailed
         A notebook raised; the run folder is kept as ``<run id>.failed``.
     """
+    interrupts = interrupts or Interrupts()
     params = load_params(params_file)
     reports_dir = Path(params["paths"]["reports_dir"])
-    try:
-        reports_dir.mkdir(parents=True, exist_ok=True)
-        probe = reports_dir / f".write-test-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(
-            f"{reports_dir}: cannot write reports here ({exc.strerror}); fix: set paths.reports_dir to a writable folder"
-        ) from None
-    for name in remove_stale_partials(reports_dir):
-        _log(f"removed leftover folder of an interrupted run: {name}")
-    input_path = Path(params["input"]["path"])
-    run_id = _new_run_id(reports_dir)
-    partial = reports_dir / f"{run_id}.partial"
-    partial.mkdir()
-    (partial / ".pid").write_text(str(os.getpid()))
-    # Notebooks write their data into the run folder; it replaces data/interim and
-    # data/processed only when every step succeeded (see `promote_outputs`).
-    staged_dirs = {key: partial / "data" / Path(params["paths"][key]).name for key in STAGED_KEYS}
-    staged_params = partial / ".staged-params.yaml"
-    _write_params(staged_params, params, {k: str(v) for k, v in staged_dirs.items()}, redact=False)
-    _write_params(partial / "params.yaml", params, {})
-    if tuple(notebooks) != tuple(NOTEBOOKS[: len(notebooks)]):
-        # A later step run alone reads what earlier runs left in data/: start from a copy.
-        for key, folder in staged_dirs.items():
-            source = Path(params["paths"][key])
-            if source.is_dir():
-                shutil.copytree(source, folder, ignore=shutil.ignore_patterns(".*"))
-    manifest: dict[str, Any] = {
-        "run_id": run_id,
-        "started": dt.datetime.now().isoformat(timespec="seconds"),
-        "params_sources": params["_sources"],
-        "params": _public_params(params),
-        "input": {"path": str(input_path), "bytes": input_path.stat().st_size, "sha256": file_sha256(input_path)},
-        "packages": package_versions(),
-        "steps": [],
-    }
-    started = time.perf_counter()
-    _log(f"report {run_id}: {len(notebooks)} notebooks, input {input_path.name}")
-    # Every DuckDB connection in the kernels (helpers.io.connect) gets run.memory_limit,
-    # unless the environment variable already overrides it.
-    memory = {ENV_MEMORY_LIMIT: os.environ.get(ENV_MEMORY_LIMIT) or str(params["run"]["memory_limit"])}
-    try:
-        with _environment(memory):
-            for i, name in enumerate(notebooks, 1):
-                _log(f"[{i}/{len(notebooks)}] {name}: running ...")
-                t0 = time.perf_counter()
-                executed = execute_step(name, partial, str(staged_params), params["run"]["kernel"], notebook_dir)
-                t1 = time.perf_counter()
-                render_html(executed, f"{name} - {STEP_TITLES.get(name, name)}")
-                t2 = time.perf_counter()
-                step_metrics = partial / "metrics" / f"{name}.json"
-                peak = (json.loads(step_metrics.read_text(encoding="utf-8")).get(PEAK_MEMORY_KEY)
-                        if step_metrics.is_file() else None)
-                manifest["steps"].append(
-                    {"notebook": name, "seconds": round(t2 - t0, 2), "execute_seconds": round(t1 - t0, 2),
-                     "render_seconds": round(t2 - t1, 2), "peak_memory_mib": peak}
-                )
-                _log(f"[{i}/{len(notebooks)}] {name}: done in {t2 - t0:.1f} s")
-    except StepFailed as exc:
-        failed = reports_dir / f"{run_id}.failed"
-        (partial / ".pid").unlink(missing_ok=True)
-        staged_params.unlink(missing_ok=True)
-        partial.rename(failed)
-        raise StepFailed(str(exc).replace(str(partial), str(failed))) from None
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    manifest["metrics"] = {
-        p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted((partial / "metrics").glob("*.json"))
-    }
-    manifest["row_counts"] = {
-        step: {k: v for k, v in m.items() if k.endswith(("rows", "customers"))}
-        for step, m in manifest["metrics"].items()
-    }
-    manifest["outputs"] = promote_outputs(staged_dirs, {k: Path(params["paths"][k]) for k in STAGED_KEYS})
-    staged_params.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):
-        (partial / "data").rmdir()
-    manifest["total_seconds"] = round(time.perf_counter() - started, 2)
-    manifest["finished"] = dt.datetime.now().isoformat(timespec="seconds")
-    final = reports_dir / run_id
-    # Paths recorded during the run point into the .partial folder, which is renamed below,
-    # and data written there now lives in data/interim and data/processed.
-    rewrite_paths(partial, {**{str(staged_dirs[k]): str(Path(params["paths"][k])) for k in STAGED_KEYS},
-                            str(partial): str(final)})
-    manifest_text = json.dumps(manifest, indent=2, default=str).replace(str(partial), str(final))
-    (partial / "manifest.json").write_text(manifest_text, encoding="utf-8")
-    write_index(partial, manifest)
-    (partial / ".pid").unlink(missing_ok=True)
-    partial.rename(final)
-    _point_latest(reports_dir, run_id)
+    _check_reports_dir(reports_dir)
+    targets = {k: Path(params["paths"][k]) for k in STAGED_KEYS}
+    with OutputLock({"paths.reports_dir": reports_dir, **{f"paths.{k}": v for k, v in targets.items()}}):
+        for line in recover(targets, reports_dir):
+            _log(line)
+        for name in remove_stale_partials(reports_dir):
+            _log(f"removed leftover folder of an interrupted run: {name}")
+        run_id, partial, staged_dirs = _prepare_run(params, reports_dir, notebooks)
+        input_path = Path(params["input"]["path"])
+        manifest: dict[str, Any] = {
+            "run_id": run_id,
+            "started": dt.datetime.now().isoformat(timespec="seconds"),
+            "params_sources": params["_sources"],
+            "params": _public_params(params),
+            "input": {"path": str(input_path), "bytes": input_path.stat().st_size, "sha256": file_sha256(input_path)},
+            "packages": package_versions(),
+            "steps": [],
+        }
+        started = time.perf_counter()
+        _log(f"report {run_id}: {len(notebooks)} notebooks, input {input_path.name}")
+        try:
+            _run_steps(params, partial, notebooks, notebook_dir, manifest)
+        except StepFailed as exc:
+            if interrupts.received is not None:  # the kernel got the same Ctrl-C
+                shutil.rmtree(partial, ignore_errors=True)
+                raise KeyboardInterrupt from None
+            failed = _keep_failed(partial, reports_dir, run_id)
+            raise StepFailed(str(exc).replace(str(partial), str(failed))) from None
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        with interrupts.deferred():
+            final = _publish(run_id, partial, staged_dirs, params, manifest, started)
     _log(f"report ready: {reports_dir / 'latest' / 'index.html'} ({manifest['total_seconds']:.1f} s)")
     return final
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -459,13 +507,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--params", default="params.yaml", help="YAML merged over params.yaml")
     parser.add_argument("--only", default="", help="comma-separated notebook names to run (default: all)")
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _on_sigterm)
     notebooks = [n.strip() for n in args.only.split(",") if n.strip()] or list(NOTEBOOKS)
     unknown = [n for n in notebooks if n not in NOTEBOOKS]
+    with Interrupts() as interrupts:
+        return _main(args.params, notebooks, unknown, interrupts)
+
+
+def _main(params_file: str, notebooks: Sequence[str], unknown: Sequence[str], interrupts: Interrupts) -> int:
     try:
         if unknown:
             raise UserError(f"--only: unknown notebook '{unknown[0]}'; fix: use one of {', '.join(NOTEBOOKS)}")
-        run_report(args.params, notebooks)
+        run_report(params_file, notebooks, interrupts=interrupts)
+        if interrupts.received is not None:
+            _log("an interrupt arrived while publishing; the run was completed first")
     except (UserError, StepFailed) as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
@@ -479,8 +533,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr, flush=True)
         return 1
     except KeyboardInterrupt:
-        print("interrupted: reports/latest is unchanged", file=sys.stderr, flush=True)
-        return 130
+        print("interrupted: nothing was published (reports/latest and the data folders are unchanged)",
+              file=sys.stderr, flush=True)
+        return interrupts.exit_status
     return 0
 
 
