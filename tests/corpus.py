@@ -4,7 +4,12 @@ Every case builds its files in a folder and returns a params override. `expect` 
 ``("error", text)``: the runner exits 1 with one line on stderr containing `text`; or
 ``("ok", rule)``: the run succeeds and, when `rule` is set, the cleaning log shows that rule
 removed rows (the documented handling). `steps` are the notebooks the case runs (the
-cheapest that reach the behaviour).
+cheapest that reach the behaviour). `check(folder, params)`, when set, makes further
+assertions after the run (e.g. the values a documented handling produced). `extra` may set
+``env`` (environment variables for the run) and ``file_size_limit`` (bytes).
+
+The cases live in this module (issue 8) and in ``corpus_*.py`` beside it (issue 12, one
+module per area); `CASES` joins them.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class Case:
     steps: tuple[str, ...] = ("01_clean",)
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    check: Callable[[Path, dict[str, Any]], None] | None = None
 
 
 def _input(path: Path, **more: Any) -> dict[str, Any]:
@@ -199,7 +205,7 @@ def _disk_full(folder: Path) -> dict[str, Any]:
     return _input(_csv(folder, good_rows(n=30_000, customers=500)))
 
 
-CASES: tuple[Case, ...] = (
+BASE_CASES: tuple[Case, ...] = (
     Case("empty_file", _empty, ("error", "the file is empty")),
     Case("header_only", _header_only, ("error", "no data rows")),
     Case("wrong_delimiter", _wrong_delimiter, ("error", "column 'CustomerID' (mapped to customer_id) not found")),
@@ -231,3 +237,15 @@ CASES: tuple[Case, ...] = (
     Case("disk_full", _disk_full, ("error", "fix: free disk space"), extra={"file_size_limit": 120_000},
          notes="simulated with a file-size limit on the run"),
 )
+
+
+def _all_cases() -> tuple[Case, ...]:
+    import corpus_data
+    import corpus_input
+    import corpus_params
+    import corpus_run
+
+    return (*BASE_CASES, *corpus_params.CASES, *corpus_input.CASES, *corpus_data.CASES, *corpus_run.CASES)
+
+
+CASES: tuple[Case, ...] = _all_cases()

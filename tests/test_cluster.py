@@ -9,6 +9,7 @@ standard deviation 1, plus five customers at distance >= 60 from every group.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -359,8 +360,43 @@ def test_cli_errors_are_one_line_without_traceback(args, message, capsys, tmp_pa
 def test_load_model_rejects_other_files(tmp_path) -> None:
     other = tmp_path / "other.joblib"
     other.write_text("not a model")
+    cluster.checksum_path(other).write_text(f"{cluster.file_sha256(other)}  other.joblib\n")
     with pytest.raises(UserError, match="cannot read the model"):
         cluster.load_model(other)
+
+
+def _copy_model(fitted, folder: Path) -> Path:
+    copy = folder / cluster.MODEL_FILE
+    copy.write_bytes(Path(fitted["model"]).read_bytes())
+    return copy
+
+
+def test_tampered_model_is_refused_before_unpickling(fitted, tmp_path, monkeypatch) -> None:
+    import joblib
+
+    model = _copy_model(fitted, tmp_path)
+    recorded = cluster.file_sha256(fitted["model"])
+    (tmp_path / "manifest.json").write_text(json.dumps({"model": {"path": f"/runs/x/{model.name}", "sha256": recorded}}))
+    model.write_bytes(model.read_bytes() + b"\0")  # one byte appended
+    monkeypatch.setattr(joblib, "load", lambda *a, **k: pytest.fail("unpickled a tampered file"))
+    with pytest.raises(UserError, match=r"sha256 differs from the one recorded in .*manifest\.json"):
+        cluster.load_model(model)
+    with pytest.raises(UserError, match="sha256 differs from the one recorded in --sha256"):
+        cluster.load_model(model, sha256=recorded)
+
+
+def test_model_checksum_comes_from_the_manifest_then_the_sidecar(fitted, tmp_path) -> None:
+    assert cluster.checksum_path(fitted["model"]).read_text().split() == [
+        cluster.file_sha256(fitted["model"]), cluster.MODEL_FILE]
+    model = _copy_model(fitted, tmp_path)
+    with pytest.raises(UserError, match="no recorded checksum.*--sha256"):
+        cluster.load_model(model)
+    assert cluster.load_model(model, sha256=cluster.file_sha256(model).upper())["k"] == fitted["run"].choice.k
+    cluster.checksum_path(model).write_text("0" * 64 + "  x\n")
+    with pytest.raises(UserError, match="sha256 differs"):
+        cluster.load_model(model)
+    (tmp_path / "manifest.json").write_text(json.dumps({"model": {"path": str(model), "sha256": cluster.file_sha256(model)}}))
+    assert cluster.load_model(model)["k"] == fitted["run"].choice.k  # the manifest comes first
 
 
 def test_model_path_prefers_the_run_folder(tmp_path) -> None:

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from conftest import write_params
+from helpers.cluster import load_model
 from helpers.config import NOTEBOOKS
-from helpers.runner import run_report
+from helpers.runner import file_sha256, run_report
 
 pytestmark = pytest.mark.slow
 
@@ -38,10 +39,19 @@ def generated_export(path: Path, customers: int = 60, seed: int = 0) -> pd.DataF
     return frame
 
 
-def test_all_notebooks_run_and_render_on_a_generated_export(tmp_path, workdirs):
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    """Every notebook on a generated export; shared by the tests below (one full run)."""
+    tmp_path = tmp_path_factory.mktemp("pipeline")
+    workdirs = {key: str(tmp_path / name) for key, name in (
+        ("interim_dir", "interim"), ("processed_dir", "processed"), ("reports_dir", "reports"))}
     export = generated_export(tmp_path / "export.csv")
     params_file = write_params(tmp_path / "params.yaml", {"input": {"path": "export.csv"}, "paths": workdirs})
-    run_dir = run_report(str(params_file))
+    return export, params_file, workdirs, run_report(str(params_file))
+
+
+def test_all_notebooks_run_and_render_on_a_generated_export(full_run):
+    export, _, workdirs, run_dir = full_run
     index = (run_dir / "index.html").read_text()
     for name in NOTEBOOKS:
         page = (run_dir / f"{name}.html").read_text()
@@ -65,13 +75,13 @@ def test_all_notebooks_run_and_render_on_a_generated_export(tmp_path, workdirs):
     rfm = pd.read_parquet(Path(workdirs["processed_dir"]) / "rfm.parquet")
     assert len(rfm) == 60 and rfm["segment"].notna().all()
     assert rfm["monetary"].sum() == pytest.approx(clean["net_revenue"])
+    model = run_dir / "cluster_model.joblib"
+    assert manifest["model"] == {"path": str(model), "sha256": file_sha256(model)}
+    assert load_model(model)["k"] == manifest["metrics"]["04_clustering"]["chosen_k"]  # checksum from the manifest
 
 
-def test_same_input_and_params_give_byte_identical_exports(tmp_path, workdirs):
-    generated_export(tmp_path / "export.csv")
-    params_file = write_params(tmp_path / "params.yaml", {"input": {"path": "export.csv"}, "paths": workdirs})
-    steps = ("01_clean", "02_eda", "03_rfm", "04_clustering", "05_personas")
-    first = run_report(str(params_file), notebooks=steps)
-    second = run_report(str(params_file), notebooks=steps)
+def test_same_input_and_params_give_byte_identical_exports(full_run):
+    _, params_file, _, first = full_run
+    second = run_report(str(params_file))
     for name in ("segments.csv", "personas.csv"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name

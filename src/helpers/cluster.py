@@ -28,7 +28,9 @@ kept for DBSCAN noise. `run_clustering` runs stages 1-4 in one call.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
+import json
 import math
 import sys
 import time
@@ -57,6 +59,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import RobustScaler, StandardScaler
 
 from helpers.errors import UserError
+from helpers.publish import file_sha256
 
 DEFAULT_FEATURES: tuple[str, ...] = (
     "recency_days",
@@ -1457,11 +1460,52 @@ def save_model(run: ClusterRun, path: str | Path, analysis_date: Any = None) -> 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(bundle, path)
+    # The checksum `load_model` verifies before unpickling (the runner also records it in
+    # the run's manifest.json), in `sha256sum` format.
+    checksum_path(path).write_text(f"{file_sha256(path)}  {path.name}\n", encoding="utf-8")
     return path
 
 
-def load_model(path: str | Path) -> dict[str, Any]:
-    """Load a model saved by `save_model`.
+def checksum_path(model: str | Path) -> Path:
+    """Return the checksum file written beside a model file (``<model>.sha256``)."""
+    model = Path(model)
+    return model.with_name(model.name + ".sha256")
+
+
+def expected_checksum(path: str | Path, sha256: str | None = None) -> tuple[str, str]:
+    """Return the sha256 a model file must have, and where it was recorded.
+
+    In order: `sha256` given by the caller, the run's ``manifest.json`` beside the model
+    (key ``model``), the ``<model>.sha256`` file written by `save_model`.
+
+    Raises
+    ------
+    UserError
+        No checksum recorded anywhere.
+    """
+    path = Path(path)
+    if sha256:
+        return sha256.strip().lower(), "--sha256"
+    manifest = path.with_name("manifest.json")
+    if manifest.is_file():
+        with contextlib.suppress(ValueError, OSError):
+            recorded = json.loads(manifest.read_text(encoding="utf-8")).get("model") or {}
+            if Path(str(recorded.get("path", ""))).name == path.name and recorded.get("sha256"):
+                return str(recorded["sha256"]).lower(), str(manifest)
+    sidecar = checksum_path(path)
+    if sidecar.is_file():
+        return sidecar.read_text(encoding="utf-8").split()[0].lower(), str(sidecar)
+    raise UserError(
+        f"{path}: no recorded checksum (no manifest.json or {sidecar.name} beside it), so it is not "
+        f"loaded (unpickling runs code); fix: pass the sha256 from the run's manifest.json with --sha256"
+    )
+
+
+def load_model(path: str | Path, sha256: str | None = None) -> dict[str, Any]:
+    """Load a model saved by `save_model`, after checking its sha256.
+
+    The file's sha256 must equal the one recorded for it (see `expected_checksum`): a
+    changed file is refused before anything is unpickled.
 
     Returns
     -------
@@ -1473,7 +1517,7 @@ def load_model(path: str | Path) -> dict[str, Any]:
     Raises
     ------
     UserError
-        Missing file, or not a model saved by this step.
+        Missing file, no recorded checksum or another one, or not a model saved by this step.
     """
     import joblib
 
@@ -1481,6 +1525,12 @@ def load_model(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(
             f"{path}: model file not found; fix: run notebook 04_clustering, which saves {MODEL_FILE}"
+        )
+    expected, source = expected_checksum(path, sha256)
+    if file_sha256(path) != expected:
+        raise UserError(
+            f"{path}: sha256 differs from the one recorded in {source}: the file changed after it was "
+            f"saved, so it is not loaded (unpickling runs code); fix: use the model file of the run"
         )
     try:
         with warnings.catch_warnings():
@@ -1598,12 +1648,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     score.add_argument("--transactions", required=True, help="cleaned transactions Parquet (01_clean)")
     score.add_argument("--out", required=True, help="output file: .parquet or .csv (customer_id, cluster)")
     score.add_argument("--analysis-date", default=None, help="default: day after the last transaction")
+    score.add_argument("--sha256", default=None,
+                       help="expected sha256 of the model (default: from manifest.json or <model>.sha256 beside it)")
     try:
         args = parser.parse_args(argv)
         out = Path(args.out)
         if out.suffix.lower() not in (".parquet", ".csv"):
             raise UserError(f"--out {out}: unknown file type; fix: end the name in .parquet or .csv")
-        model = load_model(args.model)
+        model = load_model(args.model, args.sha256)
         for name, note in model["version_mismatch"].items():
             print(f"note: model {name} version differs ({note})", file=sys.stderr)
         scored = score_transactions(model, args.transactions, args.analysis_date)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -40,6 +41,15 @@ from helpers.errors import UserError
 LOCK_FILE = ".ecomseg.lock"
 BACKUP_PREFIX = ".ecomseg-backup-"
 JOURNAL = "journal.json"
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Return the hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class OutputLock:

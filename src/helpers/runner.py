@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import copy
 import datetime as dt
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -36,7 +35,7 @@ from typing import Any
 from helpers.config import NOTEBOOKS, PROJECT_ROOT, load_params
 from helpers.errors import UserError
 from helpers.io import ENV_MEMORY_LIMIT
-from helpers.publish import Interrupts, OutputLock, Promotion, recover
+from helpers.publish import Interrupts, OutputLock, Promotion, file_sha256, recover
 from helpers.summary import STEP_TITLES, write_index
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
@@ -50,15 +49,6 @@ PEAK_MEMORY_KEY = "peak_memory_mib"  # added by `record_metrics`, copied to the 
 
 class StepFailed(Exception):
     """A notebook raised; the message is one line naming the notebook and the error."""
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    """Return the hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
@@ -377,6 +367,9 @@ def _finish_manifest(manifest: dict[str, Any], partial: Path, started: float) ->
         step: {k: v for k, v in m.items() if k.endswith(("rows", "customers"))}
         for step, m in manifest["metrics"].items()
     }
+    model = manifest["metrics"].get("04_clustering", {}).get("model")
+    if model and Path(model).is_file():  # `helpers.cluster.load_model` checks it before unpickling
+        manifest["model"] = {"path": model, "sha256": file_sha256(Path(model))}
     manifest["total_seconds"] = round(time.perf_counter() - started, 2)
     manifest["finished"] = dt.datetime.now().isoformat(timespec="seconds")
 
