@@ -13,7 +13,7 @@ SYNTH_ARGS ?= --customers 5000 --segments 4 --seed 42
 
 BENCH_ARGS ?=
 
-.PHONY: help setup report lab test lint clean synthetic synthetic-report bench
+.PHONY: help setup report lab test test-fast lint clean synthetic synthetic-report bench
 
 help: ## Show this list of targets
 	@echo "Usage: make <target> [PARAMS=params.yaml]"
@@ -38,8 +38,11 @@ report: $(STAMP) ## Run all notebooks with PARAMS and render HTML to reports/lat
 lab: $(STAMP) ## Open JupyterLab on the project
 	$(BIN)/jupyter lab --notebook-dir=.
 
-test: $(STAMP) ## Run the test suite
+test: $(STAMP) ## Run the whole test suite (what CI runs)
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP) ## Run the fast tier while you work: unit tests and doctests, no notebook kernels
+	$(BIN)/python -m pytest -m "not slow" -q
 
 lint: $(STAMP) ## Check code style (ruff) and that notebooks carry no outputs
 	$(BIN)/ruff check src tests
