@@ -156,7 +156,7 @@ def test_failed_run_leaves_data_folders_untouched(tmp_path, cleaning_csv, workdi
     assert sorted(manifest["outputs"]) == sorted([str(cleaned), str(cleaned.with_name("cleaning_log.csv"))])
 
 
-def test_literal_salt_is_redacted_from_run_files_but_used_by_the_notebooks(tmp_path):
+def test_literal_salt_is_redacted_from_run_files_but_used_by_the_notebooks(tmp_path, monkeypatch):
     from helpers.config import load_params
     from helpers.runner import _public_params, _write_params
 
@@ -167,6 +167,7 @@ def test_literal_salt_is_redacted_from_run_files_but_used_by_the_notebooks(tmp_p
     _write_params(tmp_path / "staged.yaml", params, {}, redact=False)
     assert "s3cret" not in (tmp_path / "public.yaml").read_text()
     assert "s3cret" in (tmp_path / "staged.yaml").read_text()
+    monkeypatch.setenv("SALT", "pepper")
     env_salt = load_params(write_params(tmp_path / "q.yaml", {"privacy": {"pseudonymize_ids": True, "salt": "env:SALT"}}))
     assert _public_params(env_salt)["privacy"]["salt"] == "env:SALT"
 

@@ -145,10 +145,10 @@ def join_clusters(
     )
     unlabelled = customers[CLUSTER_COLUMN].isna()
     if unlabelled.any():
-        example = customers.loc[unlabelled, "customer_id"].iloc[0]
+        # No example id: the message lands in the run folder, where raw ids must not (privacy).
         raise UserError(
             f"clusters table: {int(unlabelled.sum()):,} customers of the RFM table have no "
-            f"'{cluster_column}' label (e.g. {example}); fix: re-run 04_clustering after 03_rfm"
+            f"'{cluster_column}' label; fix: re-run 04_clustering after 03_rfm"
         )
     customers[CLUSTER_COLUMN] = customers[CLUSTER_COLUMN].astype("int64")
     if traits is not None:
@@ -893,6 +893,53 @@ def _cluster_key(key: Any) -> int | None:
     return None
 
 
+def _override_entry(key: Any, value: Any) -> tuple[dict[str, Any], list[str]]:
+    """Normalise one entry of ``personas.overrides``; return it and its problems ("...; fix: ...")."""
+    where = f"personas.overrides.{key}"
+    problems: list[str] = []
+    if _cluster_key(key) is None and key not in RULE_KEYS:
+        close = difflib.get_close_matches(str(key), RULE_KEYS, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"use a cluster number or one of {', '.join(RULE_KEYS)}"
+        problems.append(f"key '{where}': unknown rule; fix: {hint}")
+    if not isinstance(value, Mapping) or not value:
+        problems.append(f"key '{where}' must be a mapping with name, actions or description; "
+                        f"fix: write e.g. {{name: VIP regulars}}")
+        return {}, problems
+    entry: dict[str, Any] = {}
+    for field_name, field_value in value.items():
+        if field_name not in OVERRIDE_KEYS:
+            close = difflib.get_close_matches(str(field_name), OVERRIDE_KEYS, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "use name, actions or description"
+            problems.append(f"key '{where}.{field_name}': unknown field; fix: {hint}")
+        elif field_name == "actions":
+            # A tuple is this function's own output: checking twice gives the same result.
+            if (isinstance(field_value, (list, tuple)) and 1 <= len(field_value) <= MAX_ACTIONS
+                    and all(isinstance(a, str) and a.strip() for a in field_value)):
+                entry["actions"] = tuple(a.strip() for a in field_value)
+            else:
+                problems.append(f"key '{where}.actions' must be a list of 1 to {MAX_ACTIONS} non-empty texts, "
+                                f"got {field_value!r}; fix: write e.g. [Call them, Send a voucher]")
+        elif isinstance(field_value, str) and field_value.strip():
+            entry[field_name] = field_value.strip()
+        else:
+            problems.append(f"key '{where}.{field_name}' must be a non-empty text, got {field_value!r}; "
+                            f"fix: write e.g. {field_name}: VIP regulars")
+    return entry, problems
+
+
+def override_problems(overrides: Mapping[Any, Any] | None) -> list[str]:
+    """Return every problem of ``personas.overrides``, one "...; fix: ..." text each (none: valid).
+
+    Examples
+    --------
+    >>> override_problems({"lapsing": {"name": "Sleepers"}})
+    []
+    >>> override_problems({"lapsing": {"nmae": "X"}})
+    ["key 'personas.overrides.lapsing.nmae': unknown field; fix: did you mean 'name'?"]
+    """
+    return [problem for key, value in (overrides or {}).items() for problem in _override_entry(key, value)[1]]
+
+
 def check_overrides(overrides: Mapping[Any, Any] | None) -> dict[Any, dict[str, Any]]:
     """Check ``personas.overrides`` and return it normalised.
 
@@ -904,6 +951,8 @@ def check_overrides(overrides: Mapping[Any, Any] | None) -> dict[Any, dict[str, 
           overrides:
             loyal_high_value: {name: VIP regulars, actions: [Invite to the VIP evening]}
             3: {name: Wholesale accounts}
+
+    Checking the result again returns it unchanged, so callers may check twice.
 
     Parameters
     ----------
@@ -918,52 +967,24 @@ def check_overrides(overrides: Mapping[Any, Any] | None) -> dict[Any, dict[str, 
     Raises
     ------
     UserError
-        Unknown rule (with a "did you mean"), unknown field, empty name, wrong types, or
-        more than 3 actions; the message names the key.
+        Every unknown rule (with a "did you mean"), unknown field, empty name, wrong type,
+        or more than 3 actions, in one message; each names its key.
 
     Examples
     --------
     >>> check_overrides({"3": {"name": " Trade "}, "lapsing": {"actions": ["Call them"]}})
     {3: {'name': 'Trade'}, 'lapsing': {'actions': ('Call them',)}}
     """
+    problems = override_problems(overrides)
+    if len(problems) == 1:
+        raise UserError(problems[0])
+    if problems:
+        listed = "; ".join(p.replace("; fix: ", " (fix: ", 1) + (")" if "; fix: " in p else "") for p in problems)
+        raise UserError(f"{len(problems)} problems in personas.overrides: {listed}")
     checked: dict[Any, dict[str, Any]] = {}
     for key, value in (overrides or {}).items():
         label = _cluster_key(key)
-        where = f"personas.overrides.{key}"
-        if label is None and key not in RULE_KEYS:
-            close = difflib.get_close_matches(str(key), RULE_KEYS, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"use a cluster number or one of {', '.join(RULE_KEYS)}"
-            raise UserError(f"key '{where}': unknown rule; fix: {hint}")
-        if not isinstance(value, Mapping) or not value:
-            raise UserError(
-                f"key '{where}' must be a mapping with name, actions or description; "
-                f"fix: write e.g. {{name: VIP regulars}}"
-            )
-        entry: dict[str, Any] = {}
-        for field_name, field_value in value.items():
-            if field_name not in OVERRIDE_KEYS:
-                close = difflib.get_close_matches(str(field_name), OVERRIDE_KEYS, n=1)
-                hint = f"did you mean '{close[0]}'?" if close else "use name, actions or description"
-                raise UserError(f"key '{where}.{field_name}': unknown field; fix: {hint}")
-            if field_name == "actions":
-                ok = (
-                    isinstance(field_value, list)
-                    and 1 <= len(field_value) <= MAX_ACTIONS
-                    and all(isinstance(a, str) and a.strip() for a in field_value)
-                )
-                if not ok:
-                    raise UserError(
-                        f"key '{where}.actions' must be a list of 1 to {MAX_ACTIONS} non-empty texts, "
-                        f"got {field_value!r}; fix: write e.g. [Call them, Send a voucher]"
-                    )
-                entry["actions"] = tuple(a.strip() for a in field_value)
-            else:
-                if not isinstance(field_value, str) or not field_value.strip():
-                    raise UserError(
-                        f"key '{where}.{field_name}' must be a non-empty text, got {field_value!r}"
-                    )
-                entry[field_name] = field_value.strip()
-        checked[label if label is not None else str(key)] = entry
+        checked[label if label is not None else str(key)] = _override_entry(key, value)[0]
     return checked
 
 
