@@ -98,8 +98,7 @@ CASES: tuple[Case, ...] = (
     Case("params_column_mapped_to_two_fields", _column_mapped_twice,
          ("error", "keys 'input.columns.quantity' and 'input.columns.amount' both name column 'Quantity'")),
     Case("params_quartiles_with_five_level_map", _quartiles_five_level_map,
-         ("error", "Champions, New Customers, Can't Lose Them of segment_map.csv would stay empty; "
-                   "fix: set rfm.segment_map: src/helpers/segment_map_quartiles.csv")),
+         ("error", "segment_map_quartiles.csv (made for scores 1-4), or rfm.scoring: quintiles")),
     Case("params_quartiles_with_quartile_map", _quartiles_quartile_map, ("ok", None), steps=("01_clean", "03_rfm"),
          check=_scores_1_to_4_and_no_empty_segment, notes="the shipped 4-level map: every customer gets a segment"),
     Case("params_overrides_with_actions", _overrides_with_actions, ("ok", None), steps=ALL_STEPS,

@@ -260,7 +260,7 @@ def test_quartiles_with_the_five_level_map_is_refused(tmp_path):
     assert "key 'rfm.segment_map'" in message and "rfm.scoring 'quartiles'" in message
     for segment in ("Champions", "New Customers", "Can't Lose Them"):
         assert segment in message
-    assert "fix: set rfm.segment_map: src/helpers/segment_map_quartiles.csv" in message
+    assert "segment_map_quartiles.csv (made for scores 1-4)" in message
 
 
 def test_quartiles_with_the_quartile_map_loads(tmp_path):

@@ -58,7 +58,9 @@ from sklearn.neighbors import KDTree, NearestNeighbors
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import RobustScaler, StandardScaler
 
+from helpers.config import problems_message
 from helpers.errors import UserError
+from helpers.params_checks import SCHEMA, max_clusters, settings_problems
 from helpers.publish import file_sha256
 
 DEFAULT_FEATURES: tuple[str, ...] = (
@@ -70,7 +72,7 @@ DEFAULT_FEATURES: tuple[str, ...] = (
 )
 # Money and counts are right-skewed over orders of magnitude; days are bounded by the data window.
 DEFAULT_LOG_FEATURES: tuple[str, ...] = ("frequency", "monetary", "avg_order_value")
-SCALERS: tuple[str, ...] = ("standard", "robust")
+SCALERS: tuple[str, ...] = tuple(SCHEMA["clustering.scaler"])  # "standard", "robust"
 METHODS: tuple[str, ...] = ("kmeans", "hierarchical", "dbscan")
 METHOD_NAMES: dict[str, str] = {
     "kmeans": "K-Means",
@@ -193,47 +195,25 @@ class ClusterSettings:
         return self.dbscan_min_samples or 2 * len(self.features)
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+def _plain(value: Any) -> Any:
+    """Return a setting as a params file holds it: numpy scalars as Python ones, tuples as lists."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _check_settings(s: ClusterSettings) -> None:
-    def bad(key: str, wanted: str, value: Any) -> UserError:
-        return UserError(f"key 'clustering.{key}' must be {wanted}, got {value!r}")
+    """Raise UserError naming every setting that breaks the params rules (`params_checks`).
 
-    if not s.features or not all(isinstance(f, str) for f in s.features):
-        raise bad("features", "a non-empty list of column names", list(s.features))
-    if len(set(s.features)) != len(s.features):
-        raise bad("features", "a list without repeats", list(s.features))
-    stray = [f for f in s.log_features if f not in s.features]
-    if stray:
-        raise UserError(
-            f"key 'clustering.log_features': '{stray[0]}' is not in clustering.features; "
-            f"fix: add it to features or remove it from log_features"
-        )
-    if s.scaler not in SCALERS:
-        raise bad("scaler", "one of " + ", ".join(SCALERS), s.scaler)
-    lowest = {"k_min": 2, "k_max": 2, "n_init": 1, "sample_size": 100, "scan_sample_size": 100}
-    for key, low in lowest.items():
-        value = getattr(s, key)
-        if not _is_int(value) or value < low:
-            raise bad(key, f"a whole number >= {low}", value)
-    if s.k_min > s.k_max:
-        raise bad("k_max", f"at least k_min ({s.k_min})", s.k_max)
-    if s.k is not None and (not _is_int(s.k) or s.k < 2):
-        raise bad("k", "null (pick K by the rule) or a whole number >= 2", s.k)
-    if not _is_int(s.bootstrap_resamples) or s.bootstrap_resamples < 2:
-        raise bad("bootstrap_resamples", "a whole number >= 2", s.bootstrap_resamples)
-    if not _is_int(s.dbscan_min_samples) or s.dbscan_min_samples < 0:
-        raise bad("dbscan_min_samples", "0 (twice the features) or a whole number >= 1", s.dbscan_min_samples)
-    for key, lo, hi in (("test_size", 0.0, 1.0), ("stability_threshold", 0.0, 1.0)):
-        value = getattr(s, key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo < value < hi:
-            raise bad(key, f"a number between {lo:g} and {hi:g} (exclusive)", value)
-    for key in ("silhouette_tolerance", "min_cluster_share"):
-        value = getattr(s, key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-            raise bad(key, "a number in [0, 1)", value)
+    The types, bounds and rules between keys are those `config.load_params` checks, so a
+    params file that loads always builds; the rules that need the data (the number of
+    customers) are checked in `run_clustering`.
+    """
+    values = {f"clustering.{f.name}": _plain(getattr(s, f.name)) for f in fields(s) if f.name != "seed"}
+    values["run.seed"] = _plain(s.seed)
+    problems = settings_problems(values)
+    if problems:
+        raise UserError(problems_message([("clustering settings", text) for text in problems]))
 
 
 # --------------------------------------------------------------------------------------
@@ -1177,7 +1157,7 @@ def run_clustering(table: pd.DataFrame, settings: ClusterSettings | None = None)
             f"only {n:,} customers with a kept order; clustering needs at least "
             f"{2 * max(s.k_min, 2) + 2}; fix: use a larger export"
         )
-    if s.k is not None and s.k > n // 4:
+    if s.k is not None and s.k > max_clusters(n):
         raise UserError(
             f"key 'clustering.k': {s.k} clusters for {n:,} customers is too many; fix: use a smaller K"
         )

@@ -2,29 +2,25 @@
 
 `params.yaml` at the project root holds every default. Another file given with
 ``make report PARAMS=other.yaml`` is merged over it key by key, so it only needs the keys
-it changes. Every key is checked before any step runs: against `SCHEMA` (unknown keys,
-wrong types), then against what the steps need (ranges, cut points, regular expressions,
-the memory cap, the salt's environment variable, persona overrides, a segment map that
-fits the scoring, one source column per field, input files). Every problem is reported at
+it changes. Every key is checked before any step runs (`params_checks.params_problems`:
+unknown keys, types, ranges and what the steps need), and every problem is reported at
 once, in one line naming the file, the key and the fix.
 """
 
 from __future__ import annotations
 
-import codecs
 import copy
-import datetime
-import difflib
-import os
-import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from helpers.errors import UserError
+from helpers.params_checks import (
+    CANONICAL_FIELDS as CANONICAL_FIELDS,  # defined with the schema; helpers.io reads it from here
+)
+from helpers.params_checks import FREE_MAPPING, SCHEMA, Problem, params_problems
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PARAMS = PROJECT_ROOT / "params.yaml"
@@ -32,183 +28,8 @@ DEFAULT_PARAMS = PROJECT_ROOT / "params.yaml"
 # The numbered notebooks, in the order the runner executes them.
 NOTEBOOKS: tuple[str, ...] = ("01_clean", "02_eda", "03_rfm", "04_clustering", "05_personas")
 
-CANONICAL_FIELDS: tuple[str, ...] = (
-    "customer_id",
-    "invoice_id",
-    "invoice_date",
-    "quantity",
-    "unit_price",
-    "amount",
-    "product_id",
-    "description",
-    "country",
-)
-
-_STR = (str,)
-_OPT_STR = (str, type(None))
-_BOOL = (bool,)
-_NUM = (int, float)
-_INT = (int,)
-_OPT_INT = (int, type(None))
-_STR_LIST = ("list[str]",)
-_NUM_LIST = ("list[number]",)
-_MAPPING = ("mapping",)  # a free mapping whose contents another module checks
-
-# dotted key -> allowed Python types, or a list of allowed string values.
-SCHEMA: dict[str, Any] = {
-    "input.path": _STR,
-    "input.format": ["auto", "csv", "excel", "parquet"],
-    "input.csv.delimiter": _STR,
-    "input.csv.encoding": _STR,
-    "input.csv.decimal": [".", ","],
-    "input.csv.header_rows_to_skip": _INT,
-    "input.excel.sheet": (str, int),
-    "input.excel.header_row": _INT,
-    "input.date_format": _STR,
-    **{f"input.columns.{field}": _OPT_STR for field in CANONICAL_FIELDS},
-    "customers_input.path": _OPT_STR,
-    **{f"customers_input.columns.{f}": _OPT_STR for f in (
-        "customer_id", "birth_date", "age", "gender", "country", "region", "city", "signup_date")},
-    "sessions_input.path": _OPT_STR,
-    **{f"sessions_input.columns.{f}": _OPT_STR for f in (
-        "customer_id", "session_start", "pages_viewed", "duration_s", "clicks", "product_views", "converted")},
-    "cleaning.drop_missing_customer_id": _BOOL,
-    "cleaning.drop_exact_duplicates": _BOOL,
-    "cleaning.drop_future_dates": _BOOL,
-    "cleaning.returns": ["net", "drop"],
-    "cleaning.cancellation_prefixes": _STR_LIST,
-    "cleaning.adjustment_prefixes": _STR_LIST,
-    "cleaning.non_product_codes": _STR_LIST,
-    "cleaning.non_product_patterns": _STR_LIST,
-    "cleaning.drop_nonpositive_prices": _BOOL,
-    "cleaning.outliers.method": ["log_iqr", "none"],
-    "cleaning.outliers.k": _NUM,
-    "cleaning.outliers.action": ["flag", "drop"],
-    "eda.top_n": _INT,
-    "eda.max_scatter_points": _INT,
-    "eda.cohort_months": _INT,
-    "rfm.analysis_date": (str, datetime.date),
-    "rfm.scoring": ["quintiles", "quartiles", "cuts"],
-    "rfm.cuts.recency": _NUM_LIST,
-    "rfm.cuts.frequency": _NUM_LIST,
-    "rfm.cuts.monetary": _NUM_LIST,
-    "rfm.segment_map": _STR,
-    "rfm.movement_days": _INT,
-    "clustering.features": _STR_LIST,
-    "clustering.log_features": _STR_LIST,
-    "clustering.scaler": ["standard", "robust"],
-    "clustering.k": _OPT_INT,
-    **{f"clustering.{key}": _INT for key in (
-        "k_min", "k_max", "n_init", "bootstrap_resamples", "sample_size", "scan_sample_size", "dbscan_min_samples")},
-    **{f"clustering.{key}": _NUM for key in (
-        "silhouette_tolerance", "min_cluster_share", "test_size", "stability_threshold")},
-    "personas.ratio": _NUM,
-    "personas.top_n": _INT,
-    "personas.signature_min_share": _NUM,
-    "personas.traits_file": _OPT_STR,
-    "personas.overrides": _MAPPING,
-    "privacy.pseudonymize_ids": _BOOL,
-    "privacy.salt": _STR,
-    "privacy.personal_column_patterns": _STR_LIST,
-    "paths.interim_dir": _STR,
-    "paths.processed_dir": _STR,
-    "paths.reports_dir": _STR,
-    "run.seed": _INT,
-    "run.kernel": _STR,
-    "run.memory_limit": _STR,
-}
-
-# A DuckDB memory size (run.memory_limit): 2GB, 512 MiB, 1.5TB, or a share of RAM, 50%.
-MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B|%)", re.IGNORECASE)
-_UNIT_BYTES = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
-MIN_MEMORY_BYTES = 10**6  # below this DuckDB cannot allocate one block (tried: 100KB fails)
-
 # Keys holding paths: resolved against the folder of the params file that sets them.
 PATH_KEYS = ("input.path", "customers_input.path", "sessions_input.path", "rfm.segment_map", "personas.traits_file", "paths.interim_dir", "paths.processed_dir", "paths.reports_dir")
-
-# Column mappings: within one table, two fields may not name the same source column.
-COLUMN_MAPPINGS = ("input.columns", "customers_input.columns", "sessions_input.columns")
-# Optional tables: the columns they need once their path is set.
-REQUIRED_WHEN_SET = {"customers_input": ("customer_id",), "sessions_input": ("customer_id", "session_start")}
-REQUIRED_TEXT = ("input.path", "paths.interim_dir", "paths.processed_dir", "paths.reports_dir", "run.kernel")
-RFM_METRICS = ("recency", "frequency", "monetary")
-N_CUTS = 4  # cut points per metric: the upper ends of scores 1-4 (5 is above the last)
-QUARTILE_SEGMENT_MAP = "src/helpers/segment_map_quartiles.csv"
-
-
-@dataclass(frozen=True)
-class _Range:
-    """The values a number key accepts: bounds that are included unless marked open."""
-
-    example: str
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-
-    def contains(self, value: float) -> bool:
-        above = self.low is None or (value > self.low if self.low_open else value >= self.low)
-        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
-        return above and below
-
-    def describe(self) -> str:
-        if self.low is not None and self.high is not None and not (self.low_open or self.high_open):
-            return f"between {self.low} and {self.high}"
-        low = None if self.low is None else f"{'>' if self.low_open else '>='} {self.low}"
-        high = None if self.high is None else f"{'<' if self.high_open else '<='} {self.high}"
-        return " and ".join(part for part in (low, high) if part)
-
-
-# Number keys with the range the steps accept (clustering: as `cluster._check_settings`).
-RANGES: dict[str, _Range] = {
-    "input.csv.header_rows_to_skip": _Range("0", 0),
-    "input.excel.header_row": _Range("1", 1),
-    "cleaning.outliers.k": _Range("3.0", 0, low_open=True),
-    "eda.top_n": _Range("10", 1),
-    "eda.max_scatter_points": _Range("20000", 1),
-    "eda.cohort_months": _Range("12", 1),
-    "rfm.movement_days": _Range("90", 1),
-    "clustering.k_min": _Range("2", 2),
-    "clustering.k_max": _Range("10", 2),
-    "clustering.n_init": _Range("10", 1),
-    "clustering.bootstrap_resamples": _Range("20", 2),
-    "clustering.sample_size": _Range("5000", 100),
-    "clustering.scan_sample_size": _Range("50000", 100),
-    "clustering.dbscan_min_samples": _Range("0 (twice the number of features)", 0),
-    "clustering.test_size": _Range("0.25", 0, 1, low_open=True, high_open=True),
-    "clustering.stability_threshold": _Range("0.75", 0, 1, low_open=True, high_open=True),
-    "clustering.silhouette_tolerance": _Range("0.02", 0, 1, high_open=True),
-    "clustering.min_cluster_share": _Range("0.01", 0, 1, high_open=True),
-    "personas.ratio": _Range("1.5", 1, low_open=True),
-    "personas.top_n": _Range("3", 1),
-    "personas.signature_min_share": _Range("0.05", 0, 1),
-    "run.seed": _Range("42", 0, 2**32 - 1),  # scikit-learn's random_state range
-}
-
-Problem = tuple[str, str]  # (where: a file or an environment variable, "what is wrong; fix: what to do")
-
-
-@dataclass
-class _Checks:
-    """The merged params under check, the file that set each key, and the problems found."""
-
-    flat: dict[str, Any]
-    origin: dict[str, Path]
-    problems: list[Problem] = field(default_factory=list)
-    bad: set[str] = field(default_factory=set)
-
-    def usable(self, *keys: str) -> bool:
-        """Return True when every key is present and passed the checks so far."""
-        return all(key in self.flat and key not in self.bad for key in keys)
-
-    def add(self, text: str, *keys: str, where: str | Path | None = None) -> None:
-        """Record a problem with `keys`, blamed on the override file when it set one of them."""
-        self.bad.update(keys)
-        if where is None:
-            files = [self.origin.get(key, DEFAULT_PARAMS) for key in keys]
-            where = next((f for f in files if f != DEFAULT_PARAMS), DEFAULT_PARAMS)
-        self.problems.append((str(where), text))
 
 
 def _in_parentheses(text: str) -> str:
@@ -239,7 +60,7 @@ def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in tree.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value and SCHEMA.get(dotted) != _MAPPING:
+        if isinstance(value, Mapping) and value and SCHEMA.get(dotted) != FREE_MAPPING:
             flat.update(_flatten(value, f"{dotted}."))
         else:
             flat[dotted] = value
@@ -275,323 +96,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _type_name(spec: Any) -> str:
-    if isinstance(spec, list):
-        return "one of " + ", ".join(repr(v) for v in spec)
-    names = {str: "text", int: "an integer", float: "a number", bool: "true/false", type(None): "null",
-             datetime.date: "a date"}
-    return " or ".join(names.get(t, str(t)) for t in spec)
-
-
-def _type_problem(key: str, value: Any, source: Path) -> str | None:
-    """Return why `value` does not fit `SCHEMA[key]` ("...; fix: ..."), or None."""
-    spec = SCHEMA[key]
-    if spec == _STR_LIST:
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return None
-        return f'key \'{key}\' must be a list of text values, got {value!r}; fix: write it like ["A", "B"]'
-    if spec == _NUM_LIST:
-        if isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-            return None
-        return f"key '{key}' must be a list of numbers, got {value!r}; fix: write it like [14, 30, 90, 180]"
-    if isinstance(spec, list):
-        ok = value in spec
-    elif spec == _MAPPING:
-        ok = isinstance(value, Mapping)
-    elif spec == _NUM:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    elif spec in (_INT, (str, int), _OPT_INT):
-        ok = isinstance(value, spec) and not isinstance(value, bool)
-    else:
-        ok = isinstance(value, spec)
-    if ok:
-        return None
-    return (f"key '{key}' must be {_type_name(spec)}, got {value!r}; "
-            f"fix: change it in {source.name} (see params.yaml for the default)")
-
-
-def _check_keys(flat: Mapping[str, Any], source: Path, checks: _Checks) -> None:
-    """Record unknown keys (with a "did you mean") and values of the wrong type."""
-    for key, value in flat.items():
-        if key not in SCHEMA:
-            close = difflib.get_close_matches(key, SCHEMA.keys(), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else "see params.yaml for the valid keys"
-            checks.add(f"unknown key '{key}'; fix: {hint}", where=source)
-            continue
-        problem = _type_problem(key, value, source)
-        if problem:
-            checks.add(problem, key, where=source)
-
-
 def _resolve_paths(flat: dict[str, Any], base: Path) -> None:
     for key in PATH_KEYS:
         if key in flat and isinstance(flat[key], str) and flat[key].strip():  # "" keeps its meaning (off / default)
             path = Path(flat[key]).expanduser()
             flat[key] = str(path if path.is_absolute() else (base / path).resolve())
-
-
-def _check_ranges(checks: _Checks) -> None:
-    for key, allowed in RANGES.items():
-        if checks.usable(key) and not allowed.contains(checks.flat[key]):
-            checks.add(f"key '{key}' must be {allowed.describe()}, got {checks.flat[key]!r}; "
-                       f"fix: use e.g. {allowed.example}", key)
-
-
-def _check_columns(checks: _Checks) -> None:
-    """Required columns are mapped, and no source column feeds two fields of one table."""
-    flat = checks.flat
-    for required in ("customer_id", "invoice_date"):
-        key = f"input.columns.{required}"
-        if checks.usable(key) and not flat[key]:
-            checks.add(f"key '{key}' is empty; fix: name the column of your export that holds {required}", key)
-    amount_keys = [f"input.columns.{f}" for f in ("amount", "quantity", "unit_price")]
-    if checks.usable(*amount_keys) and not flat[amount_keys[0]] and not (flat[amount_keys[1]] and flat[amount_keys[2]]):
-        checks.add("neither 'input.columns.amount' nor both 'input.columns.quantity' and 'input.columns.unit_price' "
-                   "are set; fix: map an amount column, or quantity and unit price", *amount_keys)
-    for table, needed in REQUIRED_WHEN_SET.items():
-        for name in needed:
-            key = f"{table}.columns.{name}"
-            if checks.usable(f"{table}.path", key) and flat[f"{table}.path"] and not flat[key]:
-                checks.add(f"key '{key}' is empty while {table}.path is set; "
-                           f"fix: name that column, or set {table}.path to null", key)
-    for mapping in COLUMN_MAPPINGS:
-        keys_by_column: dict[str, list[str]] = {}
-        for key in SCHEMA:
-            if key.startswith(f"{mapping}.") and checks.usable(key) and (flat[key] or "").strip():
-                keys_by_column.setdefault(flat[key].strip(), []).append(key)
-        for column, keys in keys_by_column.items():
-            if len(keys) > 1:
-                named = ", ".join(f"'{k}'" for k in keys[:-1]) + f" and '{keys[-1]}'"
-                checks.add(f"keys {named} {'both' if len(keys) == 2 else 'all'} name column '{column}'; "
-                           f"fix: map each field to its own column (null for a field the export lacks)", *keys)
-
-
-def _check_texts(checks: _Checks) -> None:
-    """Encoding, date format, prefixes and regular expressions the steps would trip over."""
-    flat = checks.flat
-    for key in REQUIRED_TEXT:
-        if checks.usable(key) and not flat[key].strip():
-            checks.add(f"key '{key}' is empty; fix: set it (see params.yaml for the default)", key)
-    if checks.usable("input.csv.encoding"):
-        try:
-            codecs.lookup(flat["input.csv.encoding"])
-        except LookupError:
-            checks.add(f"key 'input.csv.encoding': {flat['input.csv.encoding']!r} is not a known encoding; "
-                       f"fix: use the file's encoding, e.g. utf-8, latin-1 or cp1252", "input.csv.encoding")
-    if checks.usable("input.date_format") and flat["input.date_format"] != "auto" and "%" not in flat["input.date_format"]:
-        checks.add(f"key 'input.date_format': {flat['input.date_format']!r} is not a strptime format; "
-                   f'fix: write it like "%d/%m/%Y %H:%M" or "%Y%m%d", or auto', "input.date_format")
-    for key in ("cleaning.cancellation_prefixes", "cleaning.adjustment_prefixes", "cleaning.non_product_patterns"):
-        if checks.usable(key) and any(not entry.strip() for entry in flat[key]):
-            checks.add(f"key '{key}' has an empty entry, which matches every line; fix: remove it", key)
-    if checks.usable("cleaning.non_product_patterns"):
-        import duckdb  # 01_clean runs these patterns in DuckDB (RE2 syntax), so ask DuckDB
-
-        con = duckdb.connect()
-        for pattern in flat["cleaning.non_product_patterns"]:
-            try:
-                con.execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
-            except duckdb.Error as exc:
-                reason = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")
-                checks.add(f"key 'cleaning.non_product_patterns': {pattern!r} is not a regular expression DuckDB "
-                           f"understands ({reason}); fix: escape special characters (RE2 syntax: no look-ahead "
-                           f"or back-references)", "cleaning.non_product_patterns")
-    if checks.usable("privacy.personal_column_patterns"):
-        for pattern in flat["privacy.personal_column_patterns"]:
-            try:
-                re.compile(pattern, re.IGNORECASE)
-            except re.error as exc:
-                checks.add(f"key 'privacy.personal_column_patterns': {pattern!r} is not a regular expression "
-                           f'({exc}); fix: write e.g. "^kunde_"', "privacy.personal_column_patterns")
-
-
-def _check_rfm(checks: _Checks) -> None:
-    """Cut points, the scoring they serve, and the analysis date."""
-    flat = checks.flat
-    for metric in RFM_METRICS:
-        key = f"rfm.cuts.{metric}"
-        points = flat.get(key)
-        if checks.usable(key) and points and (
-            len(points) != N_CUTS or any(a >= b for a, b in zip(points, points[1:], strict=False))
-        ):
-            checks.add(f"key '{key}': expected {N_CUTS} increasing numbers, got {points!r}; "
-                       f"fix: write e.g. [1, 2, 3, 5] (each is the upper end of a score band)", key)
-    empty = [f"rfm.cuts.{m}" for m in RFM_METRICS if checks.usable(f"rfm.cuts.{m}") and not flat[f"rfm.cuts.{m}"]]
-    if checks.usable("rfm.scoring") and flat["rfm.scoring"] == "cuts" and empty:
-        named = ", ".join(f"'{k}'" for k in empty)
-        checks.add(f"{'keys' if len(empty) > 1 else 'key'} {named} {'are' if len(empty) > 1 else 'is'} empty but "
-                   f"rfm.scoring is 'cuts'; fix: give {N_CUTS} cut points for each, or use quintiles",
-                   *empty, "rfm.scoring")
-    date = flat.get("rfm.analysis_date")
-    if checks.usable("rfm.analysis_date") and isinstance(date, str) and date.strip().lower() not in ("", "auto"):
-        import pandas as pd  # parse as 03_rfm does (rfm._parse_analysis_date)
-
-        try:
-            parsed = pd.Timestamp(date)
-        except (ValueError, TypeError):
-            parsed = pd.NaT
-        if pd.isna(parsed):
-            checks.add(f"key 'rfm.analysis_date': {date!r} is not a date; "
-                       f"fix: write it like 2011-12-10, or auto for the day after the last transaction",
-                       "rfm.analysis_date")
-
-
-def _check_segment_map(checks: _Checks) -> None:
-    """The segment map loads, and each of its segments can be reached by the scores given.
-
-    With ``quartiles`` R and F run 1-4 (a metric with cut points: 1-5), so a segment whose
-    cells all need a score of 5 would stay empty without a word.
-    """
-    keys = ("rfm.segment_map", "rfm.scoring", "rfm.cuts.recency", "rfm.cuts.frequency")
-    if not checks.usable(*keys):
-        return
-    from helpers.rfm import SCORING_METHODS, load_segment_map, resolve_segment_map_path
-
-    flat = checks.flat
-    path = resolve_segment_map_path(flat["rfm.segment_map"])
-    try:
-        segment_map = load_segment_map(path)
-    except UserError as exc:
-        checks.add(f"key 'rfm.segment_map': {exc}", "rfm.segment_map")
-        return
-    top_r, top_f = (5 if flat[f"rfm.cuts.{m}"] else SCORING_METHODS[flat["rfm.scoring"]] for m in ("recency", "frequency"))
-    reachable = segment_map[(segment_map["r_score"] <= top_r) & (segment_map["f_score"] <= top_f)]
-    reached = set(reachable["segment"].astype(str))
-    empty = [str(s) for s in segment_map["segment"].cat.categories if str(s) not in reached]
-    if empty:
-        fix = (f"set rfm.segment_map: {QUARTILE_SEGMENT_MAP} (made for scores 1-4), or rfm.scoring: quintiles"
-               if (top_r, top_f) == (4, 4) else
-               f"use a map where every segment has a cell with R 1-{top_r} and F 1-{top_f}, or rfm.scoring: quintiles")
-        checks.add(f"key 'rfm.segment_map': with rfm.scoring '{flat['rfm.scoring']}' R scores run 1-{top_r} and "
-                   f"F scores 1-{top_f}, so {', '.join(empty)} of {path.name} would stay empty; fix: {fix}",
-                   "rfm.segment_map", "rfm.scoring")
-
-
-def _check_clustering(checks: _Checks) -> None:
-    """What `cluster.ClusterSettings` checks beyond single ranges, before 04_clustering runs."""
-    flat = checks.flat
-    if checks.usable("clustering.k_min", "clustering.k_max") and flat["clustering.k_max"] < flat["clustering.k_min"]:
-        checks.add(f"key 'clustering.k_max' must be >= clustering.k_min ({flat['clustering.k_min']}), got "
-                   f"{flat['clustering.k_max']}; fix: raise k_max or lower k_min", "clustering.k_max", "clustering.k_min")
-    k = flat.get("clustering.k")
-    sizes = ("clustering.sample_size", "clustering.scan_sample_size")
-    if checks.usable("clustering.k") and k is not None and k < 2:
-        checks.add(f"key 'clustering.k' must be null (pick K by the rule) or >= 2, got {k}; fix: use e.g. 4, or null",
-                   "clustering.k")
-    elif checks.usable("clustering.k", *sizes) and k is not None and k > min(flat[s] for s in sizes) // 4:
-        sampled = min(flat[s] for s in sizes)
-        checks.add(f"key 'clustering.k' is {k}, more than a quarter of the {sampled} customers sampled "
-                   f"(clustering.sample_size, scan_sample_size); fix: use a smaller K, or null to pick it",
-                   "clustering.k")
-    features = flat.get("clustering.features")
-    if checks.usable("clustering.features"):
-        repeated = sorted({f for f in features if features.count(f) > 1})
-        if not features:
-            checks.add("key 'clustering.features' is empty; fix: list the customer columns to cluster on, "
-                       "e.g. [recency_days, frequency, monetary]", "clustering.features")
-        elif repeated:
-            checks.add(f"key 'clustering.features' names '{repeated[0]}' twice; fix: list each column once",
-                       "clustering.features")
-    if checks.usable("clustering.features", "clustering.log_features"):
-        stray = [f for f in flat["clustering.log_features"] if f not in features]
-        if stray:
-            checks.add(f"key 'clustering.log_features': '{stray[0]}' is not in clustering.features; "
-                       f"fix: add it to features or remove it from log_features", "clustering.log_features")
-
-
-def _check_overrides(checks: _Checks) -> None:
-    if checks.usable("personas.overrides"):
-        from helpers.personas import override_problems
-
-        for problem in override_problems(checks.flat["personas.overrides"]):
-            checks.add(problem, "personas.overrides")
-
-
-def _check_salt(checks: _Checks) -> None:
-    """A salt is set when ids are pseudonymized; an ``env:NAME`` salt needs NAME set (as `exports.resolve_salt`)."""
-    if not checks.usable("privacy.pseudonymize_ids", "privacy.salt") or not checks.flat["privacy.pseudonymize_ids"]:
-        return
-    salt = checks.flat["privacy.salt"]
-    name = salt.removeprefix("env:").strip() if salt.startswith("env:") else None
-    if name is None and not salt.strip():
-        checks.add("key 'privacy.salt' is empty while privacy.pseudonymize_ids is true; "
-                   "fix: set a secret salt, e.g. salt: env:SEGMENT_SALT", "privacy.salt")
-    elif name == "":
-        checks.add("key 'privacy.salt' is 'env:' without a variable name; fix: write it like env:SEGMENT_SALT",
-                   "privacy.salt")
-    elif name and not os.environ.get(name, "").strip():
-        state = "is empty" if name in os.environ else "is not set"
-        checks.add(f"key 'privacy.salt' reads the environment variable {name!r}, which {state}; "
-                   f"fix: export {name}=<secret text> before running, or write the salt in the params file",
-                   "privacy.salt")
-
-
-def _memory_problem(value: str) -> tuple[str, str] | None:
-    """Return (what is wrong, fix) for a DuckDB memory cap, or None when DuckDB can use it."""
-    text = str(value).strip()
-    match = MEMORY_SIZE.fullmatch(text)
-    if not match:
-        return "not a size", "write it like 2GB, 512MB or 50% (of RAM)"
-    number, unit = float(text[: match.start(2)]), match.group(2).lower()
-    if unit == "%":
-        return None if 0 < number <= 100 else (
-            "not a share of RAM above 0% and at most 100%", "write it like 50%, or a size such as 2GB")
-    if number * _UNIT_BYTES[unit] < MIN_MEMORY_BYTES:
-        return "under 1MB (DuckDB needs at least 1MB)", "write it like 2GB, 512MB or 50% (of RAM)"
-    return None
-
-
-def _check_memory(checks: _Checks) -> None:
-    """run.memory_limit, and $ECOMSEG_MEMORY_LIMIT (which overrides it) when set."""
-    from helpers.io import ENV_MEMORY_LIMIT
-
-    value = checks.flat.get("run.memory_limit")
-    problem = _memory_problem(value) if checks.usable("run.memory_limit") else None
-    if problem:
-        checks.add(f"key 'run.memory_limit' is {value!r}, {problem[0]}; fix: {problem[1]}", "run.memory_limit")
-    from_env = os.environ.get(ENV_MEMORY_LIMIT)
-    problem = _memory_problem(from_env) if from_env else None
-    if problem:
-        checks.add(f"{from_env!r} is {problem[0]} (it overrides run.memory_limit); "
-                   f"fix: {problem[1]}, or unset the variable", where=f"environment variable {ENV_MEMORY_LIMIT}")
-
-
-def _check_files(checks: _Checks, check_input: bool) -> None:
-    """Input files: a file type the readers know and, when `check_input`, that they exist."""
-    from helpers.io import detect_format
-
-    flat = checks.flat
-    for key, fmt_key in (("input.path", "input.format"), ("customers_input.path", None), ("sessions_input.path", None)):
-        path = flat.get(key)
-        if not checks.usable(key) or not path:
-            continue
-        if check_input and not Path(path).is_file():
-            text = (f"input file not found (key 'input.path' in {checks.origin[key].name}); fix: point input.path at your export"
-                    if key == "input.path" else f"file not found (key '{key}'); fix: point it at the file or set it to null")
-            checks.add(text, key, where=path)
-            continue
-        if fmt_key and not checks.usable(fmt_key):
-            continue
-        try:
-            detect_format(Path(path), flat[fmt_key] if fmt_key else "auto")
-        except UserError:
-            fix = "set input.format to csv, excel or parquet" if fmt_key else "save it as .csv, .xlsx or .parquet"
-            checks.add(f"key '{key}': cannot tell the file type of {path} from its extension; fix: {fix}", key)
-    traits = flat.get("personas.traits_file")
-    if checks.usable("personas.traits_file") and traits and str(traits).strip():
-        if check_input and not Path(traits).is_file():
-            checks.add("traits file not found (key 'personas.traits_file'); "
-                       "fix: point it at a CSV or Parquet file, or set it to null", "personas.traits_file", where=traits)
-        elif not "".join(Path(traits).suffixes).lower().endswith((".parquet", ".csv", ".csv.gz", ".tsv", ".txt")):
-            checks.add(f"key 'personas.traits_file': {traits} must be .csv or .parquet; fix: save it as one of them",
-                       "personas.traits_file")
-
-
-# Run in this order after the type checks; each skips keys that already failed.
-_CHECKS: tuple[Callable[[_Checks], None], ...] = (
-    _check_ranges, _check_columns, _check_texts, _check_rfm, _check_segment_map, _check_clustering,
-    _check_overrides, _check_salt, _check_memory,
-)
 
 
 def load_params(path: str | Path | None = None, *, check_input: bool = True) -> dict[str, Any]:
@@ -619,28 +128,19 @@ def load_params(path: str | Path | None = None, *, check_input: bool = True) -> 
         Unreadable params file, or every problem found: unknown key, wrong type, value out
         of range, inconsistent settings, missing input file (see `problems_message`).
     """
-    flat = _flatten(_read_yaml(DEFAULT_PARAMS))
-    checks = _Checks(flat, dict.fromkeys(flat, DEFAULT_PARAMS))
-    _check_keys(flat, DEFAULT_PARAMS, checks)
-    _resolve_paths(flat, DEFAULT_PARAMS.parent)
-    sources = [str(DEFAULT_PARAMS)]
+    files = [DEFAULT_PARAMS]
     if path not in (None, "") and Path(path).expanduser().resolve() != DEFAULT_PARAMS:
-        source = Path(path).expanduser().resolve()
-        override = _flatten(_read_yaml(source))
-        _check_keys(override, source, checks)
-        _resolve_paths(override, source.parent)
-        flat.update(override)
-        checks.origin.update(dict.fromkeys(override, source))
-        sources.append(str(source))
-    for key in sorted(set(SCHEMA) - set(flat)):
-        checks.add(f"key '{key}' is missing; fix: restore it from git", key, where=DEFAULT_PARAMS)
-    for check in _CHECKS:
-        check(checks)
-    _check_files(checks, check_input)
-    if checks.problems:
-        raise UserError(problems_message(checks.problems))
-    params = _unflatten(flat)
-    params["_sources"] = sources
+        files.append(Path(path).expanduser().resolve())
+    layers = []
+    for source in files:  # read both before checking, so problems of both are reported together
+        flat = _flatten(_read_yaml(source))
+        _resolve_paths(flat, source.parent)
+        layers.append((source, flat))
+    problems = params_problems(layers, check_input=check_input)
+    if problems:
+        raise UserError(problems_message(problems))
+    params = _unflatten({key: value for _, flat in layers for key, value in flat.items()})
+    params["_sources"] = [str(source) for source in files]
     return copy.deepcopy(params)
 
 
