@@ -228,3 +228,178 @@ def test_mark_lines_needs_staged_transactions():
     con.execute("CREATE TABLE ids AS SELECT 1 AS row_id")
     with pytest.raises(RuntimeError, match="load_transactions first"):
         mark_lines(con, "is_duplicate", "ids")
+
+
+# Issue 12: reading exports.
+
+
+def _values(expr_sql, values):
+    """Evaluate one canonical SQL expression over a column ``v`` holding `values`."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT * FROM (SELECT unnest($1::VARCHAR[]) AS v)", [values])
+    return [row[0] for row in con.execute(f"SELECT {expr_sql} FROM t").fetchall()]
+
+
+def test_decimal_comma_reads_thousands_dots_and_rejects_decimal_dots():
+    from helpers.io import _number
+
+    values = ["1.234,50", "3,50", "3.50", "1.234", "1.234.567", "-3,50", "350", "12.5", "1234.567", "1,2,3", " 7,25 "]
+    expected = [1234.5, 3.5, None, 1234.0, 1234567.0, -3.5, 350.0, None, None, None, 7.25]
+    assert _values(_number("v", ","), values) == expected
+
+
+def test_stray_dot_value_in_decimal_comma_file_is_unparsed_not_rescaled(tmp_path, input_params):
+    rows = [f"{1000 + i};A1;Mug;1;2011-01-03;1,50;100;UK" for i in range(199)] + ["1999;A1;Mug;1;2011-01-03;3.50;100;UK"]
+    path = write_csv(tmp_path / "o.csv", rows, header=HEADER.replace(",", ";"))
+    info, frame = load(input_params, path, csv={"delimiter": ";", "encoding": "utf-8", "decimal": ",", "header_rows_to_skip": 0})
+    assert info["unparsed"]["unit_price"] == 1
+    assert pd.isna(frame["unit_price"].iloc[199])  # NULL, not 350
+    assert frame["unit_price"].iloc[:199].eq(1.5).all()
+
+
+def test_mostly_dot_values_in_decimal_comma_file_is_an_error(tmp_path, input_params):
+    rows = [f"{1000 + i};A1;Mug;1;2011-01-03;{i}.50;100;UK" for i in range(20)]
+    path = write_csv(tmp_path / "o.csv", rows, header=HEADER.replace(",", ";"))
+    with pytest.raises(UserError) as err:
+        load(input_params, path, csv={"delimiter": ";", "encoding": "utf-8", "decimal": ",", "header_rows_to_skip": 0})
+    message = str(err.value)
+    assert "column 'UnitPrice' (unit_price): 20 of 20 values do not parse" in message
+    assert "input.csv.decimal" in message and "\n" not in message
+
+
+def test_quoted_fields_with_newlines_delimiters_and_quotes_load(tmp_path, input_params):
+    rows = ['1001,A1,"Mug, large\nwith a ""handle""",2,2011-01-03 10:00:00,5.50,100,UK',
+            "1002,B2,Bowl,1,2011-02-10 09:30:00,20.00,200,France"]
+    info, frame = load(input_params, write_csv(tmp_path / "o.csv", rows))
+    assert info["rows"] == 2
+    assert frame["description"].tolist() == ['Mug, large\nwith a "handle"', "Bowl"]
+    assert frame["row_id"].tolist() == [1, 2]  # records, not physical lines
+
+
+def test_multiline_record_beyond_the_sniffed_sample_is_not_split(tmp_path, input_params):
+    rows = [f"{1000 + i},A1,Mug,1,2011-01-03,1.00,100,UK" for i in range(30_000)]
+    rows[25_000] = '9999,A1,"two\nlines",1,2011-01-03,1.00,100,UK'
+    info, frame = load(input_params, write_csv(tmp_path / "o.csv", rows))
+    assert info["rows"] == 30_000
+    assert frame["description"].iloc[25_000] == "two\nlines"
+
+
+def test_unclosed_quote_stops_with_the_line(tmp_path, input_params):
+    rows = [f"{1000 + i},A1,Mug,1,2011-01-03,1.00,100,UK" for i in range(100)]
+    rows[50] = '9999,A1,"Mug,1,2011-01-03,1.00,100,UK'
+    with pytest.raises(UserError) as err:
+        load(input_params, write_csv(tmp_path / "o.csv", rows))
+    message = str(err.value)
+    assert "o.csv: line 52" in message and "quote" in message and "\n" not in message
+
+
+def test_unclosed_quote_beyond_the_sniffed_sample_stops_with_the_line(tmp_path, input_params):
+    rows = [f"{1000 + i},A1,Mug,1,2011-01-03,1.00,100,UK" for i in range(30_000)]
+    rows[25_000] = '9999,A1,"Mug,1,2011-01-03,1.00,100,UK'
+    with pytest.raises(UserError, match=r"o\.csv: line 25,002 opens a quote"):
+        load(input_params, write_csv(tmp_path / "o.csv", rows))
+
+
+def test_short_row_beside_a_quoted_line_break_is_a_delimiter_error(tmp_path, input_params):
+    # DuckDB reads padded short rows or quoted line breaks in parallel, not both: one line, no traceback.
+    rows = ['1001,A1,"Mug\nlarge",2,2011-01-03 10:00:00,5.50,100,UK', "1002,B2,Bowl,1,2011-02-10 09:30:00,20.00,200"]
+    with pytest.raises(UserError, match=r"o\.csv: the header reads as one column.*input\.csv\.delimiter"):
+        load(input_params, write_csv(tmp_path / "o.csv", rows))
+
+
+def test_ten_megabyte_field_loads_and_a_smaller_limit_names_line_and_key(tmp_path, input_params):
+    big = "x" * (10 * 1024 * 1024)
+    rows = [ROWS[0], f"1003,C3,{big},1,2011-03-01 10:00:00,1.00,300,UK", ROWS[1]]
+    path = write_csv(tmp_path / "o.csv", rows)
+    info, frame = load(input_params, path)
+    assert info["rows"] == 3 and len(frame["description"].iloc[1]) == len(big)
+    csv = {**input_params["csv"], "max_line_size": 5_000_000}
+    with pytest.raises(UserError) as err:
+        load(input_params, path, csv=csv)
+    message = str(err.value)
+    assert "o.csv: line 3 " in message and "input.csv.max_line_size" in message and "\n" not in message
+
+
+def test_only_integral_numbers_lose_trailing_zeros_in_ids():
+    from helpers.io import _identifier
+
+    values = ["17850.0", "A.0", "B.00", "12.50", "-5.0", "0.0", "X-1.0", "100"]
+    expected = ["17850", "A.0", "B.00", "12.50", "-5", "0", "X-1.0", "100"]
+    assert _values(_identifier("v", "VARCHAR"), values) == expected
+
+
+def _load_in_zone(input_params, path, zone, **changes):
+    params = copy.deepcopy(input_params)
+    params["path"] = str(path)
+    params.update(changes)
+    con = duckdb.connect()
+    con.execute(f"SET TimeZone = '{zone}'")
+    info = load_transactions(con, params)
+    return info, con.execute("SELECT * FROM canonical ORDER BY row_id").df()
+
+
+def test_text_timestamps_with_offsets_become_utc_and_others_stay(tmp_path, input_params):
+    stamps = ["2011-01-03 10:00:00+05:00", "2011-01-03T10:00:00Z", "2011-01-03 10:00:00",
+              "2011-01-03 10:00:00-03:30", "2011-01-03", "2011-01-03 10:00:00 PM"]
+    rows = [f"{1000 + i},A1,Mug,1,{s},1.00,100,UK" for i, s in enumerate(stamps)]
+    rows += [f"{2000 + i},A1,Mug,1,2011-01-04 08:00:00,1.00,100,UK" for i in range(200)]
+    info, frame = _load_in_zone(input_params, write_csv(tmp_path / "o.csv", rows), "America/New_York")
+    expected = ["2011-01-03 05:00", "2011-01-03 10:00", "2011-01-03 10:00", "2011-01-03 13:30", "2011-01-03"]
+    assert frame["invoice_date"].iloc[:5].tolist() == [pd.Timestamp(s) for s in expected]
+    assert pd.isna(frame["invoice_date"].iloc[5])  # "PM" is not ISO: unparsed, never truncated to 10:00
+    assert info["unparsed"]["invoice_date"] == 1
+
+
+def test_strptime_format_with_offset_becomes_utc(tmp_path, input_params):
+    rows = ["1001,A1,Mug,1,03/01/2011 10:00 +0500,1.00,100,UK", "1002,A1,Mug,1,03/01/2011 10:00 Z,1.00,100,UK"]
+    _, frame = _load_in_zone(input_params, write_csv(tmp_path / "o.csv", rows), "Asia/Tokyo",
+                             date_format="%d/%m/%Y %H:%M %z")
+    assert frame["invoice_date"].tolist() == [pd.Timestamp("2011-01-03 05:00"), pd.Timestamp("2011-01-03 10:00")]
+    assert str(frame["invoice_date"].dtype).startswith("datetime64") and frame["invoice_date"].dt.tz is None
+
+
+@pytest.mark.parametrize("date_format", ["auto", "%Y-%m-%d %H:%M:%S%z"])
+def test_parquet_timestamps_with_time_zone_become_utc(tmp_path, input_params, date_format):
+    path = tmp_path / "o.parquet"
+    pd.DataFrame({
+        "cust": ["1", "2"], "when": pd.to_datetime(["2011-01-03 10:00+05:00", "2011-01-03 10:00+00:00"], utc=True),
+        "total": [1.0, 2.0],
+    }).to_parquet(path)
+    columns = {f: None for f in input_params["columns"]}
+    columns.update(customer_id="cust", invoice_date="when", amount="total")
+    _, frame = _load_in_zone(input_params, path, "America/New_York", columns=columns, date_format=date_format)
+    assert frame["invoice_date"].tolist() == [pd.Timestamp("2011-01-03 05:00"), pd.Timestamp("2011-01-03 10:00")]
+
+
+def _excel_with_title_rows(path, sheets):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        sheet.append([f"Sales report {name}"])
+        sheet.append([])
+        sheet.append(HEADER.split(","))
+        for row in rows:
+            sheet.append(row.split(","))
+    book.save(path)
+    return path
+
+
+def test_excel_header_row_below_title_rows(tmp_path, input_params):
+    path = _excel_with_title_rows(tmp_path / "o.xlsx", {"Jan": ROWS, "Feb": [ROWS[0].replace("1001", "2001")]})
+    info, frame = load(input_params, path, excel={"sheet": "Jan", "header_row": 3})
+    assert info["rows"] == 2 and frame["customer_id"].tolist() == ["100", "200"]
+    info, frame = load(input_params, path, excel={"sheet": "all", "header_row": 3})
+    assert frame["invoice_id"].tolist() == ["1001", "1002", "2001"]
+    with pytest.raises(UserError, match=r"o\.xlsx: column 'CustomerID'.*input\.excel\.header_row"):
+        load(input_params, path, excel={"sheet": "Jan", "header_row": 1})
+
+
+def test_excel_header_row_beyond_the_data_is_an_error(tmp_path, input_params):
+    path = _excel_with_title_rows(tmp_path / "o.xlsx", {"Jan": ROWS})
+    with pytest.raises(UserError) as err:
+        load(input_params, path, excel={"sheet": 0, "header_row": 9})
+    message = str(err.value)
+    assert "o.xlsx: input.excel.header_row is 9 but sheet 'Jan' has only 5 rows" in message and "\n" not in message

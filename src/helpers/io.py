@@ -11,11 +11,32 @@ The export is read once: one streaming statement writes the typed canonical rows
 *staging* table in a DuckDB database file in the connection's work folder (`work_dir`),
 and ``canonical`` is a view over it. Nothing holds all rows in memory, so 100M-line
 exports load on a laptop: DuckDB's memory is capped (`configure_engine`) and what does
-not fit goes to the work folder. ``row_id`` is the line number in the export (the staged
-table keeps insertion order). A DuckDB table rather than a Parquet file because it is
-written about 1.5x faster and can take an extra column later (`mark_lines`), which lets
-01_clean flag lines without a join: joins do not keep row order, and outputs must be in
-input order.
+not fit goes to the work folder. ``row_id`` is the record number in the export: 1 for
+the first data record, header and skipped lines not counted, a quoted field that spans
+lines counted once (the staged table keeps insertion order). A DuckDB table rather than a
+Parquet file because it is written about 1.5x faster and can take an extra column later
+(`mark_lines`), which lets 01_clean flag lines without a join: joins do not keep row
+order, and outputs must be in input order.
+
+How values are read (each case ends in a documented handling or a one-line `UserError`):
+
+- CSV follows RFC 4180: a field in double quotes may hold the delimiter, line breaks and
+  doubled quotes (``""``). A record longer than ``input.csv.max_line_size`` bytes (default
+  `DEFAULT_MAX_LINE_SIZE`) or a quote never closed stops with the line. Line numbers in
+  messages count records as DuckDB does (a field spanning lines counts once), except for
+  an over-long line found while sniffing, which is the physical line.
+- Numbers in text follow ``input.csv.decimal``. With ``","`` a dot may only separate
+  thousands in groups of three (``1.234,56``, ``1.234.567``, ``12,5``), so ``1.234`` is
+  1234; a value such as ``3.50`` does not fit and is unparsed, never rescaled to 350.
+- Ids: integral numbers lose a trailing ``.0`` (``17850.0`` -> ``17850``); any other
+  value (``A.0``) is kept as it is.
+- Timestamps with a UTC offset or zone (``+05:00``, ``-0330``, ``Z``, ``UTC``) are
+  converted to UTC; timestamps without one are kept as written. Parquet ``TIMESTAMP WITH
+  TIME ZONE`` columns are converted to UTC too. ``invoice_date`` is a timestamp without
+  zone, in UTC where the export said which zone it was in. ``input.date_format`` applies to
+  text columns; typed date columns (Parquet, Excel) are read as they are.
+- Excel: the column names are on row ``input.excel.header_row`` (1-based); rows above it
+  (titles, notes) are skipped, on every sheet with ``sheet: all``.
 
 Values that do not parse (text in a number column, a date in another format) are counted.
 If more than `MAX_BAD_SHARE` of a column's non-empty values fail, loading stops with a
@@ -32,7 +53,9 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import gzip
 import os
+import re
 import shutil
 import tempfile
 import weakref
@@ -47,6 +70,17 @@ from helpers.config import CANONICAL_FIELDS
 from helpers.errors import UserError
 
 MAX_BAD_SHARE = 0.01
+# One CSV record at most (input.csv.max_line_size): a 10 MB text field fits. DuckDB reads
+# in buffers that must be larger; 32 MB is its own default, so the default costs no memory.
+DEFAULT_MAX_LINE_SIZE = 16_000_000
+_CSV_BUFFER_SIZE = 32_000_000
+# DuckDB's parallel CSV reader cannot pad short rows when a quoted field spans lines.
+_QUOTED_NEWLINES = "null_padding in conjunction with quoted new lines"
+# A number in the "," convention that contains a dot: the dots separate thousands.
+_GROUPED_COMMA_NUMBER = r"[+-]?\d{1,3}(\.\d{3})+(,\d*)?"
+# Text with a letter, "+" or "-" after the time of day: a UTC offset or zone (a regex is
+# faster here than GLOB or several LIKEs).
+_ZONE_AFTER_TIME = ":.*[A-Za-z+-]"
 # 2 GB keeps a 100M-line export within 2.5 GiB per step at about 20% more time than
 # half the RAM (bench/run.py): the laptop stays usable, and the work spills to disk.
 DEFAULT_MEMORY_LIMIT = "2GB"
@@ -205,7 +239,16 @@ def _csv_to_parquet(path: Path, csv_params: Mapping[str, Any], out: Path) -> Non
         raise UserError(f"{path}: the file has a header but no data rows; fix: export again with data")
 
 
-def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, csv_params: Mapping[str, Any]) -> None:
+def _register_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, csv_params: Mapping[str, Any], null_padding: bool = True
+) -> None:
+    """Create the view ``source`` over a CSV, natively or through the chunked fallback.
+
+    Short rows are padded with NULLs (`null_padding`) unless a quoted field spans lines,
+    which DuckDB's parallel reader cannot combine: then the view is made again without
+    padding (single-threaded reading would let a quote that is never closed swallow the
+    rest of the file without an error).
+    """
     try:
         codec = codecs.lookup(csv_params["encoding"]).name
     except LookupError:
@@ -213,24 +256,21 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, csv_params: Mappin
             f"{path}: unknown encoding '{csv_params['encoding']}' (key input.csv.encoding); "
             f"fix: use utf-8, latin-1 or cp1252"
         ) from None
-    native = codec in _DUCKDB_ENCODINGS and csv_params["delimiter"] != "whitespace"
-    if not native:
-        tmp = work_dir(con) / "source.parquet"
-        try:
-            _csv_to_parquet(path, csv_params, tmp)
-        except UnicodeDecodeError as exc:
-            raise UserError(
-                f"{path}: bytes at position {exc.start} are not valid {codec}; "
-                f"fix: set input.csv.encoding to the file's encoding (often latin-1 or cp1252)"
-            ) from None
-        con.execute(f"CREATE OR REPLACE VIEW source AS SELECT * FROM read_parquet({_sql_str(str(tmp))})")
+    if codec not in _DUCKDB_ENCODINGS or csv_params["delimiter"] == "whitespace":
+        _register_converted_csv(con, path, csv_params, codec)
         return
+    max_line = int(csv_params.get("max_line_size", DEFAULT_MAX_LINE_SIZE))
     options = [
         "all_varchar = true",
         "header = true",
         f"encoding = {_sql_str(_DUCKDB_ENCODINGS[codec])}",
         f"skip = {int(csv_params['header_rows_to_skip'])}",
-        "null_padding = true",
+        # RFC 4180 quotes: sniffed, quoting is off when the sampled rows hold no quote, and
+        # a quoted line break further down would split the record.
+        "quote = '\"'",
+        f"max_line_size = {max_line}",
+        f"buffer_size = {max(_CSV_BUFFER_SIZE, 2 * max_line)}",
+        f"null_padding = {str(null_padding).lower()}",
     ]
     if csv_params["delimiter"] != "auto":
         options.append(f"delim = {_sql_str(csv_params['delimiter'])}")
@@ -239,18 +279,145 @@ def _register_csv(con: duckdb.DuckDBPyConnection, path: Path, csv_params: Mappin
         con.execute(sql)
         con.execute("SELECT * FROM source LIMIT 1").fetchall()
     except duckdb.Error as exc:
-        first = _duck_reason(exc)
-        if "encod" in str(exc).lower() or "unicode" in str(exc).lower():
-            raise UserError(
-                f"{path}: not valid {codec} text; "
-                f"fix: set input.csv.encoding to the file's encoding (often latin-1 or cp1252)"
-            ) from None
-        raise UserError(f"{path}: cannot read as CSV ({first}); fix: check input.csv.delimiter and the file") from None
+        if null_padding and _QUOTED_NEWLINES in str(exc):
+            _register_csv(con, path, csv_params, null_padding=False)
+            return
+        raise _csv_error(path, exc, csv_params) from None
+    if csv_params["delimiter"] == "auto":
+        _check_sniffed(con, path)
+
+
+def _register_converted_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, csv_params: Mapping[str, Any], codec: str
+) -> None:
+    """Create the view ``source`` over a Parquet copy of a CSV DuckDB cannot read natively."""
+    tmp = work_dir(con) / "source.parquet"
+    try:
+        _csv_to_parquet(path, csv_params, tmp)
+    except UnicodeDecodeError as exc:
+        raise UserError(
+            f"{path}: bytes at position {exc.start} are not valid {codec}; "
+            f"fix: set input.csv.encoding to the file's encoding (often latin-1 or cp1252)"
+        ) from None
+    except pd.errors.ParserError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"{path}: cannot read as CSV ({reason}); fix: check input.csv.delimiter and the quotes"
+        ) from None
+    con.execute(f"CREATE OR REPLACE VIEW source AS SELECT * FROM read_parquet({_sql_str(str(tmp))})")
+
+
+def _check_sniffed(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Stop when the sniffed header is one column holding delimiters: the sniffer gave up.
+
+    That happens on a quote never closed (named with its line) or a short row next to a
+    quoted line break; either beats reporting the mapped columns as missing.
+    """
+    names = [row[0] for row in con.execute("DESCRIBE source").fetchall()]
+    if len(names) == 1 and re.search(r"[,;\t|]", names[0]):
+        line = _unclosed_quote_line(path)
+        if line:
+            raise UserError(_unclosed_quote_message(path, line))
+        raise UserError(
+            f"{path}: the header reads as one column ({names[0][:40]!r}...), the delimiter was not "
+            f"detected; fix: set input.csv.delimiter, and check that quoted fields are closed"
+        )
+
+
+def _csv_error(path: Path, exc: Exception, csv_params: Mapping[str, Any]) -> UserError:
+    """Turn DuckDB's CSV error into one line naming the file, the line and the fix."""
+    text, reason = str(exc), _duck_reason(exc)
+    found = re.search(r"CSV Error on Line: (\d+)", text)
+    line = int(found.group(1)) if found else 0
+    if "encod" in reason.lower() or "unicode" in reason.lower():
+        return UserError(
+            f"{path}: not valid {csv_params['encoding']} text; "
+            f"fix: set input.csv.encoding to the file's encoding (often latin-1 or cp1252)"
+        )
+    too_long = re.search(r"Maximum line size of (\d+) bytes exceeded\. Actual Size:\s*(\d+)", text)
+    if too_long:
+        limit, size = int(too_long.group(1)), int(too_long.group(2))
+        if line <= 1:  # reported while sniffing, where the number is not the line's
+            line = _first_long_line(path, limit) or 0
+        where = f"line {line:,}" if line else "a line"
+        return UserError(
+            f"{path}: {where} is {size:,} bytes, over input.csv.max_line_size ({limit:,}): a very long "
+            f"field or a quote never closed; fix: raise input.csv.max_line_size above {size:,}, or close the quote"
+        )
+    if "unterminated quote" in text:
+        return UserError(_unclosed_quote_message(path, line))
+    opened = _unclosed_quote_line(path) if "Error when sniffing" in text else None
+    if opened:  # the sniffer finds no dialect when a quote is never closed
+        return UserError(_unclosed_quote_message(path, opened))
+    return UserError(f"{path}: cannot read as CSV ({reason}); fix: check input.csv.delimiter and the file")
+
+
+def _unclosed_quote_message(path: Path, line: int) -> str:
+    where = f"line {line:,}" if line else "a line"
+    return (f"{path}: {where} opens a quote (\") that is never closed; fix: close it in the export "
+            f"(a quote inside a quoted field is written twice: \"\")")
+
+
+def _unclosed_quote_line(path: Path) -> int | None:
+    """Return the physical line where a quote opens that nothing closes, or None.
+
+    The file ends inside a quote when it holds an odd number of quotes (a doubled quote
+    counts twice); that quote opened on the line after the last line break outside quotes.
+    Vectorized per chunk: no loop over lines.
+    """
+    import numpy as np
+
+    suffix = path.suffix.lower()
+    if suffix == ".zst":
+        return None
+    quotes, lines, opened = 0, 0, 1
+    with (gzip.open(path, "rb") if suffix == ".gz" else open(path, "rb")) as stream:
+        while chunk := stream.read(1 << 22):
+            data = np.frombuffer(chunk, dtype=np.uint8)
+            is_quote = data == ord('"')
+            breaks = np.flatnonzero(data == ord("\n"))
+            outside = np.flatnonzero((np.cumsum(is_quote, dtype=np.uint32)[breaks] + quotes) % 2 == 0)
+            if outside.size:
+                opened = lines + int(outside[-1]) + 2
+            lines += breaks.size
+            quotes += int(is_quote.sum())
+    return opened if quotes % 2 else None
+
+
+def _first_long_line(path: Path, limit: int) -> int | None:
+    """Return the 1-based number of the first physical line over `limit` bytes, or None.
+
+    Reads in chunks no longer than `limit`, so only a line that crosses a chunk boundary
+    can be too long, and counting newlines per chunk is enough (no loop over lines).
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".zst":
+        return None
+    chunk_size = max(1, min(limit, 1 << 20))
+    line, run = 1, 0  # run: bytes since the last newline
+    with (gzip.open(path, "rb") if suffix == ".gz" else open(path, "rb")) as stream:
+        while chunk := stream.read(chunk_size):
+            first = chunk.find(b"\n")
+            if first < 0:
+                run += len(chunk)
+                if run > limit:
+                    return line
+                continue
+            if run + first > limit:
+                return line
+            line += chunk.count(b"\n")
+            run = len(chunk) - chunk.rfind(b"\n") - 1
+    return line if run > limit else None
 
 
 def _duck_reason(exc: Exception) -> str:
     """Return DuckDB's error headline plus its explaining line, without the dump of options."""
-    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    text = str(exc).strip()
+    if "\nOriginal Line:" in text:  # the record may span lines; the reason ends its paragraph
+        head, _, rest = text.partition("\nOriginal Line:")
+        paragraph = rest.split("\n\n")[0].strip().splitlines()
+        return f"{head.strip()}: {paragraph[-1].strip()}" if len(paragraph) > 1 else head.strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     skip = ("Original Line", "Possible Solution", "file =", "delimiter =", "quote =", "escape =",
             "new_line =", "header =", "skip_rows =", "comment =", "date_format =", "timestamp_format =",
             "null_padding", "all_varchar", "strict_mode", "sample_size", "ignore_errors", "encoding =")
@@ -258,23 +425,45 @@ def _duck_reason(exc: Exception) -> str:
     return f"{lines[0]}: {detail}" if detail and lines else (lines[0] if lines else type(exc).__name__)
 
 
-def _register_excel(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | int) -> None:
+def _read_sheet(book: pd.ExcelFile, sheet: str | int, header_row: int) -> pd.DataFrame | None:
+    """Read one sheet with its column names on `header_row` (1-based); None if it has fewer rows."""
     try:
-        if sheet == "all":
-            sheets = pd.read_excel(path, sheet_name=None)
-            frames = [df for df in sheets.values() if not df.empty]
-            if not frames:
-                raise UserError(f"{path}: every sheet is empty; fix: export again with data")
-            columns = list(frames[0].columns)
-            for name, df in sheets.items():
-                if not df.empty and list(df.columns) != columns:
+        return pd.read_excel(book, sheet_name=sheet, header=header_row - 1)
+    except ValueError:  # pandas says "only N lines" when the header row is past the end
+        if _sheet_rows(book, sheet, header_row) >= header_row:
+            raise
+        return None
+
+
+def _sheet_rows(book: pd.ExcelFile, sheet: str | int, limit: int) -> int:
+    return len(pd.read_excel(book, sheet_name=sheet, header=None, nrows=limit))
+
+
+def _register_excel(con: duckdb.DuckDBPyConnection, path: Path, excel_params: Mapping[str, Any]) -> None:
+    """Create the view ``source`` over one sheet, or every sheet stacked (``sheet: all``).
+
+    The column names are on row ``header_row`` (1-based, default 1); rows above it are
+    skipped. With ``all``, sheets without rows below the header row are left out.
+    """
+    sheet, header_row = excel_params["sheet"], int(excel_params.get("header_row", 1))
+    if header_row < 1:
+        raise UserError(
+            f"{path}: input.excel.header_row is {header_row}; fix: give the 1-based row of the column names"
+        )
+    try:
+        with pd.ExcelFile(path) as book:
+            if sheet == "all":
+                sheets = {name: _read_sheet(book, name, header_row) for name in book.sheet_names}
+                frame = _stack_sheets(path, {n: df for n, df in sheets.items() if df is not None and not df.empty})
+            else:
+                frame = _read_sheet(book, sheet, header_row)
+                if frame is None:
+                    name = book.sheet_names[sheet] if isinstance(sheet, int) else sheet
+                    rows = _sheet_rows(book, sheet, header_row)
                     raise UserError(
-                        f"{path}: sheet '{name}' has other columns than the first sheet; "
-                        f"fix: give all sheets the same header, or choose one with input.excel.sheet"
+                        f"{path}: input.excel.header_row is {header_row} but sheet {name!r} has only {rows} "
+                        f"rows; fix: set input.excel.header_row to the row of the column names"
                     )
-            frame = pd.concat(frames, ignore_index=True)
-        else:
-            frame = pd.read_excel(path, sheet_name=sheet)
     except (ValueError, KeyError, IndexError) as exc:
         raise UserError(f"{path}: cannot read sheet {sheet!r} ({exc}); fix: set input.excel.sheet") from None
     except UserError:
@@ -290,6 +479,20 @@ def _register_excel(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | int
     con.execute("CREATE OR REPLACE VIEW source AS SELECT * FROM source_frame")
 
 
+def _stack_sheets(path: Path, sheets: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Stack sheets that have the same columns, in workbook order."""
+    if not sheets:
+        raise UserError(f"{path}: every sheet is empty; fix: export again with data, or set input.excel.header_row")
+    columns = list(next(iter(sheets.values())).columns)
+    for name, df in sheets.items():
+        if list(df.columns) != columns:
+            raise UserError(
+                f"{path}: sheet '{name}' has other columns than the first sheet; "
+                f"fix: give all sheets the same header, or choose one with input.excel.sheet"
+            )
+    return pd.concat(list(sheets.values()), ignore_index=True)
+
+
 def _register_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     try:
         con.execute(f"CREATE OR REPLACE VIEW source AS SELECT * FROM read_parquet({_sql_str(str(path))})")
@@ -299,7 +502,9 @@ def _register_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         raise UserError(f"{path}: cannot read as Parquet ({first}); fix: check the file or set input.format") from None
 
 
-def register_source(con: duckdb.DuckDBPyConnection, input_params: Mapping[str, Any]) -> list[str]:
+def register_source(
+    con: duckdb.DuckDBPyConnection, input_params: Mapping[str, Any], null_padding: bool = True
+) -> list[str]:
     """Create the view ``source`` over the export, exactly as exported.
 
     Parameters
@@ -307,6 +512,9 @@ def register_source(con: duckdb.DuckDBPyConnection, input_params: Mapping[str, A
     con : duckdb.DuckDBPyConnection
     input_params : mapping
         The ``input`` section of the params.
+    null_padding : bool, default True
+        CSV only: pad short rows with NULLs. `load_transactions` turns it off when a quoted
+        field spans lines, which DuckDB's parallel reader cannot combine with padding.
 
     Returns
     -------
@@ -320,23 +528,26 @@ def register_source(con: duckdb.DuckDBPyConnection, input_params: Mapping[str, A
         raise UserError(f"{path}: the file is empty (0 bytes); fix: export again")
     fmt = detect_format(path, input_params["format"])
     if fmt == "csv":
-        _register_csv(con, path, input_params["csv"])
+        _register_csv(con, path, input_params["csv"], null_padding)
     elif fmt == "excel":
-        _register_excel(con, path, input_params["excel"]["sheet"])
+        _register_excel(con, path, input_params["excel"])
     else:
         _register_parquet(con, path)
     return [row[0] for row in con.execute("DESCRIBE source").fetchall()]
 
 
-def _check_mapping(path: Path, columns: list[str], mapping: Mapping[str, str | None]) -> None:
+def _check_mapping(path: Path, columns: list[str], mapping: Mapping[str, str | None], fmt: str = "csv") -> None:
     for field, source_col in mapping.items():
         if source_col and source_col not in columns:
             by_case = [c for c in columns if c.strip().lower() == source_col.strip().lower()]
             close = by_case or difflib.get_close_matches(source_col, columns, n=1)
             hint = f"did you mean '{close[0]}'?" if close else "available: " + ", ".join(columns[:20])
+            # pandas names the columns of an empty header cell "Unnamed: n": title rows above the names
+            titled = fmt == "excel" and any(c.startswith("Unnamed: ") for c in columns)
+            also = ", or input.excel.header_row to the row of the column names" if titled else ""
             raise UserError(
                 f"{path}: column '{source_col}' (mapped to {field}) not found; "
-                f"fix: set input.columns.{field} in your params ({hint})"
+                f"fix: set input.columns.{field} in your params{also} ({hint})"
             )
 
 
@@ -349,31 +560,55 @@ def _is_number_type(column_type: str) -> bool:
 
 
 def _number(expr: str, decimal: str, column_type: str = "VARCHAR") -> str:
+    """Number from a typed column or from text in the `decimal` convention (NULL if it does not fit).
+
+    With ``","``, a dot may only separate thousands (``1.234,5`` -> 1234.5, ``1.234`` ->
+    1234); ``3.50`` does not fit and is NULL, never 350. Values without a dot skip the regex.
+    """
     if _is_number_type(column_type):  # already a number: no round trip through text
         return f"CAST({expr} AS DOUBLE)"
     text = _text(expr)
-    if decimal == ",":
-        text = f"replace(replace({text}, '.', ''), ',', '.')"
-    return f"TRY_CAST({text} AS DOUBLE)"
+    if decimal != ",":
+        return f"TRY_CAST({text} AS DOUBLE)"
+    return (
+        f"CASE WHEN NOT contains({text}, '.') THEN TRY_CAST(replace({text}, ',', '.') AS DOUBLE) "
+        f"WHEN regexp_full_match({text}, {_sql_str(_GROUPED_COMMA_NUMBER)}) "
+        f"THEN TRY_CAST(replace(replace({text}, '.', ''), ',', '.') AS DOUBLE) END"
+    )
 
 
 def _identifier(expr: str, column_type: str) -> str:
-    """Text id; integral numbers lose a trailing ".0" ("17850.0" -> "17850")."""
+    """Text id; integral numbers lose a trailing ".0" ("17850.0" -> "17850"), "A.0" stays."""
     if column_type in _INTEGER_TYPES:
         return f"CAST({expr} AS VARCHAR)"
     text = _text(expr)
+    strip = f"regexp_replace({text}, '^([+-]?\\d+)\\.0+$', '\\1')"
     if column_type == "VARCHAR":  # the regex only runs on values with a dot (2x faster)
-        return f"CASE WHEN contains({text}, '.') THEN regexp_replace({text}, '\\.0+$', '') ELSE {text} END"
-    return f"regexp_replace({text}, '\\.0+$', '')"
+        return f"CASE WHEN contains({text}, '.') THEN {strip} ELSE {text} END"
+    return strip
 
 
 def _date(expr: str, column_type: str, date_format: str) -> str:
-    if column_type.startswith(("TIMESTAMP", "DATE")) and date_format == "auto":
+    """Timestamp without zone: offsets and zones converted to UTC, other values as written.
+
+    Typed columns are read as they are (`date_format` is for text). Text that has letters,
+    "+" or "-" after the time of day carries a zone: it is read as TIMESTAMPTZ, so the
+    offset is applied, never dropped; a value that still fails stays NULL (unparsed).
+    """
+    if column_type == "TIMESTAMP WITH TIME ZONE":
+        return f"timezone('UTC', {expr})"
+    if column_type.startswith(("TIMESTAMP", "DATE")):
         return f"CAST({expr} AS TIMESTAMP)"
     text = _text(expr)
-    if date_format == "auto":
-        return f"TRY_CAST({text} AS TIMESTAMP)"
-    return f"try_strptime({text}, {_sql_str(date_format)})"
+    if date_format == "auto":  # a plain TIMESTAMP cast would drop the offset
+        return (
+            f"CASE WHEN regexp_matches({text}, {_sql_str(_ZONE_AFTER_TIME)}) "
+            f"THEN timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ)) ELSE TRY_CAST({text} AS TIMESTAMP) END"
+        )
+    if "%z" in date_format:  # strptime's %z takes +05:00 and +0500, not Z
+        text = f"regexp_replace({text}, '[Zz]$', '+00:00')"
+    parsed = f"try_strptime({text}, {_sql_str(date_format)})"
+    return f"timezone('UTC', {parsed})" if "%z" in date_format or "%Z" in date_format else parsed
 
 
 def canonical_exprs(
@@ -442,7 +677,7 @@ def _stage_select(
     The staged table holds the typed fields, ``is_header_row`` and, per parsed field, the
     raw text of values that did not parse (``unparsed_<field>``, NULL on nearly every row),
     so the parse check needs no second read of the export. Fields computed from ``row_id``
-    (the line number, known once the rows are stored) are staged as NULL and filled in by
+    (the record number, known once the rows are stored) are staged as NULL and filled in by
     the view ``canonical``.
     """
     header = header_row_condition(mapping, types)
@@ -490,6 +725,11 @@ def _check_parsing(
                     "set input.date_format to the export's format, e.g. \"%d/%m/%Y %H:%M\" "
                     "(day first) or \"%Y%m%d\""
                 )
+            elif input_params["csv"]["decimal"] == "," and "." in str(example):
+                fix = (
+                    "set input.csv.decimal to \".\" if the export writes decimals with a point "
+                    "(with \",\" a dot only separates thousands, as in 1.234,50)"
+                )
             else:
                 fix = f"check that input.columns.{field} names a numeric column" + (
                     " and input.csv.decimal" if input_params["csv"]["decimal"] == "." else ""
@@ -505,9 +745,10 @@ def load_transactions(con: duckdb.DuckDBPyConnection, input_params: Mapping[str,
     """Load the export into the DuckDB view ``canonical`` and validate it.
 
     The export is read once, streaming, into the staged table `STAGED_LINES` in
-    `work_dir`; ``canonical`` is a view over it, with ``row_id`` = line number in the
-    export (1-based). The connection is set up by `configure_engine` first (memory cap,
-    spill folder, insertion order kept).
+    `work_dir`; ``canonical`` is a view over it, with ``row_id`` = record number in the
+    export (1-based, header not counted; a quoted field spanning lines counts once). The
+    connection is set up by `configure_engine` first (memory cap, spill folder, insertion
+    order kept).
 
     Parameters
     ----------
@@ -534,34 +775,53 @@ def load_transactions(con: duckdb.DuckDBPyConnection, input_params: Mapping[str,
         configure_engine(con)
     columns = register_source(con, input_params)
     mapping = {f: input_params["columns"].get(f) for f in CANONICAL_FIELDS}
-    _check_mapping(path, columns, mapping)
+    _check_mapping(path, columns, mapping, detect_format(path, input_params["format"]))
     types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE source)").fetchall())
     exprs = canonical_exprs(types, mapping, input_params)
     stage_list, row_id_fields = _stage_select(mapping, types, exprs)
-    try:
-        con.execute(
-            f"""CREATE OR REPLACE TABLE {STAGED_LINES} AS
-                SELECT {stage_list}
-                FROM source"""
-        ).fetchall()
-    except duckdb.Error as exc:
-        first = _duck_reason(exc)
-        text = str(exc)
-        if any(s in text for s in ("No space left", "File too large", "Could not write")):
-            raise UserError(
-                f"{path}: cannot write the staging copy of the rows ({first}); "
-                "fix: free disk space, or point TMPDIR at a disk with room"
-            ) from None
-        raise UserError(
-            f"{path}: cannot read the rows or convert the mapped columns ({first}); "
-            f"fix: check the file, input.csv and input.columns"
-        ) from None
+    _stage(con, path, stage_list, input_params)
     rows, unparsed = _check_parsing(con, path, mapping, exprs, input_params)
     if rows == 0:
         raise UserError(f"{path}: the file has a header but no data rows; fix: export again with data")
     _ROW_ID_FIELDS[con] = row_id_fields
     _create_canonical_view(con)
     return {"file": path.name, "rows": rows, "columns": columns, "unparsed": unparsed}
+
+
+def _stage(con: duckdb.DuckDBPyConnection, path: Path, stage_list: str, input_params: Mapping[str, Any]) -> None:
+    """Write the typed rows to `STAGED_LINES` in one streaming statement.
+
+    A quoted field that spans lines may only show up here, deep in a CSV: the source is
+    then registered again without NULL padding and the rows are staged once more.
+    """
+    sql = f"CREATE OR REPLACE TABLE {STAGED_LINES} AS SELECT {stage_list} FROM source"
+    try:
+        con.execute(sql).fetchall()
+        return
+    except duckdb.Error as exc:
+        if _QUOTED_NEWLINES not in str(exc):
+            raise _staging_error(path, exc, input_params) from None
+    register_source(con, input_params, null_padding=False)
+    try:
+        con.execute(sql).fetchall()
+    except duckdb.Error as exc:
+        raise _staging_error(path, exc, input_params) from None
+
+
+def _staging_error(path: Path, exc: Exception, input_params: Mapping[str, Any]) -> UserError:
+    first = _duck_reason(exc)
+    text = str(exc)
+    if any(s in text for s in ("No space left", "File too large", "Could not write")):
+        return UserError(
+            f"{path}: cannot write the staging copy of the rows ({first}); "
+            "fix: free disk space, or point TMPDIR at a disk with room"
+        )
+    if "CSV Error" in text:
+        return _csv_error(path, exc, input_params["csv"])
+    return UserError(
+        f"{path}: cannot read the rows or convert the mapped columns ({first}); "
+        f"fix: check the file, input.csv and input.columns"
+    )
 
 
 def _create_canonical_view(con: duckdb.DuckDBPyConnection) -> None:

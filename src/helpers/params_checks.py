@@ -53,6 +53,7 @@ SCHEMA: dict[str, Any] = {
     "input.csv.encoding": _STR,
     "input.csv.decimal": [".", ","],
     "input.csv.header_rows_to_skip": _INT,
+    "input.csv.max_line_size": _INT,
     "input.excel.sheet": (str, int),
     "input.excel.header_row": _INT,
     "input.date_format": _STR,
@@ -155,6 +156,7 @@ class _Range:
 # Number keys with the range the steps accept; `cluster.ClusterSettings` reads the clustering ones.
 RANGES: dict[str, _Range] = {
     "input.csv.header_rows_to_skip": _Range("0", 0),
+    "input.csv.max_line_size": _Range("16000000", 1),
     "input.excel.header_row": _Range("1", 1),
     "cleaning.outliers.k": _Range("3.0", 0, low_open=True),
     "eda.top_n": _Range("10", 1),

@@ -42,7 +42,7 @@ ENGAGEMENT_FEATURES = (
 
 
 def _source_params(path: str, csv: Mapping[str, Any]) -> dict[str, Any]:
-    return {"path": path, "format": "auto", "csv": dict(csv), "excel": {"sheet": 0}}
+    return {"path": path, "format": "auto", "csv": dict(csv), "excel": {"sheet": 0, "header_row": 1}}
 
 
 def _register(con: duckdb.DuckDBPyConnection, path: str, csv: Mapping[str, Any], key: str) -> list[str]:
