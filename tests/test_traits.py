@@ -116,3 +116,19 @@ def test_plots_return_a_sentence_and_handle_missing_data(sessions_file):
     assert fig is not None and "67% of customers have web sessions" in sentence
     fig, sentence = traits.plot_age_gender(joined.assign(age_band=pd.NA))
     assert fig is None and "no" in sentence.lower()
+
+
+def test_session_ids_and_offset_times_follow_the_transaction_rules(tmp_path):
+    # Same rules as helpers.io: "A.0" stays, "12.0" -> "12"; +05:00 and Z converted to UTC.
+    path = tmp_path / "sessions.csv"
+    path.write_text(
+        "customer_id,session_start,pages_viewed,duration_s,clicks,product_views,converted\n"
+        "A.0,2011-06-01T02:00:00+05:00,1,10,1,1,false\n"
+        "12.0,2011-06-01T10:00:00Z,1,10,1,1,false\n"
+        "12.0,2011-06-29 23:30:00,1,10,1,1,false\n"
+    )
+    out = traits.session_features(session_block(path), CSV, AS_OF).set_index("customer_id")
+    assert sorted(out.index) == ["12", "A.0"]
+    # Calendar days to 1 July: A.0 last visited 31 May 21:00 UTC (not 1 June) -> 31; 12 on 29 June -> 2.
+    assert out.loc["A.0", "days_since_last_visit"] == 31
+    assert out.loc["12", "days_since_last_visit"] == 2

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.errors import UserError
-from helpers.io import connect  # DuckDB with the memory cap (run.memory_limit)
+from helpers.io import _date, _identifier, connect  # connect: DuckDB with the memory cap (run.memory_limit)
 
 DEMOGRAPHIC_FIELDS = ("customer_id", "birth_date", "age", "gender", "country", "region", "city", "signup_date")
 SESSION_FIELDS = (
@@ -67,7 +67,8 @@ def _q(name: str) -> str:
 
 
 def _id(col: str) -> str:
-    return f"regexp_replace(NULLIF(trim(CAST({_q(col)} AS VARCHAR)), ''), '\\.0+$', '')"
+    """Customer id as in the transactions: integral numbers lose ".0", "A.0" stays (`helpers.io`)."""
+    return _identifier(_q(col), "VARCHAR")
 
 
 def _parsed(con: duckdb.DuckDBPyConnection, path: str, expr: str, raw: str, column: str, key: str, what: str) -> None:
@@ -185,7 +186,7 @@ def session_features(
     with connect() as con:
         columns = _register(con, path, csv, "sessions_input")
         _check_columns(path, columns, mapping, "sessions_input")
-        start = f"TRY_CAST({_q(mapping['session_start'])} AS TIMESTAMP)"
+        start = _date(_q(mapping["session_start"]), "VARCHAR", "auto")  # offsets converted to UTC, as in io
         _parsed(con, path, start, mapping["session_start"], mapping["session_start"], "sessions_input", "timestamps")
 
         def num(field: str) -> str:
