@@ -170,11 +170,11 @@ def pandas_eda_table(transactions: str, out: str) -> dict[str, Any]:
 
 
 @stage
-def pandas_rfm(transactions: str, out: str) -> dict[str, Any]:
-    """Recency, frequency and monetary alone in plain pandas (`bench.baseline.pandas_rfm`)."""
-    from bench.baseline import pandas_rfm as compute
+def pandas_rfm_metrics(transactions: str, out: str) -> dict[str, Any]:
+    """03_rfm's metrics in plain pandas, cancellation matching included (`bench.baseline.pandas_customer_metrics`)."""
+    from bench.baseline import pandas_customer_metrics
 
-    return _pandas_baseline(compute, transactions, out)
+    return _pandas_baseline(pandas_customer_metrics, transactions, out)
 
 
 @stage

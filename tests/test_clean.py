@@ -127,8 +127,9 @@ lines = st.fixed_dictionaries({
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=st.lists(lines, min_size=1, max_size=40), returns=st.sampled_from(["net", "drop"]))
-def test_property_rows_and_revenue_add_up(tmp_path, rows, returns):
+@given(rows=st.lists(lines, min_size=1, max_size=40), returns=st.sampled_from(["net", "drop"]),
+       outliers=st.sampled_from(["flag", "drop"]))
+def test_property_rows_and_revenue_add_up(tmp_path, rows, returns, outliers):
     frame = pd.DataFrame(rows)
     frame["description"] = "d"
     frame["country"] = "UK"
@@ -138,6 +139,7 @@ def test_property_rows_and_revenue_add_up(tmp_path, rows, returns):
     params["input"]["path"] = str(path)
     params["input"]["columns"] = {f: f for f in params["input"]["columns"]} | {"amount": None}
     params["cleaning"]["returns"] = returns
+    params["cleaning"]["outliers"].update(action=outliers, k=0.5)
     con = duckdb.connect()
     source = load_transactions(con, params["input"])
     log = clean.apply_cleaning(con, params["cleaning"])
@@ -148,6 +150,8 @@ def test_property_rows_and_revenue_add_up(tmp_path, rows, returns):
     removed_revenue = log.loc[log["action"] == "removed", "revenue"].sum()
     assert kept_revenue + removed_revenue == pytest.approx(finite_total)
     assert con.execute("SELECT count(*) FROM cleaned WHERE customer_id IS NULL OR NOT isfinite(amount)").fetchall()[0][0] == 0
+    kept_customers = {c for (c,) in con.execute("SELECT DISTINCT customer_id FROM cleaned").fetchall()}
+    assert log["customers"].sum() == len(set(frame["customer_id"].dropna()) - kept_customers)
 
 
 def test_repeated_header_rows_and_future_dates_are_removed_and_logged(tmp_path):
@@ -173,7 +177,8 @@ def test_cleaning_takeaway_names_the_biggest_rule(cleaning_csv):
     log = log.reset_index()
     log.loc[log["rule"] == "exact_duplicate", "rows"] = 3  # make one rule clearly the biggest
     sentence = clean.cleaning_takeaway(log, {"raw_rows": 10, "kept_rows": 4, "removed_rows": 6})
-    assert sentence == "10 rows read = 4 kept + 6 removed; the biggest removal is exact_duplicate (3 rows, 30% of all rows)."
+    assert sentence == ("10 rows read = 4 kept + 6 removed; the biggest removal is exact_duplicate (3 rows, 30% of all rows)."
+                        " 1 customer lost every line (invalid_values 1).")
 
 
 def test_kept_lines_come_out_in_input_order_every_time(tmp_path):
@@ -227,3 +232,68 @@ def test_only_cancellations_left_is_a_user_error(tmp_path):
     con, _, _ = run_cleaning(path)
     with pytest.raises(UserError, match="no purchase orders"):
         clean.clean_summary(con)
+
+
+# ----------------------------------------------------------------------- customers lost
+
+
+def test_customers_lost_are_counted_once_under_the_first_rule_that_removed_a_line(cleaning_csv):
+    # Customer 200 has three lines, all removed: invalid_values (1006), adjustment (A1005)
+    # and nonpositive_price (1004); invalid_values comes first in RULES, so it counts there.
+    # Customers 100 and 300 keep lines; the line without a customer is no customer.
+    _, _, log = run_cleaning(cleaning_csv)
+    assert list(log.columns) == ["action", "rows", "revenue", "customers", "description"]
+    assert log["customers"].to_dict() == {rule: int(rule == "invalid_values") for rule in log.index}
+
+
+def test_customer_lost_to_dropped_outliers_and_header_copies_are_no_customer(tmp_path):
+    from conftest import HEADER, write_csv
+
+    rows = [f"{i},A1,Mug,1,2011-01-0{1 + i % 5},{price},{customer},UK" for i, (price, customer) in enumerate(
+        [(10, 1), (10, 1), (20, 2), (20, 2), (10, 3), (15, 3)])]
+    rows += [HEADER, "9,A1,Mug,1000,2011-01-06,100,4,UK",   # customer 4: one extreme line only
+             "10,A1,Mug,1,2011-01-06,0,5,UK", "11,A1,Mug,1,2011-01-07,-3,5,UK"]  # 5: no positive price
+    _, _, log = run_cleaning(write_csv(tmp_path / "o.csv", rows), outliers_action="drop")
+    assert log.loc["outlier_dropped", ["rows", "customers"]].tolist() == [1, 1]
+    assert log.loc["nonpositive_price", ["rows", "customers"]].tolist() == [2, 1]
+    assert log.loc["repeated_header", ["rows", "customers"]].tolist() == [1, 0]
+    assert log["customers"].sum() == 2
+    _, _, flagged = run_cleaning(write_csv(tmp_path / "o.csv", rows))  # flagged, kept: 4 stays
+    assert flagged.loc["outlier_flagged", "rows"] == 1 and flagged["customers"].sum() == 1
+
+
+def test_cleaning_takeaway_reports_the_customers_lost(cleaning_csv):
+    _, _, log = run_cleaning(cleaning_csv)
+    sentence = clean.cleaning_takeaway(log.reset_index(), {"raw_rows": 10, "kept_rows": 4, "removed_rows": 6})
+    assert sentence.endswith(" 1 customer lost every line (invalid_values 1).")
+
+
+# ------------------------------------------------------------------ outlier threshold
+
+
+def _amount_lines(amounts: list[float]) -> list[str]:
+    return [f"{i},A1,Mug,1,2011-01-03,{a!r},{100 + i},UK" for i, a in enumerate(amounts)]
+
+
+def test_a_line_exactly_at_the_outlier_threshold_is_not_flagged(tmp_path):
+    from conftest import write_csv
+
+    # 9 lines: log10 quartiles at ranks 2 and 6 are log10(1) = 0 and log10(7), so with k = 1
+    # the threshold is 2 log10(7) = log10(49): 49 is at it (kept unflagged), 50 beyond it.
+    # In floating point 10 ** (2 log10 7) is 48.99999999999999, below 49.
+    path = write_csv(tmp_path / "o.csv", _amount_lines([1, 1, 1, 3, 5, 7, 7, 49, 50]))
+    con, _, log = run_cleaning(path, outliers_k=1.0)
+    flagged = con.execute("SELECT amount FROM cleaned WHERE is_outlier").fetchall()
+    assert flagged == [(50.0,)]
+    assert log.loc["outlier_flagged", "rows"] == 1
+
+
+def test_lines_at_the_upper_quartile_are_not_flagged_when_the_spread_is_zero(tmp_path):
+    from conftest import write_csv
+
+    # Most lines cost 17.85: Q1 = Q3 = log10(17.85), so the threshold is 17.85 itself
+    # (10 ** log10(17.85) is 17.849999999999998); only the 500 line is beyond it.
+    path = write_csv(tmp_path / "o.csv", _amount_lines([17.85] * 7 + [500.0]))
+    con, _, log = run_cleaning(path)
+    assert con.execute("SELECT list(amount) FROM cleaned WHERE is_outlier").fetchall()[0][0] == [500.0]
+    assert log.loc["outlier_flagged", "rows"] == 1

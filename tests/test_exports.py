@@ -284,3 +284,14 @@ def test_personas_csv_one_row_per_persona_with_actions(tmp_path):
     assert (table["action_1"] != "").all() and (table["action_2"] != "").all()
     first = exports.write_csv(table, tmp_path / "p1.csv").read_bytes()
     assert exports.write_csv(exports.personas_table(named), tmp_path / "p2.csv").read_bytes() == first
+
+
+def test_ids_in_report_tables_are_the_pseudonyms_of_the_export():
+    lines = pd.DataFrame({"customer_id": ["12346", None, "12346"], "amount": [9e4, 5e4, 8e4]})
+    privacy = exports.check_privacy({"pseudonymize_ids": True, "salt": "s"})
+    shown = exports.ids_for_report(lines, privacy)
+    assert shown["customer_id"].tolist()[0] == "9016ac2e72c831dd"  # as pseudonymize_ids' example
+    assert pd.isna(shown.loc[1, "customer_id"]) and shown.loc[2, "customer_id"] == shown.loc[0, "customer_id"]
+    assert lines["customer_id"].tolist()[0] == "12346"  # a copy: the input is unchanged
+    off = exports.check_privacy({"pseudonymize_ids": False, "salt": ""})
+    assert exports.ids_for_report(lines, off)["customer_id"].tolist()[0] == "12346"

@@ -134,7 +134,7 @@ def test_customer_metrics_match_hand_computed_values(transactions: Path) -> None
         "frequency": [3, 1, 2, 1, 0, 0, 1, 2, 1, 1],
         "monetary": [200, 30, 80, 20, -15, 0, 500, 35, 30, 10],
         "tenure_days": [91, 2, 60, 46, NAN, NAN, 122, 22, 122, 60],
-        "avg_order_value": [200 / 3, 30, 40, 20, NAN, NAN, 500, 17.5, 30, 10],
+        "avg_order_value": [66.67, 30, 40, 20, NAN, NAN, 500, 17.5, 30, 10],  # in cents
         "avg_days_between_orders": [45, NAN, 29, NAN, NAN, NAN, NAN, 10, NAN, NAN],
         "purchase_invoices": [3, 1, 2, 2, 0, 1, 1, 2, 1, 2],
         "cancelled_orders": [0, 0, 0, 1, 0, 1, 0, 0, 0, 1],
@@ -593,3 +593,21 @@ def test_cancellation_matching_agrees_with_a_stack_and_revenue_reconciles(
         assert np.isnan(recency) if last_day is None else recency == 32 - last_day
     assert metrics["monetary"].sum() == pytest.approx(sum(line[3] for line in lines))
     assert segmented["customer_id"].is_unique and segmented["segment"].notna().all()
+
+
+def test_money_columns_are_rounded_to_cents_half_away_from_zero(tmp_path: Path) -> None:
+    # K: 0.1 + 0.2 is 0.30000000000000004 in floating point, stored as 0.3. L: 2.675 is an
+    # exact half cent (stored as 2.67499999999999982, which Python's round takes to 2.67):
+    # 2.68, away from zero, as is M's -1.005 (-1.01). N: 10.00 over 3 orders averages 3.33.
+    lines = [
+        ("K", "1", "2024-01-02 10:00", 0.1, False),
+        ("K", "1", "2024-01-02 10:00", 0.2, False),
+        ("L", "2", "2024-01-03 10:00", 2.675, False),
+        ("M", "C4", "2024-01-05 10:00", -1.005, True),
+        ("N", "5", "2024-01-06 10:00", 3.0, False),
+        ("N", "6", "2024-01-07 10:00", 3.0, False),
+        ("N", "7", "2024-01-08 10:00", 4.0, False),
+    ]
+    metrics = rfm.customer_metrics(_write_lines(lines, tmp_path / "t.parquet")).set_index("customer_id")
+    assert metrics["monetary"].tolist() == [0.3, 2.68, -1.01, 10.0]
+    assert metrics.loc[["K", "L", "N"], "avg_order_value"].tolist() == [0.3, 2.68, 3.33]

@@ -141,15 +141,13 @@ def test_failed_run_leaves_data_folders_untouched(tmp_path, cleaning_csv, workdi
     run_report(str(params_file), notebooks=("01_clean",))
     cleaned = Path(workdirs["interim_dir"]) / "transactions.parquet"
     before = file_sha256(cleaned)
-    bad_map = tmp_path / "segments.csv"
-    bad_map.write_text("r_score,f_score,segment,description,action\n1-5,1-4,All,all,none\n")
     changed = write_params(tmp_path / "changed.yaml", {
         "input": {"path": str(cleaning_csv)}, "paths": workdirs,
         "cleaning": {"drop_exact_duplicates": False},  # would change transactions.parquet
-        "rfm": {"segment_map": str(bad_map)},  # F=5 unmapped: 03_rfm fails
+        "clustering": {"k": 5},  # 2 customers: 04_clustering fails after 03_rfm wrote rfm.parquet
     })
-    with pytest.raises(StepFailed, match=r"03_rfm\.ipynb failed.*F=5"):
-        run_report(str(changed), notebooks=("01_clean", "03_rfm"))
+    with pytest.raises(StepFailed, match=r"04_clustering\.ipynb failed"):
+        run_report(str(changed), notebooks=("01_clean", "03_rfm", "04_clustering"))
     assert file_sha256(cleaned) == before
     assert not (Path(workdirs["processed_dir"]) / "rfm.parquet").exists()
     manifest = json.loads((Path(workdirs["reports_dir"]) / "latest" / "manifest.json").read_text())

@@ -7,14 +7,25 @@ against purchases by summing signed amounts) and extreme lines (``is_outlier``).
 log rows say "flagged", and are not part of the removal arithmetic.
 
 The log has one row per rule: ``rule``, ``action`` (removed / flagged / off), ``rows``,
-``revenue`` (sum of the signed line amounts affected) and ``description``.
+``revenue`` (sum of the signed line amounts affected), ``customers`` and ``description``.
+``customers`` counts the customers *lost* to cleaning: customers (a non-missing id) none of
+whose lines is kept. Each lost customer is counted once, under the first rule in `RULES`
+order that removed any of their lines (``outlier_dropped`` last), so the column adds up to
+the customers lost; flag rules lose no customer. Copies of the header row are no customer.
+
+Outliers are compared on the log10 scale the quartiles come from, against the very log10
+values of the kept amounts, so a line whose log is the threshold (e.g. every line at Q3 when
+the spread is 0) is not flagged. The only tolerance, `LOG_TOLERANCE`, absorbs the rounding
+of ``Q3 + k x IQR`` itself; the SQL then compares |amount| with the largest kept |amount|
+within the threshold, which is exact.
 
 Built to stream with bounded memory (100M lines on a laptop): ``flagged`` is a view over
 ``canonical`` (the staged table of `helpers.io`), nothing is sorted and no join touches
 every line. Exact duplicates are found by grouping a hash of each line and ranking only
 the lines whose hash repeats (a few %), instead of a window over every line, and are
-marked in a column (`helpers.io.mark_lines`). The log and the outlier quartiles come from
-one aggregate pass (quartiles exact, from a frequency table of the kept amounts). The kept
+marked in a column (`helpers.io.mark_lines`). The log, the customers lost and the outlier
+quartiles come from one aggregate pass (quartiles exact, from a frequency table of the
+kept amounts; customers lost from a per-customer grouping set of the same pass). The kept
 lines are written once, in input order, to a Parquet file in the work folder that the
 view ``cleaned`` reads and `write_outputs` copies.
 """
@@ -22,6 +33,7 @@ view ``cleaned`` reads and `write_outputs` copies.
 from __future__ import annotations
 
 import math
+import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -66,6 +78,11 @@ OUTPUT_COLUMNS = (
     "is_outlier",
 )
 CLEANED_FILE = "cleaned.parquet"
+LOG_COLUMNS = ("rule", "action", "rows", "revenue", "customers", "description")
+# Two log10 amounts this close count as equal: 2.3e-9 of the amount, far below a cent for any
+# line under a million. ``Q3 + k x IQR`` carries a few 1e-16 of rounding (2 log10(7) is
+# not log10(49) in floating point), which must not flag a line that is exactly at it.
+LOG_TOLERANCE = 1e-9
 DUPLICATE_KEY = (
     "customer_id", "invoice_id", "invoice_date", "product_id", "description",
     "quantity", "unit_price", "amount", "country",
@@ -149,8 +166,6 @@ def _duplicates_sql(cleaning: Mapping[str, Any]) -> str:
 
 
 def _validate_patterns(cleaning: Mapping[str, Any]) -> None:
-    import re
-
     for pattern in cleaning["non_product_patterns"]:
         try:
             re.compile(pattern)
@@ -206,8 +221,8 @@ def apply_cleaning(con: duckdb.DuckDBPyConnection, cleaning: Mapping[str, Any]) 
     Returns
     -------
     pandas.DataFrame
-        The cleaning log: rule, action, rows, revenue, description. Removal rows come
-        first, in the order applied; flag rows follow.
+        The cleaning log, columns `LOG_COLUMNS` (see the module docstring). Removal rows
+        come first, in the order applied; flag rows follow.
 
     Notes
     -----
@@ -228,15 +243,12 @@ def apply_cleaning(con: duckdb.DuckDBPyConnection, cleaning: Mapping[str, Any]) 
         SELECT *, {_reason_case(cleaning)} AS reason
         FROM (SELECT *, {return_condition(cleaning)} AS is_return FROM canonical)"""
     ).fetchall()
-    by_reason, kept_sizes = _flagged_totals(con)
     outliers = cleaning["outliers"]
-    threshold = None
-    if outliers["method"] == "log_iqr" and not kept_sizes.empty:
-        logs, counts = kept_sizes["log_size"].to_numpy(), kept_sizes["n_rows"].to_numpy()
-        q1, q3 = quantile_from_counts(logs, counts, 0.25), quantile_from_counts(logs, counts, 0.75)
-        threshold = 10 ** (q3 + float(outliers["k"]) * (q3 - q1))
-    extreme = kept_sizes[kept_sizes["size"] > threshold] if threshold is not None else kept_sizes.iloc[:0]
-    outlier_cond = "false" if threshold is None else f"abs(amount) > {threshold!r}"
+    by_reason, kept_sizes, customer_groups = _flagged_totals(con, outliers["action"] == "drop")
+    threshold, cutoff = outlier_limits(kept_sizes, outliers)
+    extreme = kept_sizes[kept_sizes["size"] > cutoff] if cutoff is not None else kept_sizes.iloc[:0]
+    # A string cast, not a numeric literal: DuckDB reads 1.5 as a DECIMAL, this is the exact double.
+    outlier_cond = "false" if cutoff is None else f"abs(amount) > CAST({_sql_str(repr(cutoff))} AS DOUBLE)"
     drop_outliers = outliers["action"] == "drop" and threshold is not None
     cleaned_file = work_dir(con) / CLEANED_FILE
     columns = ", ".join(c if c != "is_outlier" else f"{outlier_cond} AS is_outlier" for c in OUTPUT_COLUMNS)
@@ -252,42 +264,143 @@ def apply_cleaning(con: duckdb.DuckDBPyConnection, cleaning: Mapping[str, Any]) 
         f"CREATE OR REPLACE TEMP VIEW cleaned AS SELECT * FROM read_parquet({_sql_str(str(cleaned_file))})"
     ).fetchall()
     outlier_totals = (int(extreme["n_rows"].sum()), float(extreme["revenue"].sum()))
-    return _cleaning_log(cleaning, by_reason, outlier_totals, threshold)
+    lost = customers_lost(customer_groups, cutoff if drop_outliers else None)
+    return _cleaning_log(cleaning, by_reason, outlier_totals, threshold, lost)
+
+
+def outlier_limits(kept_sizes: pd.DataFrame, outliers: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """Return the outlier threshold and the largest kept |amount| within it.
+
+    Parameters
+    ----------
+    kept_sizes : pandas.DataFrame
+        One row per distinct nonzero |amount| of a kept line, sorted by ``size``, with
+        ``log_size`` (DuckDB's log10 of it) and ``n_rows`` (see `_flagged_totals`).
+    outliers : mapping
+        ``cleaning.outliers``: ``method`` and ``k``.
+
+    Returns
+    -------
+    tuple
+        ``threshold`` = 10 ** (Q3 + k IQR of the log10 sizes), for display, and ``cutoff``,
+        the largest size whose log10 is at most that log threshold (+ `LOG_TOLERANCE`), 0
+        if none: a line is extreme when |amount| > cutoff, so one exactly at the threshold
+        is not. Both None without outlier detection or without a kept nonzero amount.
+
+    Examples
+    --------
+    >>> sizes = pd.DataFrame({"size": [1.0, 3.0, 7.0, 49.0, 50.0], "n_rows": [3, 2, 2, 1, 1]})
+    >>> sizes["log_size"] = np.log10(sizes["size"])
+    >>> threshold, cutoff = outlier_limits(sizes, {"method": "log_iqr", "k": 1.0})
+    >>> round(threshold, 6), cutoff
+    (49.0, 49.0)
+    """
+    if outliers["method"] != "log_iqr" or kept_sizes.empty:
+        return None, None
+    logs, counts = kept_sizes["log_size"].to_numpy(), kept_sizes["n_rows"].to_numpy()
+    q1, q3 = quantile_from_counts(logs, counts, 0.25), quantile_from_counts(logs, counts, 0.75)
+    log_threshold = q3 + float(outliers["k"]) * (q3 - q1)
+    within = kept_sizes["size"].to_numpy()[logs <= log_threshold + LOG_TOLERANCE]
+    return 10**log_threshold, float(within.max()) if within.size else 0.0
+
+
+def customers_lost(customer_groups: pd.DataFrame, outlier_cutoff: float | None = None) -> dict[str, int]:
+    """Count the customers none of whose lines is kept, under the first rule that removed one.
+
+    Parameters
+    ----------
+    customer_groups : pandas.DataFrame
+        Customer counts per ``first_rule`` (1-based position in `RULES` of the first rule
+        that removed one of their lines; missing when none did) and ``min_kept_size``
+        (smallest |amount| of their kept lines, 0 for a zero amount; missing when no line
+        is kept), in ``customers``; see `_flagged_totals`.
+    outlier_cutoff : float, optional
+        When outliers are dropped: lines with |amount| above it are removed too, so a
+        customer whose every kept line is above it is lost as well.
+
+    Returns
+    -------
+    dict
+        Rule -> customers lost under it (rules without any are left out).
+
+    Examples
+    --------
+    >>> groups = pd.DataFrame({"first_rule": [3, 8, np.nan], "min_kept_size": [np.nan, 500.0, 900.0],
+    ...                        "customers": [2, 1, 1]})
+    >>> customers_lost(groups, outlier_cutoff=600.0)
+    {'invalid_values': 2, 'outlier_dropped': 1}
+    """
+    names = [rule for rule, _ in RULES]
+    lost = customer_groups["min_kept_size"].isna()
+    if outlier_cutoff is not None:
+        lost |= customer_groups["min_kept_size"] > outlier_cutoff
+    rules = customer_groups.loc[lost, "first_rule"].map(
+        lambda n: "outlier_dropped" if pd.isna(n) else names[int(n) - 1]
+    )
+    counts = customer_groups.loc[lost, "customers"].groupby(rules).sum()
+    return {rule: int(counts[rule]) for rule in names if rule in counts.index and counts[rule] > 0}
 
 
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _flagged_totals(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One pass over ``flagged``: totals per reason, and a frequency table of kept |amount|.
+def _flagged_totals(
+    con: duckdb.DuckDBPyConnection, outliers_dropped: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One pass over ``flagged``: totals per reason, kept |amount| sizes, customers lost.
 
     The frequency table (one row per distinct nonzero |amount| of a kept line, with its
     log10, line count and signed revenue) gives exact outlier quartiles and the outlier
-    counts for any threshold without holding every amount in memory.
+    counts for any threshold without holding every amount in memory. A third grouping set,
+    per customer, is folded in SQL to counts of customers per (first rule that removed one
+    of their lines, smallest kept |amount|): customers without a kept line, and, when
+    `outliers_dropped`, those who might lose every kept line to the outlier rule (the
+    threshold is only known after this pass, see `customers_lost`).
     """
+    rule_number = f"list_position({_sql_list([rule for rule, _ in RULES])}, reason)"
     totals = con.execute(
-        """WITH lines AS (
+        f"""WITH lines AS (
                SELECT reason, amount, product_id, is_return,
-                      CASE WHEN reason IS NULL AND amount <> 0 THEN abs(amount) END AS size
+                      CASE WHEN reason IS NULL AND amount <> 0 THEN abs(amount) END AS size,
+                      -- a copy of the header row carries the header text as its id: no customer
+                      CASE WHEN reason IS DISTINCT FROM 'repeated_header' THEN customer_id END AS customer,
+                      CASE WHEN reason IS NOT NULL THEN {rule_number} END AS rule_number
                FROM flagged
+           ),
+           grouped AS MATERIALIZED (
+               SELECT GROUPING(reason, size, customer) AS grouping_set,
+                      reason,
+                      size,
+                      customer,
+                      min(log10(size)) AS log_size,
+                      count(*) AS n_rows,
+                      coalesce(sum(amount) FILTER (WHERE isfinite(amount)), 0) AS revenue,
+                      count(product_id) AS with_product,
+                      count(*) FILTER (WHERE is_return) AS return_rows,
+                      coalesce(sum(amount) FILTER (WHERE is_return), 0) AS return_revenue,
+                      min(rule_number) AS first_rule,
+                      min(coalesce(size, 0)) FILTER (WHERE reason IS NULL) AS min_kept_size
+               FROM lines
+               GROUP BY GROUPING SETS ((reason), (size), (customer))
            )
-           SELECT GROUPING(size) AS per_reason,
-                  reason,
-                  size,
-                  min(log10(size)) AS log_size,
-                  count(*) AS n_rows,
-                  coalesce(sum(amount) FILTER (WHERE isfinite(amount)), 0) AS revenue,
-                  count(product_id) AS with_product,
-                  count(*) FILTER (WHERE is_return) AS return_rows,
-                  coalesce(sum(amount) FILTER (WHERE is_return), 0) AS return_revenue
-           FROM lines
-           GROUP BY GROUPING SETS ((reason), (size))"""
+           SELECT grouping_set, reason, size, log_size, n_rows, revenue, with_product,
+                  return_rows, return_revenue, NULL::INTEGER AS first_rule,
+                  NULL::DOUBLE AS min_kept_size
+           FROM grouped
+           WHERE grouping_set <> {0b110}
+           UNION ALL
+           SELECT {0b110}, NULL, NULL, NULL, count(*), 0, 0, 0, 0, first_rule, min_kept_size
+           FROM grouped
+           WHERE grouping_set = {0b110} AND customer IS NOT NULL
+             AND (min_kept_size IS NULL OR {str(bool(outliers_dropped)).lower()})
+           GROUP BY first_rule, min_kept_size"""
     ).df()
-    per_reason = totals["per_reason"] == 1
-    by_reason = totals[per_reason].set_index("reason", drop=False)
-    kept_sizes = totals[~per_reason & totals["size"].notna()].sort_values("size").reset_index(drop=True)
-    return by_reason, kept_sizes
+    by_reason = totals[totals["grouping_set"] == 0b011].set_index("reason", drop=False)
+    kept_sizes = totals[(totals["grouping_set"] == 0b101) & totals["size"].notna()]
+    kept_sizes = kept_sizes.sort_values("size").reset_index(drop=True)
+    customer_groups = totals.loc[totals["grouping_set"] == 0b110, ["first_rule", "min_kept_size", "n_rows"]]
+    return by_reason, kept_sizes, customer_groups.rename(columns={"n_rows": "customers"}).reset_index(drop=True)
 
 
 def _cleaning_log(
@@ -295,8 +408,12 @@ def _cleaning_log(
     by_reason: pd.DataFrame,
     outlier_totals: tuple[int, float],
     outlier_threshold: float | None,
+    lost: Mapping[str, int],
 ) -> pd.DataFrame:
-    """Build the cleaning log (see module docstring) from the totals of `_flagged_totals`."""
+    """Build the cleaning log (see module docstring) from the totals of `_flagged_totals`.
+
+    `lost` is `customers_lost`: rule -> customers lost under it.
+    """
     removed = {
         reason: (row.n_rows, row.revenue)
         for reason, row in by_reason.iterrows()
@@ -322,21 +439,21 @@ def _cleaning_log(
         action = "removed" if enabled.get(rule, True) else "off"
         if rule == "non_product_code" and not has_products:
             description += " Off: the export has no product_id."
-        records.append((rule, action, int(rows), round(float(revenue), 2), description))
+        records.append((rule, action, int(rows), round(float(revenue), 2), int(lost.get(rule, 0)), description))
     kept = by_reason[by_reason["reason"].isna()]
     returns_rows = int(kept["return_rows"].sum())
     returns_rev = float(kept["return_revenue"].sum())
     netted = cleaning["returns"] == "net"
     records.append(("return_netted", "flagged" if netted else "off", returns_rows if netted else 0,
-                    round(returns_rev, 2) if netted else 0.0, FLAG_RULES[0][1]))
+                    round(returns_rev, 2) if netted else 0.0, 0, FLAG_RULES[0][1]))
     flag_outliers = cleaning["outliers"]["action"] == "flag" and outlier_threshold is not None
     description = FLAG_RULES[1][1]
     if outlier_threshold is not None:
         description += f" Threshold here: |amount| > {outlier_threshold:,.2f}."
     records.append(("outlier_flagged", "flagged" if flag_outliers else "off",
                     int(outlier_rows) if flag_outliers else 0,
-                    round(float(outlier_revenue), 2) if flag_outliers else 0.0, description))
-    return pd.DataFrame(records, columns=["rule", "action", "rows", "revenue", "description"])
+                    round(float(outlier_revenue), 2) if flag_outliers else 0.0, 0, description))
+    return pd.DataFrame(records, columns=list(LOG_COLUMNS))
 
 
 def row_arithmetic(log: pd.DataFrame, raw_rows: int, kept_rows: int) -> dict[str, int]:
@@ -448,7 +565,7 @@ def summary_table(summary: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def cleaning_takeaway(log: pd.DataFrame, arithmetic: Mapping[str, int]) -> str:
-    """Return one sentence on what cleaning did, for the report.
+    """Return what cleaning did, for the report: rows read, kept and removed, customers lost.
 
     Examples
     --------
@@ -462,7 +579,27 @@ def cleaning_takeaway(log: pd.DataFrame, arithmetic: Mapping[str, int]) -> str:
     removed = log[log["action"] == "removed"].sort_values("rows", ascending=False, kind="stable")
     top = removed.iloc[0]
     share = top["rows"] / arithmetic["raw_rows"]
-    return (
+    sentence = (
         f"{head} = {arithmetic['kept_rows']:,} kept + {arithmetic['removed_rows']:,} removed; "
         f"the biggest removal is {top['rule']} ({int(top['rows']):,} rows, {share:.0%} of all rows)."
     )
+    return f"{sentence} {lost_customers_sentence(log)}" if "customers" in log.columns else sentence
+
+
+def lost_customers_sentence(log: pd.DataFrame) -> str:
+    """Say how many customers lost every line, and to which rules (most first).
+
+    Examples
+    --------
+    >>> log = pd.DataFrame({"rule": ["a", "b", "c"], "customers": [1, 0, 2]})
+    >>> lost_customers_sentence(log)
+    '3 customers lost every line (c 2, a 1).'
+    >>> lost_customers_sentence(log.assign(customers=0))
+    'Every customer kept at least one line.'
+    """
+    lost = log[log["customers"] > 0].sort_values("customers", ascending=False, kind="stable")
+    total = int(lost["customers"].sum())
+    if total == 0:
+        return "Every customer kept at least one line."
+    rules = ", ".join(f"{row.rule} {int(row.customers):,}" for row in lost.itertuples())
+    return f"{total:,} customer{'s' if total != 1 else ''} lost every line ({rules})."

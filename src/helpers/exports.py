@@ -19,7 +19,8 @@ Privacy:
 - ``privacy.pseudonymize_ids``: customer ids become ``sha256(salt + id)``, first 16 hex
   digits (`pseudonymize_ids`), in the exports and wherever the report shows ids. The
   salt (``privacy.salt``) must be non-empty; ``env:NAME`` reads it from the environment
-  variable NAME so it need not sit in a params file (`resolve_salt`).
+  variable NAME so it need not sit in a params file (`resolve_salt`). Report tables that
+  show ids go through `ids_for_report`, so no raw id reaches the run folder.
 - Columns whose *name* looks like personal data (e-mail, name, phone, address, see
   `PERSONAL_COLUMN_PATTERNS`) are dropped from any frame before display or export
   (`drop_personal_columns`).
@@ -260,6 +261,45 @@ def pseudonymize_ids(ids: pd.Series, salt: str) -> pd.Series:
             "two customer ids got the same pseudonym; fix: change privacy.salt and run again"
         )
     return text.map(mapping).astype(object).rename(ids.name)
+
+
+def ids_for_report(
+    frame: pd.DataFrame, privacy: Mapping[str, Any], column: str = "customer_id"
+) -> pd.DataFrame:
+    """Return `frame` with its customer ids as the exports show them.
+
+    Call it on every table of the report that shows customer ids (e.g. 01_clean's extreme
+    lines): with ``privacy.pseudonymize_ids`` the ids become the pseudonyms of
+    ``segments.csv`` (`pseudonymize_ids`), so an analyst can still find the customer there
+    while no raw id reaches the run folder; otherwise they are left as they are.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Any table with a `column` of customer ids.
+    privacy : mapping
+        Output of `check_privacy` (``pseudonymize_ids`` and the resolved ``salt``).
+    column : str, default "customer_id"
+        The id column; a frame without it is returned as a copy.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy; missing ids stay missing.
+
+    Examples
+    --------
+    >>> lines = pd.DataFrame({"customer_id": ["12346", None], "amount": [9e4, 5e4]})
+    >>> ids_for_report(lines, {"pseudonymize_ids": True, "salt": "s"})["customer_id"].tolist()
+    ['9016ac2e72c831dd', None]
+    """
+    shown = frame.copy()
+    if privacy["pseudonymize_ids"] and column in shown.columns:
+        known = shown[column].notna()
+        ids = shown[column].astype(object).where(known, None)
+        ids[known] = pseudonymize_ids(shown.loc[known, column].astype(str), privacy["salt"])
+        shown[column] = ids
+    return shown
 
 
 # --------------------------------------------------------------------------------------

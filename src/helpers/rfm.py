@@ -255,7 +255,9 @@ matched AS (
 customers AS (
     SELECT customer_id,
            count(*) FILTER (WHERE NOT is_cancellation AND NOT is_cancelled) AS frequency,
-           sum(total) AS monetary,
+           -- cents, half away from zero, after writing the sum with 6 decimals: float noise
+           -- (2.675 is stored as 2.67499999999999982) must not decide the direction
+           round(sum(total)::DECIMAL(38, 6), 2) AS monetary,
            min(invoice_date) FILTER (WHERE NOT is_cancellation AND NOT is_cancelled) AS first_order_date,
            max(invoice_date) FILTER (WHERE NOT is_cancellation AND NOT is_cancelled) AS last_order_date,
            count(*) FILTER (WHERE NOT is_cancellation) AS purchase_invoices,
@@ -268,7 +270,7 @@ SELECT customer_id,
        frequency::BIGINT AS frequency,
        monetary::DOUBLE AS monetary,
        date_diff('day', first_order_date::DATE, $analysis_date::DATE)::DOUBLE AS tenure_days,
-       CASE WHEN frequency > 0 THEN monetary / frequency END::DOUBLE AS avg_order_value,
+       CASE WHEN frequency > 0 THEN round((monetary / frequency)::DECIMAL(38, 6), 2) END::DOUBLE AS avg_order_value,
        CASE WHEN frequency > 1
             THEN date_diff('day', first_order_date::DATE, last_order_date::DATE) / (frequency - 1)
        END::DOUBLE AS avg_days_between_orders,
@@ -311,9 +313,13 @@ def customer_metrics(
           analysis date, counted in calendar dates; NaN when there is no kept order.
         - ``frequency``: kept orders = purchase invoices minus fully cancelled ones.
         - ``monetary``: net revenue, the sum of every line (cancellations and returns
-          included), so the column sums to the net revenue of the data.
+          included), in cents: rounded half away from zero (as a spreadsheet's ROUND)
+          after the sum is written with 6 decimals, so floating-point noise such as
+          0.30000000000000004 or 2.67499999999999982 (for 2.675) never decides the cent.
+          The column sums to the net revenue of the data within half a cent per customer.
         - ``tenure_days``: days from the first kept order to the analysis date (NaN if none).
-        - ``avg_order_value``: monetary / frequency (NaN when frequency is 0).
+        - ``avg_order_value``: monetary / frequency in cents, rounded the same way (NaN
+          when frequency is 0).
         - ``avg_days_between_orders``: days from first to last kept order divided by
           frequency - 1 (NaN when frequency < 2).
         - ``first_order_date``, ``last_order_date``: first and last kept order (NaT if none).

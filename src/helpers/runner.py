@@ -350,11 +350,17 @@ def _run_steps(
             _log(f"[{i}/{len(notebooks)}] {name}: done in {t2 - t0:.1f} s")
 
 
-def _keep_failed(partial: Path, reports_dir: Path, run_id: str) -> Path:
-    """Rename the run folder to ``<run id>.failed`` (kept for inspection) and return it."""
+def _keep_failed(partial: Path, reports_dir: Path, run_id: str, keep_data: bool = True) -> Path:
+    """Rename the run folder to ``<run id>.failed`` (kept for inspection) and return it.
+
+    With ``keep_data=False`` (pseudonymised runs) the staged data files, which hold raw
+    customer ids, are deleted first: no raw id may stay in a run folder.
+    """
     failed = reports_dir / f"{run_id}.failed"
     (partial / ".pid").unlink(missing_ok=True)
     (partial / STAGED_PARAMS).unlink(missing_ok=True)
+    if not keep_data:
+        shutil.rmtree(partial / "data", ignore_errors=True)
     partial.rename(failed)
     return failed
 
@@ -408,7 +414,7 @@ def _publish(
             raise
     except Exception as exc:
         promotion.rollback()
-        failed = _keep_failed(partial, reports_dir, run_id)
+        failed = _keep_failed(partial, reports_dir, run_id, keep_data=not params["privacy"]["pseudonymize_ids"])
         where = getattr(exc, "filename", None) or reports_dir
         reason = getattr(exc, "strerror", None) or f"{type(exc).__name__}: {exc}"
         raise UserError(
@@ -483,7 +489,7 @@ def run_report(
             if interrupts.received is not None:  # the kernel got the same Ctrl-C
                 shutil.rmtree(partial, ignore_errors=True)
                 raise KeyboardInterrupt from None
-            failed = _keep_failed(partial, reports_dir, run_id)
+            failed = _keep_failed(partial, reports_dir, run_id, keep_data=not params["privacy"]["pseudonymize_ids"])
             raise StepFailed(str(exc).replace(str(partial), str(failed))) from None
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
