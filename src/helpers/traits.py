@@ -27,7 +27,11 @@ import numpy as np
 import pandas as pd
 
 from helpers.errors import UserError
-from helpers.io import _date, _identifier, connect  # connect: DuckDB with the memory cap (run.memory_limit)
+from helpers.io import (  # connect: DuckDB with the memory cap (run.memory_limit)
+    _date,
+    _identifier,
+    connect,
+)
 
 DEMOGRAPHIC_FIELDS = ("customer_id", "birth_date", "age", "gender", "country", "region", "city", "signup_date")
 SESSION_FIELDS = (
