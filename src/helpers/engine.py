@@ -1,0 +1,144 @@
+"""One way to reach the query engine: connections from explicit settings, one quoting helper.
+
+Every DuckDB connection of the steps is made by `connect` from an `EngineSettings` that
+the caller builds from the params (``run.memory_limit``, ``run.temp_dir``,
+``run.threads``); no helper opens a bare connection and no setting travels through
+environment variables. Values reach SQL as DuckDB parameters (``$name``); the few
+identifiers and settings that cannot be parameters go through `quote_identifier` and
+`quote_literal`.
+
+Each connection gets a private work folder (`work_dir`): DuckDB spills there beyond its
+memory limit, and 01_clean stages the export there (the attached database `STAGING_DB`).
+The folder is deleted when the connection is garbage-collected or Python exits.
+
+A second engine (Spark, a later issue) plugs in here: a settings field names the engine,
+and `connect` returns a connection with the same small interface the steps use.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from helpers.errors import UserError
+
+# 2 GB keeps a 100M-line export within 2.5 GiB per step at about 20% more time than
+# half the RAM (bench/run.py): the laptop stays usable, and the work spills to disk.
+DEFAULT_MEMORY_LIMIT = "2GB"
+STAGING_DB = "ecomseg_staging"  # DuckDB database attached from the work folder
+_WORK_DIRS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Path] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """How a step may use the engine.
+
+    Parameters
+    ----------
+    memory_limit : str, default "2GB"
+        A DuckDB size (``"4GB"``) or share of RAM (``"50%"``); beyond it DuckDB spills to disk.
+    temp_dir : str, optional
+        Folder under which each connection makes its work folder; None = the system temp folder.
+    threads : int, optional
+        Worker threads; None = DuckDB's default (one per core).
+    """
+
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
+    temp_dir: str | None = None
+    threads: int | None = None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None) -> EngineSettings:
+        """Build the settings from the ``run`` section of the params (defaults when absent).
+
+        Examples
+        --------
+        >>> EngineSettings.from_params({"run": {"memory_limit": "1GB", "threads": 2}})
+        EngineSettings(memory_limit='1GB', temp_dir=None, threads=2)
+        """
+        run = (params or {}).get("run") or {}
+        return cls(
+            memory_limit=str(run.get("memory_limit") or DEFAULT_MEMORY_LIMIT),
+            temp_dir=run.get("temp_dir") or None,
+            threads=run.get("threads") or None,
+        )
+
+
+def quote_identifier(name: str) -> str:
+    """Quote a column or table name for SQL.
+
+    >>> quote_identifier('a"b')
+    '"a""b"'
+    """
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """Quote a text value for SQL where a parameter cannot go (SET, ATTACH, DDL).
+
+    >>> quote_literal("it's")
+    "'it''s'"
+    """
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def connect(settings: EngineSettings | None = None) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB connection with the memory cap, a spill folder and row order kept.
+
+    Parameters
+    ----------
+    settings : EngineSettings, optional
+        Default: `EngineSettings()` (2 GB, system temp folder, all cores).
+
+    Raises
+    ------
+    UserError
+        The memory limit is not a size DuckDB understands.
+
+    Examples
+    --------
+    >>> con = connect(EngineSettings(memory_limit="1GB"))
+    >>> con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    '953.6 MiB'
+    """
+    settings = settings or EngineSettings()
+    con = duckdb.connect()
+    work_dir(con, settings.temp_dir)
+    try:
+        con.execute(f"SET memory_limit = {quote_literal(settings.memory_limit)}").fetchall()
+    except duckdb.Error:
+        raise UserError(
+            f"memory limit {settings.memory_limit!r} (params key run.memory_limit) is not a size; "
+            f"fix: write it like 4GB or 50%"
+        ) from None
+    if settings.threads:
+        con.execute(f"SET threads = {int(settings.threads)}").fetchall()
+    # Outputs must come out in input order; DuckDB keeps it only while this is on.
+    con.execute("SET preserve_insertion_order = true").fetchall()
+    return con
+
+
+def work_dir(con: duckdb.DuckDBPyConnection, temp_dir: str | None = None) -> Path:
+    """Return the connection's private work folder (spills and the staging database).
+
+    Made on first use under `temp_dir` (default: the system temp folder); the staging
+    database `STAGING_DB` is attached from it; deleted with the connection.
+    """
+    folder = _WORK_DIRS.get(con)
+    if folder is None or not folder.is_dir():
+        if temp_dir:
+            Path(temp_dir).mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="ecomseg-", dir=temp_dir or None))
+        _WORK_DIRS[con] = folder
+        weakref.finalize(con, shutil.rmtree, folder, ignore_errors=True)
+        con.execute(f"SET temp_directory = {quote_literal(str(folder / 'spill'))}").fetchall()
+        con.execute(f"DETACH DATABASE IF EXISTS {STAGING_DB}").fetchall()
+        con.execute(f"ATTACH {quote_literal(str(folder / 'staging.duckdb'))} AS {STAGING_DB}").fetchall()
+    return folder

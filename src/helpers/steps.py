@@ -1,0 +1,58 @@
+"""The step registry: every step of the pipeline once, in the order the runner executes them.
+
+The runner, ``index.html`` (`helpers.summary`) and the tests read this table; adding a step
+means one entry here, its notebook, its helper modules and their tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Step:
+    """One numbered notebook.
+
+    Parameters
+    ----------
+    name : str
+        Notebook file name without ``.ipynb``, e.g. ``"03_rfm"``.
+    title : str
+        Heading of its HTML page and its link in ``index.html``.
+    outputs : tuple of str
+        Catalog datasets it writes (`helpers.catalog.DATASETS`).
+    metrics : tuple of str
+        Headline figures it records with `helpers.metrics.record_metrics`, read by
+        ``index.html`` and the manifest.
+    """
+
+    name: str
+    title: str
+    outputs: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+
+
+STEPS: tuple[Step, ...] = (
+    Step("01_clean", "Cleaning: what was read, removed and kept", ("transactions", "cleaning_log", "facts"),
+         ("raw_rows", "removed_rows", "kept_rows", "rows", "customers", "orders", "net_revenue",
+          "first_date", "last_date")),
+    Step("02_eda", "Exploration: trends, countries, products, cohorts", ("customers",), ("customers",)),
+    Step("03_rfm", "RFM segments and how customers moved", ("rfm",), ("customers", "segments")),
+    Step("04_clustering", "Clustering: how many kinds of customers", ("clusters", "cluster_model"),
+         ("chosen_k", "k_reason", "silhouette", "stability_mean_ari", "stable", "model")),
+    Step("05_personas", "Personas, actions and exports", ("segments", "personas"), ("customers", "personas")),
+)
+NOTEBOOKS: tuple[str, ...] = tuple(step.name for step in STEPS)
+STEP_TITLES: dict[str, str] = {step.name: step.title for step in STEPS}
+
+
+def step(name: str) -> Step:
+    """Return the registry entry of notebook `name`.
+
+    >>> step("03_rfm").outputs
+    ('rfm',)
+    """
+    for entry in STEPS:
+        if entry.name == name:
+            return entry
+    raise KeyError(f"no step {name!r}; steps: {', '.join(NOTEBOOKS)}")
