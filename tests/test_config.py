@@ -153,27 +153,22 @@ def test_env_salt_is_not_needed_without_pseudonymized_ids(tmp_path, monkeypatch)
 @pytest.mark.parametrize(("size", "wanted"), [("1000%", "a share of RAM above 0% and at most 100%"),
                                               ("0%", "a share of RAM above 0% and at most 100%"),
                                               ("0GB", "at least 1MB"), ("100KB", "at least 1MB")])
-def test_memory_limit_out_of_range_blames_the_key(tmp_path, monkeypatch, size, wanted):
-    monkeypatch.delenv("ECOMSEG_MEMORY_LIMIT", raising=False)
+def test_memory_limit_out_of_range_blames_the_key(tmp_path, size, wanted):
     message = _problems(tmp_path, {"run": {"memory_limit": size}})
     assert f"p.yaml: key 'run.memory_limit' is {size!r}" in message and wanted in message
-    assert "ECOMSEG_MEMORY_LIMIT" not in message
 
 
 @pytest.mark.parametrize("size", ["100%", "0.5%", "1MB", "8GB"])
-def test_memory_limit_edges_that_duckdb_accepts(tmp_path, monkeypatch, size):
-    monkeypatch.delenv("ECOMSEG_MEMORY_LIMIT", raising=False)
+def test_memory_limit_edges_that_duckdb_accepts(tmp_path, size):
     load_params(write_params(tmp_path / "p.yaml", {"run": {"memory_limit": size}}))
 
 
-def test_memory_limit_from_the_environment_is_checked_at_load_and_blames_the_variable(tmp_path, monkeypatch):
-    monkeypatch.setenv("ECOMSEG_MEMORY_LIMIT", "1000%")
-    message = _problems(tmp_path, {})
-    assert message == ("environment variable ECOMSEG_MEMORY_LIMIT: '1000%' is not a share of RAM above 0% and at "
-                       "most 100% (it overrides run.memory_limit); fix: write it like 50%, or a size such as 2GB, "
-                       "or unset the variable")
-    monkeypatch.setenv("ECOMSEG_MEMORY_LIMIT", "4GB")
-    load_params(write_params(tmp_path / "p.yaml", {}))
+def test_engine_settings_keys_are_checked(tmp_path):
+    message = _problems(tmp_path, {"run": {"threads": 0}})
+    assert "key 'run.threads' must be" in message and "got 0" in message
+    params = load_params(write_params(tmp_path / "p.yaml", {"run": {"threads": 2, "temp_dir": "work"}}))
+    assert params["run"]["threads"] == 2 and params["run"]["temp_dir"] == str(tmp_path / "work")
+    assert load_params()["run"]["threads"] is None
 
 
 def test_k_min_above_k_max(tmp_path):

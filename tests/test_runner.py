@@ -170,19 +170,14 @@ def test_literal_salt_is_redacted_from_run_files_but_used_by_the_notebooks(tmp_p
     assert _public_params(env_salt)["privacy"]["salt"] == "env:SALT"
 
 
-def test_kernels_get_the_memory_limit_and_the_environment_is_restored(monkeypatch):
-    from helpers.io import ENV_MEMORY_LIMIT, connect
-    from helpers.runner import _environment
+def test_kernels_get_the_engine_settings_from_the_staged_params(tmp_path):
+    from helpers.config import load_params
+    from helpers.engine import EngineSettings
+    from helpers.runner import _write_params
 
-    monkeypatch.delenv(ENV_MEMORY_LIMIT, raising=False)
-    with _environment({ENV_MEMORY_LIMIT: "1GB"}):
-        con = connect()  # as a helper inside a kernel started here would
-        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "953.6 MiB"
-    assert ENV_MEMORY_LIMIT not in os.environ
-    monkeypatch.setenv(ENV_MEMORY_LIMIT, "3GB")
-    with _environment({ENV_MEMORY_LIMIT: "1GB"}):
-        pass
-    assert os.environ[ENV_MEMORY_LIMIT] == "3GB"
+    params = load_params(write_params(tmp_path / "p.yaml", {"run": {"memory_limit": "1GB", "threads": 1}}))
+    _write_params(tmp_path / "staged.yaml", params, {}, redact=False)  # what the kernels load
+    assert EngineSettings.from_params(load_params(tmp_path / "staged.yaml")) == EngineSettings("1GB", None, 1)
 
 
 # --------------------------------------------------------------------------------------

@@ -21,15 +21,13 @@ from helpers.params_checks import (
     CANONICAL_FIELDS as CANONICAL_FIELDS,  # defined with the schema; helpers.io reads it from here
 )
 from helpers.params_checks import FREE_MAPPING, SCHEMA, Problem, params_problems
+from helpers.steps import NOTEBOOKS as NOTEBOOKS  # the order lives in the step registry
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PARAMS = PROJECT_ROOT / "params.yaml"
 
-# The numbered notebooks, in the order the runner executes them.
-NOTEBOOKS: tuple[str, ...] = ("01_clean", "02_eda", "03_rfm", "04_clustering", "05_personas")
-
 # Keys holding paths: resolved against the folder of the params file that sets them.
-PATH_KEYS = ("input.path", "customers_input.path", "sessions_input.path", "rfm.segment_map", "personas.traits_file", "paths.interim_dir", "paths.processed_dir", "paths.reports_dir")
+PATH_KEYS = ("input.path", "customers_input.path", "sessions_input.path", "rfm.segment_map", "personas.traits_file", "paths.interim_dir", "paths.processed_dir", "paths.reports_dir", "run.temp_dir")
 
 
 def _in_parentheses(text: str) -> str:

@@ -108,6 +108,8 @@ SCHEMA: dict[str, Any] = {
     "run.seed": _INT,
     "run.kernel": _STR,
     "run.memory_limit": _STR,
+    "run.temp_dir": _OPT_STR,
+    "run.threads": _OPT_INT,
 }
 
 # A DuckDB memory size (run.memory_limit): 2GB, 512 MiB, 1.5TB, or a share of RAM, 50%.
@@ -178,6 +180,7 @@ RANGES: dict[str, _Range] = {
     "personas.top_n": _Range("3", 1),
     "personas.signature_min_share": _Range("0.05", 0, 1),
     "run.seed": _Range("42", 0, 2**32 - 1),  # scikit-learn's random_state range
+    "run.threads": _Range("2, or null for one per core", 1),
 }
 
 Problem = tuple[str, str]  # (where: a file or an environment variable, "what is wrong; fix: what to do")
@@ -273,7 +276,8 @@ def _check_keys(flat: Mapping[str, Any], source: Path, checks: _Checks) -> None:
 
 def _check_ranges(checks: _Checks) -> None:
     for key, allowed in RANGES.items():
-        if checks.usable(key) and not allowed.contains(checks.flat[key]):
+        value = checks.flat.get(key)
+        if checks.usable(key) and value is not None and not allowed.contains(value):
             checks.add(f"key '{key}' must be {allowed.describe()}, got {checks.flat[key]!r}; "
                        f"fix: use e.g. {allowed.example}", key)
 
@@ -483,18 +487,11 @@ def _memory_problem(value: str) -> tuple[str, str] | None:
 
 
 def _check_memory(checks: _Checks) -> None:
-    """run.memory_limit, and $ECOMSEG_MEMORY_LIMIT (which overrides it) when set."""
-    from helpers.io import ENV_MEMORY_LIMIT
-
+    """run.memory_limit: a size DuckDB understands, at least 1MB, or a share of RAM up to 100%."""
     value = checks.flat.get("run.memory_limit")
     problem = _memory_problem(value) if checks.usable("run.memory_limit") else None
     if problem:
         checks.add(f"key 'run.memory_limit' is {value!r}, {problem[0]}; fix: {problem[1]}", "run.memory_limit")
-    from_env = os.environ.get(ENV_MEMORY_LIMIT)
-    problem = _memory_problem(from_env) if from_env else None
-    if problem:
-        checks.add(f"{from_env!r} is {problem[0]} (it overrides run.memory_limit); "
-                   f"fix: {problem[1]}, or unset the variable", where=f"environment variable {ENV_MEMORY_LIMIT}")
 
 
 def _check_files(checks: _Checks, check_input: bool) -> None:

@@ -28,15 +28,19 @@ import platform
 import shutil
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from helpers.config import NOTEBOOKS, PROJECT_ROOT, load_params
+from helpers.config import PROJECT_ROOT, load_params
 from helpers.errors import UserError
-from helpers.io import ENV_MEMORY_LIMIT
+from helpers.metrics import PEAK_MEMORY_KEY, metrics_file
+from helpers.metrics import (
+    record_metrics as record_metrics,  # notebooks import it from helpers.metrics
+)
 from helpers.publish import Interrupts, OutputLock, Promotion, file_sha256, recover
-from helpers.summary import STEP_TITLES, write_index
+from helpers.steps import NOTEBOOKS, STEP_TITLES
+from helpers.summary import write_index
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 TEMPLATE_DIR = Path(__file__).parent / "templates"  # nbconvert template "report": lab without CDN scripts
@@ -44,7 +48,6 @@ PACKAGES = (
     "numpy", "pandas", "matplotlib", "seaborn", "scikit-learn", "duckdb", "pyarrow",
     "papermill", "nbconvert", "nbformat", "ipykernel", "PyYAML", "openpyxl",
 )
-PEAK_MEMORY_KEY = "peak_memory_mib"  # added by `record_metrics`, copied to the manifest's steps
 
 
 class StepFailed(Exception):
@@ -60,35 +63,6 @@ def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             versions[name] = "missing"
     return versions
-
-
-def record_metrics(run_dir: str | Path, step: str, metrics: Mapping[str, Any]) -> None:
-    """Save a notebook's headline figures for the manifest (no-op when run interactively).
-
-    Parameters
-    ----------
-    run_dir : str or Path
-        The runner's run folder; "" in interactive sessions.
-    step : str
-        Notebook name, e.g. ``"01_clean"``.
-    metrics : mapping
-        JSON-serialisable figures (row counts, customers, revenue). The kernel's peak
-        memory so far is added as `PEAK_MEMORY_KEY`, so notebooks call this last.
-    """
-    if not run_dir:
-        return
-    folder = Path(run_dir) / "metrics"
-    folder.mkdir(parents=True, exist_ok=True)
-    figures = {**metrics, PEAK_MEMORY_KEY: peak_memory_mib()}
-    (folder / f"{step}.json").write_text(json.dumps(figures, indent=2, default=str), encoding="utf-8")
-
-
-def peak_memory_mib() -> int:
-    """Return this process's peak resident memory so far, in MiB (the kernel's, in a notebook)."""
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(peak / (2**20 if sys.platform == "darwin" else 2**10))  # bytes on macOS, KiB on Linux
 
 
 def _new_run_id(reports_dir: Path) -> str:
@@ -260,21 +234,6 @@ def rewrite_paths(folder: Path, replacements: Mapping[str, str]) -> None:
             page.write_text(text, encoding="utf-8")
 
 
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables (inherited by the kernels) for the block, then restore them."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def _log(message: str) -> None:
     print(message, flush=True)
 
@@ -328,26 +287,26 @@ def _prepare_run(params: Mapping[str, Any], reports_dir: Path, notebooks: Sequen
 def _run_steps(
     params: Mapping[str, Any], partial: Path, notebooks: Sequence[str], notebook_dir: Path, manifest: dict[str, Any]
 ) -> None:
-    """Execute and render each notebook into `partial`, recording timings in `manifest`."""
-    # Every DuckDB connection in the kernels (helpers.io.connect) gets run.memory_limit,
-    # unless the environment variable already overrides it.
-    memory = {ENV_MEMORY_LIMIT: os.environ.get(ENV_MEMORY_LIMIT) or str(params["run"]["memory_limit"])}
-    with _environment(memory):
-        for i, name in enumerate(notebooks, 1):
-            _log(f"[{i}/{len(notebooks)}] {name}: running ...")
-            t0 = time.perf_counter()
-            executed = execute_step(name, partial, str(partial / STAGED_PARAMS), params["run"]["kernel"], notebook_dir)
-            t1 = time.perf_counter()
-            render_html(executed, f"{name} - {STEP_TITLES.get(name, name)}")
-            t2 = time.perf_counter()
-            step_metrics = partial / "metrics" / f"{name}.json"
-            peak = (json.loads(step_metrics.read_text(encoding="utf-8")).get(PEAK_MEMORY_KEY)
-                    if step_metrics.is_file() else None)
-            manifest["steps"].append(
-                {"notebook": name, "seconds": round(t2 - t0, 2), "execute_seconds": round(t1 - t0, 2),
-                 "render_seconds": round(t2 - t1, 2), "peak_memory_mib": peak}
-            )
-            _log(f"[{i}/{len(notebooks)}] {name}: done in {t2 - t0:.1f} s")
+    """Execute and render each notebook into `partial`, recording timings in `manifest`.
+
+    The kernels read every setting (the engine's memory limit included) from the staged
+    params file; nothing travels through environment variables.
+    """
+    for i, name in enumerate(notebooks, 1):
+        _log(f"[{i}/{len(notebooks)}] {name}: running ...")
+        t0 = time.perf_counter()
+        executed = execute_step(name, partial, str(partial / STAGED_PARAMS), params["run"]["kernel"], notebook_dir)
+        t1 = time.perf_counter()
+        render_html(executed, f"{name} - {STEP_TITLES.get(name, name)}")
+        t2 = time.perf_counter()
+        step_metrics = metrics_file(partial, name)
+        peak = (json.loads(step_metrics.read_text(encoding="utf-8")).get(PEAK_MEMORY_KEY)
+                if step_metrics.is_file() else None)
+        manifest["steps"].append(
+            {"notebook": name, "seconds": round(t2 - t0, 2), "execute_seconds": round(t1 - t0, 2),
+             "render_seconds": round(t2 - t1, 2), "peak_memory_mib": peak}
+        )
+        _log(f"[{i}/{len(notebooks)}] {name}: done in {t2 - t0:.1f} s")
 
 
 def _keep_failed(partial: Path, reports_dir: Path, run_id: str, keep_data: bool = True) -> Path:

@@ -1,7 +1,7 @@
 """The run's ``index.html``: an executive summary for marketing plus links to each step.
 
 Everything shown comes from the run's manifest, i.e. from the figures each notebook
-recorded with `helpers.runner.record_metrics`. Blocks whose step did not run are left out.
+recorded with `helpers.metrics.record_metrics`. Blocks whose step did not run are left out.
 Metric contracts read here:
 
 - ``01_clean``: first_date, last_date, customers, orders, net_revenue, raw_rows, kept_rows
@@ -19,13 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-STEP_TITLES = {
-    "01_clean": "Cleaning: what was read, removed and kept",
-    "02_eda": "Exploration: trends, countries, products, cohorts",
-    "03_rfm": "RFM segments and how customers moved",
-    "04_clustering": "Clustering: how many kinds of customers",
-    "05_personas": "Personas, actions and exports",
-}
+from helpers.steps import STEP_TITLES
 
 _CSS = """
 body{font-family:system-ui,-apple-system,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.45}
