@@ -14,13 +14,13 @@ All text is HTML-escaped.
 
 from __future__ import annotations
 
-import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from helpers.steps import STEP_TITLES
 
+TEMPLATE_DIR = Path(__file__).parent / "templates" / "index"
 _CSS = """
 body{font-family:system-ui,-apple-system,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.45}
 h1{margin-bottom:.2rem} .meta{color:#666;font-size:.9rem}
@@ -55,65 +55,34 @@ def _num(value: Any, decimals: int = 0) -> str:
         return ""
 
 
-def _cards(clean: Mapping[str, Any]) -> str:
-    if not clean:
-        return ""
-    esc = html.escape
+def _cards(clean: Mapping[str, Any]) -> list[tuple[str, str]]:
     first, last = str(clean.get("first_date", ""))[:10], str(clean.get("last_date", ""))[:10]
-    cards = [
-        ("Period", f"{esc(first)} to {esc(last)}"),
+    return [
+        ("Period", f"{first} to {last}"),
         ("Customers", _num(clean.get("customers"))),
         ("Orders", _num(clean.get("orders"))),
         ("Net revenue", _num(clean.get("net_revenue"), 2)),
     ]
-    body = "".join(f'<div class="card">{label}<b>{value}</b></div>' for label, value in cards)
-    note = (
-        f'<p class="meta">{_num(clean.get("raw_rows"))} transaction lines read, '
-        f'{_num(clean.get("kept_rows"))} kept after cleaning (see the cleaning report).</p>'
-    )
-    return f'<div class="cards">{body}</div>{note}'
 
 
-def _group_table(title: str, rows: Sequence[Mapping[str, Any]], name_key: str, link: str) -> str:
-    if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows) or not rows:
-        return ""
-    esc = html.escape
-    lines = []
-    for row in rows:
-        share = float(row.get("revenue_share") or 0)
-        bar = f'<span class="bar" style="width:{max(share, 0) * 8:.2f}rem"></span>'
-        lines.append(
-            f"<tr><td>{esc(str(row.get(name_key, '')))}</td>"
-            f'<td class="num">{_num(row.get("customers"))}</td>'
-            f'<td class="num">{_pct(row.get("customer_share"))}</td>'
-            f'<td class="num">{_pct(row.get("revenue_share"))}</td><td>{bar}</td>'
-            f"<td>{esc(str(row.get('action', '')))}</td></tr>"
-        )
-    return (
-        f'<h2>{esc(title)}</h2><p class="meta">Details: <a href="{esc(link)}">{esc(link)}</a></p>'
-        f'<table><tr><th>{esc(name_key.capitalize())}</th><th class="num">Customers</th>'
-        f'<th class="num">Share</th><th class="num">Revenue share</th><th></th><th>Suggested action</th></tr>'
-        + "".join(lines)
-        + "</table>"
-    )
+def _group(title: str, rows: Any, name_key: str, link: str) -> dict[str, Any] | None:
+    """A persona or segment table, or None when the step did not run or recorded another shape."""
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, Mapping) for r in rows):
+        return None
+    shown = [{**row, name_key: str(row.get(name_key, "")), "action": str(row.get("action", "")),
+              "bar_rem": max(float(row.get("revenue_share") or 0), 0) * 8} for row in rows]
+    return {"title": title, "rows": shown, "name_key": name_key, "link": link}
 
 
-def _clustering(block: Mapping[str, Any]) -> str:
-    if not block:
-        return ""
-    esc = html.escape
-    stable = block.get("stable")
-    verdict = (
-        "" if stable is None
-        else ("stable across resamples" if stable else '<span class="flag">not stable across resamples: treat with care</span>')
+def _template() -> Any:
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=jinja2.StrictUndefined,
+        trim_blocks=False, lstrip_blocks=False,
     )
-    return (
-        "<h2>Clustering</h2>"
-        f"<p><b>{_num(block.get('chosen_k'))} clusters</b>. {esc(str(block.get('k_reason', '')))} "
-        f"Silhouette {_num(block.get('silhouette'), 2)}; bootstrap stability (mean adjusted Rand index) "
-        f"{_num(block.get('stability_mean_ari'), 2)}: {verdict}. "
-        'Details: <a href="04_clustering.html">04_clustering.html</a></p>'
-    )
+    environment.filters.update(num=_num, pct=_pct)
+    return environment.get_template("index.html.j2")
 
 
 def index_html(manifest: Mapping[str, Any]) -> str:
@@ -127,33 +96,23 @@ def index_html(manifest: Mapping[str, Any]) -> str:
     Returns
     -------
     str
-        A self-contained HTML page (no scripts, no external resources).
+        A self-contained HTML page (no scripts, no external resources), rendered from
+        ``templates/index/index.html.j2`` with autoescape on.
     """
-    esc = html.escape
     metrics = manifest.get("metrics", {})
-    steps = "".join(
-        f'<tr><td><a href="{esc(s["notebook"])}.html">{esc(s["notebook"])}</a></td>'
-        f'<td>{esc(STEP_TITLES.get(s["notebook"], s["notebook"]))}</td>'
-        f'<td class="num">{float(s["seconds"]):.1f} s</td></tr>'
-        for s in manifest.get("steps", [])
-    )
-    run_id = esc(str(manifest.get("run_id", "")))
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Customer segmentation report {run_id}</title><style>{_CSS}</style></head>
-<body><h1>Customer segmentation report</h1>
-<p class="meta">Run {run_id} &middot; input {esc(Path(manifest["input"]["path"]).name)}
-(sha256 {esc(manifest["input"]["sha256"][:12])}&hellip;) &middot; made in {float(manifest.get("total_seconds", 0)):.0f} s</p>
-{_cards(metrics.get("01_clean", {}))}
-{_group_table("Personas at a glance", metrics.get("05_personas", {}).get("personas", []), "persona", "05_personas.html")}
-{_group_table("RFM segments at a glance", metrics.get("03_rfm", {}).get("segments", []), "segment", "03_rfm.html")}
-{_clustering(metrics.get("04_clustering", {}))}
-<h2>Step reports</h2>
-<table><tr><th>Report</th><th>What it shows</th><th class="num">Time</th></tr>{steps}</table>
-<p class="meta">Reproduce with <code>make report PARAMS=reports/{run_id}/params.yaml</code>. Parameters,
-input checksum, package versions, row counts and timings: <a href="manifest.json">manifest.json</a>.</p>
-</body></html>
-"""
+    clean = metrics.get("01_clean", {})
+    groups = [
+        _group("Personas at a glance", metrics.get("05_personas", {}).get("personas", []), "persona", "05_personas.html"),
+        _group("RFM segments at a glance", metrics.get("03_rfm", {}).get("segments", []), "segment", "03_rfm.html"),
+    ]
+    steps = [{"notebook": s["notebook"], "title": STEP_TITLES.get(s["notebook"], s["notebook"]),
+              "seconds": float(s["seconds"])} for s in manifest.get("steps", [])]
+    return _template().render(
+        css=_CSS, run_id=str(manifest.get("run_id", "")), input_name=Path(manifest["input"]["path"]).name,
+        input_sha256=str(manifest["input"]["sha256"]), total_seconds=float(manifest.get("total_seconds", 0)),
+        clean=clean, cards=_cards(clean) if clean else [], groups=[g for g in groups if g],
+        clustering=metrics.get("04_clustering", {}), steps=steps,
+    ) + "\n"
 
 
 def write_index(run_dir: Path, manifest: Mapping[str, Any]) -> Path:
