@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers.rfm import METRIC_COLUMNS
+from helpers.catalog import METRIC_COLUMNS
 
 _LINE_COLUMNS = ["customer_id", "invoice_id", "invoice_date", "amount", "is_return"]
 SUMMARY_COLUMNS = ("customer_id", "orders", "net_revenue", "first_purchase", "last_purchase", "lines",

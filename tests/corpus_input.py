@@ -12,12 +12,14 @@ from typing import Any
 import pandas as pd
 
 from corpus import COLUMNS, HEADER, Case, _csv, _input, _set_field, good_rows
+from helpers import catalog
 
 SEMICOLON_COMMA = {"delimiter": ";", "decimal": ","}
 
 
 def _transactions(params: dict[str, Any]) -> pd.DataFrame:
-    return pd.read_parquet(Path(params["paths"]["interim_dir"]) / "transactions.parquet")
+    """The lines 01_clean wrote, read through the catalog (so their columns are checked)."""
+    return catalog.read(params, "transactions")
 
 
 def _comma_decimal_rows(n: int) -> list[str]:
@@ -124,6 +126,9 @@ def _excel_title_rows(folder: Path) -> dict[str, Any]:
 def _check_excel_title_rows(folder: Path, params: dict[str, Any]) -> None:
     lines = _transactions(params)
     assert len(lines) == 40 and lines["invoice_id"].tolist() == [r.split(",")[0] for r in good_rows()]
+    facts = catalog.read(params, "facts")  # what later steps read instead of the lines
+    assert (facts["raw_rows"], facts["rows"], facts["customers"]) == (40, 40, lines["customer_id"].nunique())
+    assert (facts["first_date"], facts["last_date"]) == (str(lines["invoice_date"].min()), str(lines["invoice_date"].max()))
 
 
 def _excel_header_row_past_the_end(folder: Path) -> dict[str, Any]:

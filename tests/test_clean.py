@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import clean
+from helpers import catalog, clean, clean_report
 from helpers.config import load_params
 from helpers.errors import UserError
 from helpers.io import load_transactions
@@ -176,7 +176,7 @@ def test_cleaning_takeaway_names_the_biggest_rule(cleaning_csv):
     _, source, log = run_cleaning(cleaning_csv)
     log = log.reset_index()
     log.loc[log["rule"] == "exact_duplicate", "rows"] = 3  # make one rule clearly the biggest
-    sentence = clean.cleaning_takeaway(log, {"raw_rows": 10, "kept_rows": 4, "removed_rows": 6})
+    sentence = clean_report.cleaning_takeaway(log, {"raw_rows": 10, "kept_rows": 4, "removed_rows": 6})
     assert sentence == ("10 rows read = 4 kept + 6 removed; the biggest removal is exact_duplicate (3 rows, 30% of all rows)."
                         " 1 customer lost every line (invalid_values 1).")
 
@@ -215,14 +215,44 @@ def test_quartiles_from_a_frequency_table_equal_duckdb_quantile_cont():
         assert clean.quantile_from_counts(distinct, counts, q) == expected, q
 
 
-def test_write_outputs_writes_the_cleaned_view_even_when_replaced(cleaning_csv, tmp_path):
-    con, _, log = run_cleaning(cleaning_csv)
-    paths = {"transactions": tmp_path / "out" / "t.parquet", "cleaning_log": tmp_path / "out" / "log.csv"}
-    clean.write_outputs(con, log.reset_index(), paths)
-    assert pd.read_parquet(paths["transactions"])["invoice_id"].tolist() == ["1001", "C1003", "1007", "1008"]
-    con.execute("CREATE OR REPLACE TEMP VIEW cleaned AS SELECT * FROM flagged WHERE reason IS NULL AND amount > 20")
-    clean.write_outputs(con, log.reset_index(), paths)
-    assert pd.read_parquet(paths["transactions"])["invoice_id"].tolist() == ["1007", "1008"]
+def test_write_cleaned_writes_the_cleaned_view_even_when_replaced(cleaning_csv, tmp_path):
+    from helpers.io import cleaned_file, write_cleaned
+
+    con, _, _ = run_cleaning(cleaning_csv)
+    target = tmp_path / "out" / "t.parquet"
+    write_cleaned(con, target)
+    assert target.read_bytes() == cleaned_file(con).read_bytes()  # the staged file, copied as it is
+    assert pd.read_parquet(target)["invoice_id"].tolist() == ["1001", "C1003", "1007", "1008"]
+    con.execute("CREATE OR REPLACE TEMP VIEW cleaned AS SELECT *, false AS is_outlier FROM flagged "
+                "WHERE reason IS NULL AND amount > 20")
+    write_cleaned(con, target)  # not the staged file: written with COPY
+    assert pd.read_parquet(target)["invoice_id"].tolist() == ["1007", "1008"]
+
+
+def test_facts_of_01_clean_go_through_the_catalog_and_fix_the_analysis_date(cleaning_csv, tmp_path):
+    con, source, log = run_cleaning(cleaning_csv)
+    summary = clean.clean_summary(con)
+    arithmetic = clean.row_arithmetic(log.reset_index(), source["rows"], summary["rows"])
+    facts = clean.cleaning_facts(summary, arithmetic)
+    params = {"paths": {"interim_dir": str(tmp_path / "interim"), "processed_dir": str(tmp_path / "processed")},
+              "rfm": {"analysis_date": "auto"}}
+    catalog.write(params, "facts", facts)
+    assert catalog.read(params, "facts") == facts
+    assert (facts["raw_rows"], facts["kept_rows"], facts["customers"]) == (10, 4, 2)
+    last = con.execute("SELECT max(invoice_date) FROM cleaned").fetchall()[0][0]
+    assert catalog.analysis_date(params) == pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
+    with pytest.raises(KeyError, match="first_date"):
+        clean.cleaning_facts({k: v for k, v in summary.items() if k != "first_date"}, arithmetic)
+
+
+def test_mapping_table_names_what_stands_in_for_unmapped_fields():
+    params = load_params()["input"]
+    params["columns"] = {**params["columns"], "amount": None, "invoice_id": None, "country": None}
+    table = clean_report.mapping_table(params, {"unparsed": {"unit_price": 3}}).set_index("canonical field")
+    assert table.loc["amount", "source column"] == "(quantity x unit_price)"
+    assert table.loc["invoice_id", "source column"] == "(one order per row)"
+    assert table.loc["country", "source column"] == "(not in export)"
+    assert table.loc["unit_price", "values not parsed"] == 3
 
 
 def test_only_cancellations_left_is_a_user_error(tmp_path):
@@ -264,7 +294,7 @@ def test_customer_lost_to_dropped_outliers_and_header_copies_are_no_customer(tmp
 
 def test_cleaning_takeaway_reports_the_customers_lost(cleaning_csv):
     _, _, log = run_cleaning(cleaning_csv)
-    sentence = clean.cleaning_takeaway(log.reset_index(), {"raw_rows": 10, "kept_rows": 4, "removed_rows": 6})
+    sentence = clean_report.cleaning_takeaway(log.reset_index(), {"raw_rows": 10, "kept_rows": 4, "removed_rows": 6})
     assert sentence.endswith(" 1 customer lost every line (invalid_values 1).")
 
 

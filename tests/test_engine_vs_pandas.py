@@ -16,7 +16,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -35,7 +34,9 @@ from bench.baseline import (  # noqa: E402
 from bench.generate import generate  # noqa: E402
 
 from helpers import clean, eda, io, rfm  # noqa: E402
+from helpers.catalog import TRANSACTION_COLUMNS  # noqa: E402
 from helpers.config import load_params  # noqa: E402
+from helpers.engine import EngineSettings, connect  # noqa: E402
 
 ROWS = 30_000
 
@@ -46,13 +47,11 @@ def cleaned(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     raw = generate(ROWS, folder, formats=("csv",), seed=7)["csv"]
     params = load_params()
     params["input"]["path"] = str(raw)
-    con = duckdb.connect()
+    con = connect(EngineSettings.from_params(params))
     source = io.load_transactions(con, params["input"])
     log = clean.apply_cleaning(con, params["cleaning"])
     clean.row_arithmetic(log, source["rows"], clean.clean_summary(con)["rows"])
-    paths = {"transactions": folder / "transactions.parquet", "cleaning_log": folder / "cleaning_log.csv"}
-    clean.write_outputs(con, log, paths)
-    return paths["transactions"], log.set_index("rule")
+    return io.write_cleaned(con, folder / "transactions.parquet"), log.set_index("rule")
 
 
 def test_synthetic_export_exercises_the_rules_that_matter(cleaned):
@@ -63,9 +62,11 @@ def test_synthetic_export_exercises_the_rules_that_matter(cleaned):
 
 def test_rfm_metrics_match_pandas_in_every_column(cleaned):
     path, _ = cleaned
-    engine, baseline = rfm.customer_metrics(path), pandas_customer_metrics(path)
+    con = connect()
+    metrics = rfm.customer_metrics(con, path, rfm.day_after_last_line(con, path))
+    baseline = pandas_customer_metrics(path)
     assert list(baseline.columns) == list(rfm.METRIC_COLUMNS)
-    comparison = compare_customer_metrics(engine, baseline)
+    comparison = compare_customer_metrics(metrics, baseline)
     assert comparison["customers"] > 100
     assert mismatches(comparison) == 0, comparison
     # The export exercises the matching: fully cancelled orders leave frequency.
@@ -113,7 +114,7 @@ def _matching_file(tmp_path: Path) -> Path:
     frame["product_id"], frame["description"], frame["country"] = "P1", "mug", "UK"
     frame["quantity"], frame["unit_price"], frame["is_outlier"] = np.sign(frame["amount"]), frame["amount"].abs(), False
     path = tmp_path / "matching.parquet"
-    frame.loc[:, list(clean.OUTPUT_COLUMNS)].to_parquet(path, index=False)
+    frame.loc[:, list(TRANSACTION_COLUMNS)].to_parquet(path, index=False)
     return path
 
 
@@ -126,7 +127,8 @@ def test_cancellation_matching_in_pandas_matches_hand_count_and_engine(tmp_path)
     assert table["purchase_invoices"].tolist() == [2, 1, 2, 2, 2]
     assert table["recency_days"].tolist()[:3] == [91, 87, 31] and np.isnan(table.loc["S", "recency_days"])
     assert table.loc["T", "recency_days"] == 2 and table.loc["T", "monetary"] == 7.0
-    comparison = compare_customer_metrics(rfm.customer_metrics(path), baseline)
+    con = connect()
+    comparison = compare_customer_metrics(rfm.customer_metrics(con, path, rfm.day_after_last_line(con, path)), baseline)
     assert comparison["customers"] == 5
     assert mismatches(comparison) == 0, comparison
 
@@ -147,7 +149,7 @@ def test_metrics_comparison_catches_each_kind_of_difference(tmp_path):
 
 def test_eda_customer_table_matches_pandas_column_by_column(cleaned):
     path, _ = cleaned
-    with duckdb.connect() as con:
+    with connect() as con:
         engine = eda.customer_summary(con, path)
     comparison = compare_customer_summary(engine, pandas_customer_summary(path))
     assert comparison["customers"] > 100
@@ -171,13 +173,13 @@ def _edge_lines(tmp_path: Path) -> Path:
     frame["invoice_date"] = pd.to_datetime(frame["invoice_date"])
     frame["quantity"], frame["unit_price"], frame["is_outlier"] = 1.0, frame["amount"].abs(), False
     path = tmp_path / "edge.parquet"
-    frame.loc[:, list(clean.OUTPUT_COLUMNS)].to_parquet(path, index=False)
+    frame.loc[:, list(TRANSACTION_COLUMNS)].to_parquet(path, index=False)
     return path
 
 
 def test_customer_table_edge_cases_match_pandas_and_hand_count(tmp_path):
     path = _edge_lines(tmp_path)
-    with duckdb.connect() as con:
+    with connect() as con:
         engine = eda.customer_summary(con, path)
     baseline = pandas_customer_summary(path)
     assert mismatches(compare_customer_summary(engine, baseline)) == 0

@@ -1,4 +1,7 @@
-"""Tests for helpers.rfm on a hand-worked 10-customer fixture, plus property tests.
+"""Tests for 03_rfm's modules on a hand-worked 10-customer fixture, plus property tests.
+
+helpers.rfm (metrics, scores, segments), helpers.rfm_segment_map, helpers.rfm_movement,
+helpers.rfm_report (tables and text) and helpers.rfm_plots.
 
 Fixture (analysis date = 2024-04-01, the day after the last line):
 
@@ -30,7 +33,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import rfm
+from helpers import catalog, engine, rfm, rfm_movement, rfm_plots, rfm_report, rfm_segment_map
 from helpers.errors import UserError
 
 matplotlib.use("Agg")
@@ -61,6 +64,8 @@ LINES = [
 ]
 IDS = list("ABCDEFGHIJ")
 NAN = np.nan
+AS_OF = pd.Timestamp("2024-04-01")  # the day after the last line
+FACTS = {"first_date": "2023-12-01 10:00:00", "last_date": "2024-03-31 09:00:00"}  # 01_clean's, of LINES
 
 
 def _write_lines(lines: list[tuple], path: Path) -> Path:
@@ -85,8 +90,18 @@ def transactions(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
+def con():
+    return engine.connect(engine.EngineSettings(memory_limit="1GB", threads=1))
+
+
+@pytest.fixture(scope="module")
 def segment_map() -> pd.DataFrame:
-    return rfm.load_segment_map()
+    return rfm_segment_map.load_segment_map()
+
+
+def _params(tmp_path: Path, analysis_date: str = "auto") -> dict:
+    return {"paths": {"interim_dir": str(tmp_path), "processed_dir": str(tmp_path / "processed")},
+            "rfm": {"analysis_date": analysis_date}}
 
 
 def _by_id(frame: pd.DataFrame, column: str) -> list:
@@ -96,37 +111,47 @@ def _by_id(frame: pd.DataFrame, column: str) -> list:
 # ---------------------------------------------------------------------------- metrics
 
 
-def test_analysis_date_defaults_to_day_after_last_line(transactions: Path) -> None:
-    assert rfm.resolve_analysis_date(transactions) == pd.Timestamp("2024-04-01")
-    assert rfm.resolve_analysis_date(transactions, "auto") == pd.Timestamp("2024-04-01")
-    assert rfm.resolve_analysis_date(transactions, "2024-03-02 17:30") == pd.Timestamp("2024-03-02")
+def test_analysis_date_defaults_to_day_after_last_line(con, transactions: Path, tmp_path: Path) -> None:
+    assert rfm.day_after_last_line(con, transactions) == AS_OF
+    # 03_rfm reads it from 01_clean's facts: the same day
+    catalog.write(_params(tmp_path), "facts", FACTS)
+    for setting, expected in (("auto", AS_OF), ("2024-03-02 17:30", pd.Timestamp("2024-03-02"))):
+        assert catalog.analysis_date(_params(tmp_path, setting)) == expected
 
 
-def test_analysis_date_before_all_data_is_a_user_error_with_the_range(transactions: Path) -> None:
+def test_a_file_without_dated_lines_has_no_default_analysis_date(con, tmp_path: Path) -> None:
+    path = _write_lines([], tmp_path / "empty.parquet")
+    with pytest.raises(UserError, match="empty.parquet: no transactions with an invoice_date"):
+        rfm.day_after_last_line(con, path)
+
+
+def test_analysis_date_before_all_data_is_a_user_error_with_the_range(tmp_path: Path) -> None:
+    catalog.write(_params(tmp_path), "facts", FACTS)
     # The first line is 2023-12-01 10:00, so that day itself still leaves no line before it.
     for too_early in ("2000-01-01", "2023-12-01"):
         with pytest.raises(UserError) as caught:
-            rfm.resolve_analysis_date(transactions, too_early)
+            catalog.analysis_date(_params(tmp_path, too_early))
         message = str(caught.value)
         assert message.startswith(f"key 'rfm.analysis_date': {too_early} is not after")
         assert "the data runs from 2023-12-01 to 2024-03-31" in message
         assert "fix: set rfm.analysis_date to a date after 2023-12-01" in message
         assert "\n" not in message
-    assert rfm.resolve_analysis_date(transactions, "2023-12-02") == pd.Timestamp("2023-12-02")
+    assert catalog.analysis_date(_params(tmp_path, "2023-12-02")) == pd.Timestamp("2023-12-02")
 
 
-def test_metrics_at_a_cutoff_before_the_data_are_empty_not_an_error(transactions: Path) -> None:
+def test_metrics_at_a_cutoff_before_the_data_are_empty_not_an_error(con, transactions: Path) -> None:
     # The movement cut-off may precede the data: then every customer is new.
-    assert rfm.customer_metrics(transactions, "2000-01-01").empty
+    assert rfm.customer_metrics(con, transactions, "2000-01-01").empty
 
 
-def test_analysis_date_that_is_not_a_date_is_a_user_error(transactions: Path) -> None:
+def test_analysis_date_that_is_not_a_date_is_a_user_error(tmp_path: Path) -> None:
+    catalog.write(_params(tmp_path), "facts", FACTS)
     with pytest.raises(UserError, match="rfm.analysis_date.*'last tuesday'"):
-        rfm.customer_metrics(transactions, "last tuesday")
+        catalog.analysis_date(_params(tmp_path, "last tuesday"))
 
 
-def test_customer_metrics_match_hand_computed_values(transactions: Path) -> None:
-    metrics = rfm.customer_metrics(transactions)
+def test_customer_metrics_match_hand_computed_values(con, transactions: Path) -> None:
+    metrics = rfm.customer_metrics(con, transactions, AS_OF)
     assert metrics["customer_id"].tolist() == IDS
     assert list(metrics.columns) == list(rfm.METRIC_COLUMNS)
     expected = {
@@ -148,8 +173,8 @@ def test_customer_metrics_match_hand_computed_values(transactions: Path) -> None
     assert pd.isna(metrics.set_index("customer_id").loc["F", "last_order_date"])
 
 
-def test_customer_metrics_at_an_earlier_date_ignore_later_lines(transactions: Path) -> None:
-    metrics = rfm.customer_metrics(transactions, "2024-03-02").set_index("customer_id")
+def test_customer_metrics_at_an_earlier_date_ignore_later_lines(con, transactions: Path) -> None:
+    metrics = rfm.customer_metrics(con, transactions, "2024-03-02").set_index("customer_id")
     assert list(metrics.index) == ["A", "C", "D", "E", "F", "G", "I", "J"]  # B and H came later
     np.testing.assert_allclose(metrics["recency_days"], [1, 1, 16, NAN, NAN, 92, 92, 30])
     np.testing.assert_allclose(metrics["frequency"], [2, 2, 1, 0, 0, 1, 1, 1])
@@ -157,18 +182,19 @@ def test_customer_metrics_at_an_earlier_date_ignore_later_lines(transactions: Pa
 
 
 def test_missing_column_is_a_user_error_naming_it(tmp_path: Path) -> None:
+    # 03_rfm checks its input with the catalog before any query.
+    with pytest.raises(UserError, match="run notebook 01_clean"):
+        catalog.require(_params(tmp_path), "transactions")
     path = tmp_path / "transactions.parquet"
     pd.DataFrame({"customer_id": ["A"], "invoice_date": pd.to_datetime(["2024-01-01"])}).to_parquet(
         path
     )
     with pytest.raises(UserError, match="column 'invoice_id' is missing"):
-        rfm.customer_metrics(path)
-    with pytest.raises(UserError, match="run notebook 01_clean"):
-        rfm.customer_metrics(tmp_path / "absent.parquet")
+        catalog.require(_params(tmp_path), "transactions")
 
 
-def test_metric_summary_is_tidy_and_hand_computed(transactions: Path) -> None:
-    table = rfm.metric_summary(rfm.customer_metrics(transactions))
+def test_metric_summary_is_tidy_and_hand_computed(con, transactions: Path) -> None:
+    table = rfm_report.metric_summary(rfm.customer_metrics(con, transactions, AS_OF))
     assert list(table.columns) == [
         "metric", "customers with a value", "min", "P20", "median", "P80", "max"
     ]
@@ -184,43 +210,43 @@ def test_metric_summary_is_tidy_and_hand_computed(transactions: Path) -> None:
     assert rows["last kept order"] == ("8", "2023-12-01", "", "", "", "2024-03-31")
 
 
-def test_transaction_totals_count_customers_and_net_revenue(transactions: Path) -> None:
-    assert rfm.transaction_totals(transactions) == {
+def test_transaction_totals_count_customers_and_net_revenue(con, transactions: Path) -> None:
+    assert rfm.transaction_totals(con, transactions, AS_OF) == {
         "customers": 10,
         "net_revenue": 890.0,
         "lines": 21,
     }
-    assert rfm.transaction_totals(transactions, "2024-03-02")["net_revenue"] == 725.0
+    assert rfm.transaction_totals(con, transactions, "2024-03-02")["net_revenue"] == 725.0
 
 
 # ----------------------------------------------------------------------------- scores
 
 
-def test_quintile_scores_match_hand_computed_values(transactions: Path) -> None:
-    scored = rfm.score_customers(rfm.customer_metrics(transactions))
+def test_quintile_scores_match_hand_computed_values(con, transactions: Path) -> None:
+    scored = rfm.score_customers(rfm.customer_metrics(con, transactions, AS_OF))
     assert _by_id(scored, "r_score") == [5, 4, 3, 2, 1, 1, 1, 4, 1, 2]
     assert _by_id(scored, "f_score") == [5, 1, 4, 1, 1, 1, 1, 4, 1, 1]
     assert _by_id(scored, "m_score") == [4, 2, 4, 1, 1, 1, 5, 3, 2, 1]
     assert _by_id(scored, "rfm_score")[:2] == ["554", "412"]
 
 
-def test_quartile_scores_use_four_bands(transactions: Path) -> None:
-    scored = rfm.score_customers(rfm.customer_metrics(transactions), method="quartiles")
+def test_quartile_scores_use_four_bands(con, transactions: Path) -> None:
+    scored = rfm.score_customers(rfm.customer_metrics(con, transactions, AS_OF), method="quartiles")
     assert _by_id(scored, "r_score") == [4, 4, 3, 2, 1, 1, 1, 3, 1, 2]
-    description = rfm.describe_scoring(scored, method="quartiles")["recency"]
+    description = rfm_report.describe_scoring(scored, method="quartiles")["recency"]
     assert "quartiles" in description and "score 5 is never given" in description
 
 
-def test_cut_point_scores_match_hand_computed_values(transactions: Path) -> None:
+def test_cut_point_scores_match_hand_computed_values(con, transactions: Path) -> None:
     cuts = {"recency": [7, 30, 60, 90], "frequency": [1, 2, 3, 5], "monetary": [20, 50, 100, 300]}
-    scored = rfm.score_customers(rfm.customer_metrics(transactions), method="cuts", cuts=cuts)
+    scored = rfm.score_customers(rfm.customer_metrics(con, transactions, AS_OF), method="cuts", cuts=cuts)
     assert _by_id(scored, "r_score") == [5, 5, 3, 3, 1, 1, 1, 4, 1, 3]
     assert _by_id(scored, "f_score") == [3, 1, 2, 1, 1, 1, 1, 2, 1, 1]
     assert _by_id(scored, "m_score") == [4, 2, 3, 1, 1, 1, 5, 2, 2, 1]
 
 
-def test_cut_points_for_one_metric_override_ranks_for_that_metric_only(transactions: Path) -> None:
-    metrics = rfm.customer_metrics(transactions)
+def test_cut_points_for_one_metric_override_ranks_for_that_metric_only(con, transactions: Path) -> None:
+    metrics = rfm.customer_metrics(con, transactions, AS_OF)
     scored = rfm.score_customers(metrics, cuts={"frequency": [1, 2, 3, 5], "monetary": []})
     assert _by_id(scored, "f_score") == [3, 1, 2, 1, 1, 1, 1, 2, 1, 1]
     assert _by_id(scored, "r_score") == [5, 4, 3, 2, 1, 1, 1, 4, 1, 2]
@@ -237,15 +263,15 @@ def test_cut_points_for_one_metric_override_ranks_for_that_metric_only(transacti
     ],
 )
 def test_bad_scoring_params_are_user_errors(
-    transactions: Path, method: str, cuts: dict | None, message: str
+    con, transactions: Path, method: str, cuts: dict | None, message: str
 ) -> None:
     with pytest.raises(UserError, match=message):
-        rfm.score_customers(rfm.customer_metrics(transactions), method=method, cuts=cuts)
+        rfm.score_customers(rfm.customer_metrics(con, transactions, AS_OF), method=method, cuts=cuts)
 
 
-def test_describe_scoring_states_scores_left_unused_by_ties(transactions: Path) -> None:
-    scored = rfm.score_customers(rfm.customer_metrics(transactions))
-    described = rfm.describe_scoring(scored)
+def test_describe_scoring_states_scores_left_unused_by_ties(con, transactions: Path) -> None:
+    scored = rfm.score_customers(rfm.customer_metrics(con, transactions, AS_OF))
+    described = rfm_report.describe_scoring(scored)
     assert "customers per score 1-5: 5 / 0 / 0 / 2 / 1" in described["frequency"]
     assert (
         "ties are never split: 62.5% of ranked customers share frequency = 1, so scores 2, 3 unused"
@@ -282,14 +308,14 @@ def test_shipped_segment_map_covers_the_grid_with_eleven_segments(
         "Hibernating",
         "Lost",
     ]
-    info = rfm.segment_info(segment_map)
+    info = rfm_segment_map.segment_info(segment_map)
     assert (info["description"].str.len() > 0).all() and (info["action"].str.len() > 0).all()
 
 
 def _edited_map(
     tmp_path: Path, drop_segment: str | None = None, extra_row: str | None = None
 ) -> Path:
-    lines = rfm.DEFAULT_SEGMENT_MAP.read_text(encoding="utf-8").splitlines()
+    lines = rfm_segment_map.DEFAULT_SEGMENT_MAP.read_text(encoding="utf-8").splitlines()
     if drop_segment:
         lines = [line for line in lines if f",{drop_segment}," not in line]
     if extra_row:
@@ -302,13 +328,13 @@ def _edited_map(
 def test_segment_map_with_a_pair_mapped_twice_is_rejected(tmp_path: Path) -> None:
     path = _edited_map(tmp_path, extra_row="4-5,5,VIP,,")
     with pytest.raises(UserError, match=r"my_map\.csv: score pair \(R=4, F=5\) is mapped twice"):
-        rfm.load_segment_map(path)
+        rfm_segment_map.load_segment_map(path)
 
 
 def test_segment_map_with_an_unmapped_pair_is_rejected(tmp_path: Path) -> None:
     path = _edited_map(tmp_path, drop_segment="Lost")
     with pytest.raises(UserError) as caught:
-        rfm.load_segment_map(path)
+        rfm_segment_map.load_segment_map(path)
     assert "my_map.csv: score pairs (R=1, F=1), (R=1, F=2) are not mapped to a segment" in str(
         caught.value
     )
@@ -318,11 +344,11 @@ def test_segment_map_with_an_unmapped_pair_is_rejected(tmp_path: Path) -> None:
 def test_segment_map_with_a_bad_score_cell_is_rejected(tmp_path: Path) -> None:
     path = _edited_map(tmp_path, extra_row="6,1,Ghosts,,")
     with pytest.raises(UserError, match="line 13, column 'r_score': '6'"):
-        rfm.load_segment_map(path)
+        rfm_segment_map.load_segment_map(path)
 
 
-def test_segments_match_hand_computed_values(transactions: Path, segment_map: pd.DataFrame) -> None:
-    segmented = rfm.rfm_segments(transactions, segment_map)
+def test_segments_match_hand_computed_values(con, transactions: Path, segment_map: pd.DataFrame) -> None:
+    segmented = rfm.rfm_segments(con, transactions, segment_map, AS_OF)
     assert list(segmented.columns) == list(rfm.RFM_COLUMNS)
     assert _by_id(segmented, "segment") == [
         "Champions",
@@ -340,17 +366,17 @@ def test_segments_match_hand_computed_values(transactions: Path, segment_map: pd
 
 
 def test_check_rfm_rejects_a_duplicate_customer(
-    transactions: Path, segment_map: pd.DataFrame
+    con, transactions: Path, segment_map: pd.DataFrame
 ) -> None:
-    segmented = rfm.rfm_segments(transactions, segment_map)
+    segmented = rfm.rfm_segments(con, transactions, segment_map, AS_OF)
     with pytest.raises(UserError, match="column 'customer_id'"):
         rfm.check_rfm(pd.concat([segmented, segmented.head(1)]))
 
 
 def test_segment_summary_reconciles_and_keeps_empty_segments(
-    transactions: Path, segment_map: pd.DataFrame
+    con, transactions: Path, segment_map: pd.DataFrame
 ) -> None:
-    summary = rfm.segment_summary(rfm.rfm_segments(transactions, segment_map), segment_map)
+    summary = rfm.segment_summary(rfm.rfm_segments(con, transactions, segment_map, AS_OF), segment_map)
     assert len(summary) == 11
     assert summary.loc["Lost", "customers"] == 4
     assert summary.loc["Lost", "revenue"] == 515.0  # E -15, F 0, G 500, I 30
@@ -365,27 +391,27 @@ def test_segment_summary_reconciles_and_keeps_empty_segments(
 
 
 def test_segment_tables_split_numbers_from_actions(
-    transactions: Path, segment_map: pd.DataFrame
+    con, transactions: Path, segment_map: pd.DataFrame
 ) -> None:
-    summary = rfm.segment_summary(rfm.rfm_segments(transactions, segment_map), segment_map)
-    numbers = rfm.segment_table(summary)
-    assert list(numbers.columns) == ["segment", *rfm.SEGMENT_TABLE_FORMATS]
+    summary = rfm.segment_summary(rfm.rfm_segments(con, transactions, segment_map, AS_OF), segment_map)
+    numbers = rfm_report.segment_table(summary)
+    assert list(numbers.columns) == ["segment", *rfm_report.SEGMENT_TABLE_FORMATS]
     lost = numbers.set_index("segment").loc["Lost"]
     assert lost["customers"] == 4 and lost["net revenue"] == 515.0
     assert "description" not in numbers.columns and "action" not in numbers.columns
-    actions = rfm.segment_actions(summary)
+    actions = rfm_report.segment_actions(summary)
     assert list(actions.columns) == ["segment", "customers", "description", "suggested action"]
     assert actions["segment"].tolist() == list(segment_map["segment"].cat.categories)
     assert actions.iloc[0]["suggested action"].startswith("Reward them")
 
 
 def test_notes_are_escaped_html_list_items() -> None:
-    notes = rfm.notes_html({"monetary": "<b>bold</b> & more"})
+    notes = rfm_report.notes_html({"monetary": "<b>bold</b> & more"})
     assert notes == "<ul><li><b>monetary</b>: &lt;b&gt;bold&lt;/b&gt; &amp; more</li></ul>"
 
 
-def test_rf_grid_counts_and_sums_revenue(transactions: Path, segment_map: pd.DataFrame) -> None:
-    segmented = rfm.rfm_segments(transactions, segment_map)
+def test_rf_grid_counts_and_sums_revenue(con, transactions: Path, segment_map: pd.DataFrame) -> None:
+    segmented = rfm.rfm_segments(con, transactions, segment_map, AS_OF)
     counts = rfm.rf_grid(segmented)
     revenue = rfm.rf_grid(segmented, "revenue")
     assert list(counts.index) == [5, 4, 3, 2, 1] and list(counts.columns) == [1, 2, 3, 4, 5]
@@ -396,9 +422,9 @@ def test_rf_grid_counts_and_sums_revenue(transactions: Path, segment_map: pd.Dat
 # ---------------------------------------------------------------------------- movement
 
 
-def test_movement_matrix_and_biggest_flows(transactions: Path, segment_map: pd.DataFrame) -> None:
-    now = rfm.rfm_segments(transactions, segment_map).set_index("customer_id")["segment"]
-    then = rfm.rfm_segments(transactions, segment_map, "2024-03-02").set_index("customer_id")[
+def test_movement_matrix_and_biggest_flows(con, transactions: Path, segment_map: pd.DataFrame) -> None:
+    now = rfm.rfm_segments(con, transactions, segment_map, AS_OF).set_index("customer_id")["segment"]
+    then = rfm.rfm_segments(con, transactions, segment_map, "2024-03-02").set_index("customer_id")[
         "segment"
     ]
     assert then.loc[["A", "C", "D", "J", "G", "E"]].tolist() == [
@@ -409,8 +435,8 @@ def test_movement_matrix_and_biggest_flows(transactions: Path, segment_map: pd.D
         "Lost",
         "Lost",
     ]
-    counts = rfm.segment_movement(then, now)
-    assert counts.index[-1] == rfm.NEW_ORIGIN and rfm.GONE_DESTINATION not in counts.columns
+    counts = rfm_movement.segment_movement(then, now)
+    assert counts.index[-1] == rfm_movement.NEW_ORIGIN and rfm_movement.GONE_DESTINATION not in counts.columns
     nonzero = {(r, c): v for (r, c), v in counts.stack().items() if v}
     assert nonzero == {
         ("Loyal", "Champions"): 1,
@@ -421,8 +447,8 @@ def test_movement_matrix_and_biggest_flows(transactions: Path, segment_map: pd.D
         ("(new)", "Loyal"): 1,
         ("(new)", "Promising"): 1,
     }
-    assert rfm.movement_shares(counts).loc["Loyal", "Champions"] == 0.5
-    flows = rfm.biggest_flows(counts, n=3)
+    assert rfm_movement.movement_shares(counts).loc["Loyal", "Champions"] == 0.5
+    flows = rfm_report.biggest_flows(counts, n=3)
     assert flows["sentence"].tolist() == [
         "1 customer moved from About to Sleep to Hibernating (100% of About to Sleep at the cut-off).",
         "1 customer moved from Loyal to Champions (50% of Loyal at the cut-off).",
@@ -435,41 +461,41 @@ def test_small_shares_of_a_movement_row_never_read_zero_percent() -> None:
     ids = [f"c{i}" for i in range(300)]
     then = pd.Series(["Loyal"] * 300, index=ids, dtype=segments)
     now = pd.Series(["Loyal"] * 299 + ["Lost"], index=ids, dtype=segments)
-    counts = rfm.segment_movement(then, now)
-    flows = rfm.biggest_flows(counts)
+    counts = rfm_movement.segment_movement(then, now)
+    flows = rfm_report.biggest_flows(counts)
     assert flows["sentence"].tolist() == [
         "1 customer moved from Loyal to Lost (<1% of Loyal at the cut-off)."
     ]
-    texts = [t.get_text() for t in rfm.plot_movement(counts).axes[0].texts]
+    texts = [t.get_text() for t in rfm_plots.plot_movement(counts).axes[0].texts]
     assert "1\n<1%" in texts and "299\n>99%" in texts
 
 
 def test_movement_cutoff_counts_back_whole_days() -> None:
-    assert rfm.movement_cutoff(pd.Timestamp("2024-04-01"), 30) == pd.Timestamp("2024-03-02")
+    assert rfm_movement.movement_cutoff(pd.Timestamp("2024-04-01"), 30) == pd.Timestamp("2024-03-02")
     with pytest.raises(UserError, match="rfm.movement_days"):
-        rfm.movement_cutoff(pd.Timestamp("2024-04-01"), 0)
+        rfm_movement.movement_cutoff(pd.Timestamp("2024-04-01"), 0)
 
 
 def test_movement_marks_customers_missing_now_as_gone() -> None:
     segments = pd.CategoricalDtype(["Loyal", "Lost"])
     then = pd.Series(["Loyal", "Lost"], index=["a", "b"], dtype=segments)
     now = pd.Series(["Lost", "Loyal"], index=["a", "c"], dtype=segments)
-    counts = rfm.segment_movement(then, now)
+    counts = rfm_movement.segment_movement(then, now)
     assert counts.loc["Loyal", "Lost"] == 1
-    assert counts.loc["Lost", rfm.GONE_DESTINATION] == 1
-    assert counts.loc[rfm.NEW_ORIGIN, "Loyal"] == 1
+    assert counts.loc["Lost", rfm_movement.GONE_DESTINATION] == 1
+    assert counts.loc[rfm_movement.NEW_ORIGIN, "Loyal"] == 1
 
 
 # ------------------------------------------------------------------------------- plots
 
 
 def test_plots_label_cells_with_data_and_escape_dollar_signs(
-    transactions: Path, segment_map: pd.DataFrame
+    con, transactions: Path, segment_map: pd.DataFrame
 ) -> None:
     import matplotlib.pyplot as plt
 
-    segmented = rfm.rfm_segments(transactions, segment_map)
-    grid_fig = rfm.plot_rf_grid(segmented, segment_map)
+    segmented = rfm.rfm_segments(con, transactions, segment_map, AS_OF)
+    grid_fig = rfm_plots.plot_rf_grid(segmented, segment_map)
     texts = [t.get_text() for t in grid_fig.axes[0].texts]
     assert "4\nLost" in texts and "1\nChampions" in texts
     # Colour bars speak like the cells: thousands separators and k/m, no 1e6 offset.
@@ -480,14 +506,14 @@ def test_plots_label_cells_with_data_and_escape_dollar_signs(
     # With at most 4 customers in a cell, the customer ticks are still whole numbers.
     assert all(float(tick).is_integer() for tick in customers_bar.get_ticks())
     summary = rfm.segment_summary(segmented, segment_map).rename(index={"Lost": "Lost $$"})
-    bars_fig = rfm.plot_segment_sizes(summary)
+    bars_fig = rfm_plots.plot_segment_sizes(summary)
     assert r"Lost \$\$" in [t.get_text() for t in bars_fig.axes[0].get_yticklabels()]
     plt.close("all")
 
 
 # ---------------------------------------------------------------------------- properties
 
-SHIPPED_MAP = rfm.load_segment_map()
+SHIPPED_MAP = rfm_segment_map.load_segment_map()
 _CUTS = {"recency": [5, 10, 20, 40], "frequency": [1, 2, 3, 5], "monetary": [0, 10, 50, 100]}
 
 
@@ -566,7 +592,7 @@ invoice_lists = st.lists(
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(customers=st.lists(invoice_lists, min_size=1, max_size=4))
 def test_cancellation_matching_agrees_with_a_stack_and_revenue_reconciles(
-    customers: list[list[tuple[int, float, bool, int]]],
+    con, customers: list[list[tuple[int, float, bool, int]]],
 ) -> None:
     lines, expected = [], {}
     for c, invoices in enumerate(customers):
@@ -583,7 +609,7 @@ def test_cancellation_matching_agrees_with_a_stack_and_revenue_reconciles(
         expected[f"cust{c}"] = _reference_orders(refs)
     with tempfile.TemporaryDirectory() as folder:
         path = _write_lines(lines, Path(folder) / "t.parquet")
-        metrics = rfm.customer_metrics(path, "2024-02-01")
+        metrics = rfm.customer_metrics(con, path, "2024-02-01")
     segmented = rfm.assign_segments(rfm.score_customers(metrics), SHIPPED_MAP)
     metrics = metrics.set_index("customer_id")
     assert sorted(metrics.index) == sorted(expected)
@@ -595,7 +621,7 @@ def test_cancellation_matching_agrees_with_a_stack_and_revenue_reconciles(
     assert segmented["customer_id"].is_unique and segmented["segment"].notna().all()
 
 
-def test_money_columns_are_rounded_to_cents_half_away_from_zero(tmp_path: Path) -> None:
+def test_money_columns_are_rounded_to_cents_half_away_from_zero(con, tmp_path: Path) -> None:
     # K: 0.1 + 0.2 is 0.30000000000000004 in floating point, stored as 0.3. L: 2.675 is an
     # exact half cent (stored as 2.67499999999999982, which Python's round takes to 2.67):
     # 2.68, away from zero, as is M's -1.005 (-1.01). N: 10.00 over 3 orders averages 3.33.
@@ -608,6 +634,7 @@ def test_money_columns_are_rounded_to_cents_half_away_from_zero(tmp_path: Path) 
         ("N", "6", "2024-01-07 10:00", 3.0, False),
         ("N", "7", "2024-01-08 10:00", 4.0, False),
     ]
-    metrics = rfm.customer_metrics(_write_lines(lines, tmp_path / "t.parquet")).set_index("customer_id")
+    metrics = rfm.customer_metrics(con, _write_lines(lines, tmp_path / "t.parquet"), "2024-01-09")
+    metrics = metrics.set_index("customer_id")
     assert metrics["monetary"].tolist() == [0.3, 2.68, -1.01, 10.0]
     assert metrics.loc[["K", "L", "N"], "avg_order_value"].tolist() == [0.3, 2.68, 3.33]

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import traits
+from helpers import traits, traits_plots
 from helpers.config import load_params
+from helpers.engine import EngineSettings, connect
 from helpers.errors import UserError
 
 AS_OF = pd.Timestamp("2011-07-01")
@@ -19,6 +20,13 @@ CSV = load_params()["input"]["csv"]
 def session_block(path, **columns):
     base = {f: f for f in traits.SESSION_FIELDS}
     return {"path": str(path), "columns": base | columns}
+
+
+@pytest.fixture
+def con():
+    connection = connect(EngineSettings())
+    yield connection
+    connection.close()
 
 
 @pytest.fixture
@@ -39,8 +47,8 @@ def sessions_file(tmp_path):
     return path
 
 
-def test_session_features_hand_worked(sessions_file):
-    out = traits.session_features(session_block(sessions_file), CSV, AS_OF).set_index("customer_id")
+def test_session_features_hand_worked(con, sessions_file):
+    out = traits.session_features(con, session_block(sessions_file), CSV, AS_OF).set_index("customer_id")
     assert list(out.index) == ["a", "b"]  # c's only session is after the analysis date
     a, b = out.loc["a"], out.loc["b"]
     assert (a["sessions"], a["active_months"]) == (3, 2)
@@ -53,8 +61,8 @@ def test_session_features_hand_worked(sessions_file):
     assert b["click_through_rate"] == 0.0 and b["days_since_last_visit"] == 30
 
 
-def test_join_rules_customers_without_sessions_and_visitors_without_orders(sessions_file):
-    sessions = traits.session_features(session_block(sessions_file), CSV, AS_OF)
+def test_join_rules_customers_without_sessions_and_visitors_without_orders(con, sessions_file):
+    sessions = traits.session_features(con, session_block(sessions_file), CSV, AS_OF)
     customers = pd.DataFrame({"customer_id": ["a", "z"], "orders": [3, 2], "net_revenue": [90.0, 10.0]})
     sessions = pd.concat([sessions, sessions.iloc[[1]].assign(customer_id="visitor")], ignore_index=True)
     joined, counts = traits.join_traits(customers, None, sessions, window_days=200)
@@ -66,7 +74,7 @@ def test_join_rules_customers_without_sessions_and_visitors_without_orders(sessi
     assert joined.set_index("customer_id").loc["a", "session_to_order_conversion"] == pytest.approx(1.0)
 
 
-def test_demographics_age_band_and_signup_tenure(tmp_path):
+def test_demographics_age_band_and_signup_tenure(con, tmp_path):
     path = tmp_path / "customers.csv"
     path.write_text(
         "id,born,sex,town,joined\n"
@@ -77,7 +85,7 @@ def test_demographics_age_band_and_signup_tenure(tmp_path):
     )
     block = {"path": str(path), "columns": {"customer_id": "id", "birth_date": "born", "age": None, "gender": "sex",
                                             "country": None, "region": None, "city": "town", "signup_date": "joined"}}
-    demo = traits.load_demographics(block, CSV)
+    demo = traits.load_demographics(con, block, CSV)
     assert list(demo["customer_id"]) == ["1", "2", "3"]
     features = traits.demographic_features(demo, AS_OF).set_index("customer_id")
     assert features.loc["1", "age"] == 30 and features.loc["1", "age_band"] == "25-34"
@@ -88,37 +96,37 @@ def test_demographics_age_band_and_signup_tenure(tmp_path):
     assert features.loc["3", "city"] == "Leeds"
 
 
-def test_missing_mapped_column_names_file_and_key(sessions_file):
+def test_missing_mapped_column_names_file_and_key(con, sessions_file):
     with pytest.raises(UserError, match=r"sessions\.parquet: column 'visits' \(mapped to pages_viewed\).*sessions_input\.columns\.pages_viewed"):
-        traits.session_features(session_block(sessions_file, pages_viewed="visits"), CSV, AS_OF)
+        traits.session_features(con, session_block(sessions_file, pages_viewed="visits"), CSV, AS_OF)
 
 
-def test_unparseable_session_times_are_an_error(tmp_path):
+def test_unparseable_session_times_are_an_error(con, tmp_path):
     path = tmp_path / "s.csv"
     path.write_text("customer_id,session_start\na,yesterday\nb,last week\n")
     with pytest.raises(UserError, match="not timestamps"):
-        traits.session_features({"path": str(path), "columns": {"customer_id": "customer_id",
+        traits.session_features(con, {"path": str(path), "columns": {"customer_id": "customer_id",
                                  "session_start": "session_start"} | dict.fromkeys(traits.SESSION_FIELDS[2:])}, CSV, AS_OF)
 
 
-def test_off_when_not_configured_and_summary_says_so():
-    assert traits.load_demographics({"path": None, "columns": {}}, CSV) is None
-    assert traits.session_features({"path": None, "columns": {}}, CSV, AS_OF) is None
-    lines = traits.join_summary({}, demographics_on=False, sessions_on=False)
+def test_off_when_not_configured_and_summary_says_so(con):
+    assert traits.load_demographics(con, {"path": None, "columns": {}}, CSV) is None
+    assert traits.session_features(con, {"path": None, "columns": {}}, CSV, AS_OF) is None
+    lines = traits_plots.join_summary({}, demographics_on=False, sessions_on=False)
     assert "customers_input.path is null" in lines[0] and "sessions_input.path is null" in lines[1]
 
 
-def test_plots_return_a_sentence_and_handle_missing_data(sessions_file):
-    sessions = traits.session_features(session_block(sessions_file), CSV, AS_OF)
+def test_plots_return_a_sentence_and_handle_missing_data(con, sessions_file):
+    sessions = traits.session_features(con, session_block(sessions_file), CSV, AS_OF)
     customers = pd.DataFrame({"customer_id": ["a", "b", "z"], "orders": [3, 1, 2], "net_revenue": [90.0, 5.0, 10.0]})
     joined, _ = traits.join_traits(customers, None, sessions, window_days=100)
-    fig, sentence = traits.plot_engagement(joined)
+    fig, sentence = traits_plots.plot_engagement(joined)
     assert fig is not None and "67% of customers have web sessions" in sentence
-    fig, sentence = traits.plot_age_gender(joined.assign(age_band=pd.NA))
+    fig, sentence = traits_plots.plot_age_gender(joined.assign(age_band=pd.NA))
     assert fig is None and "no" in sentence.lower()
 
 
-def test_session_ids_and_offset_times_follow_the_transaction_rules(tmp_path):
+def test_session_ids_and_offset_times_follow_the_transaction_rules(con, tmp_path):
     # Same rules as helpers.io: "A.0" stays, "12.0" -> "12"; +05:00 and Z converted to UTC.
     path = tmp_path / "sessions.csv"
     path.write_text(
@@ -127,8 +135,21 @@ def test_session_ids_and_offset_times_follow_the_transaction_rules(tmp_path):
         "12.0,2011-06-01T10:00:00Z,1,10,1,1,false\n"
         "12.0,2011-06-29 23:30:00,1,10,1,1,false\n"
     )
-    out = traits.session_features(session_block(path), CSV, AS_OF).set_index("customer_id")
+    out = traits.session_features(con, session_block(path), CSV, AS_OF).set_index("customer_id")
     assert sorted(out.index) == ["12", "A.0"]
     # Calendar days to 1 July: A.0 last visited 31 May 21:00 UTC (not 1 June) -> 31; 12 on 29 June -> 2.
     assert out.loc["A.0", "days_since_last_visit"] == 31
     assert out.loc["12", "days_since_last_visit"] == 2
+
+
+def test_tables_are_read_on_the_callers_connection_and_leave_no_view_behind(con, sessions_file, tmp_path):
+    # 02_eda reads both optional tables on its own connection: the second must not see the first.
+    path = tmp_path / "customers.csv"
+    path.write_text("customer_id,age\n1,40\n")
+    block = {"path": str(path), "columns": dict.fromkeys(traits.DEMOGRAPHIC_FIELDS) | {"customer_id": "customer_id", "age": "age"}}
+    assert traits.load_demographics(con, block, CSV)["age"].tolist() == [40.0]
+    assert list(traits.session_features(con, session_block(sessions_file), CSV, AS_OF)["customer_id"]) == ["a", "b"]
+    views = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'source'").fetchone()[0]
+    assert views == 0
+    with pytest.raises(UserError, match="not found"):
+        traits.session_features(con, session_block(tmp_path / "gone.csv"), CSV, AS_OF)

@@ -7,7 +7,8 @@ against purchases by summing signed amounts) and extreme lines (``is_outlier``).
 log rows say "flagged", and are not part of the removal arithmetic.
 
 The log has one row per rule: ``rule``, ``action`` (removed / flagged / off), ``rows``,
-``revenue`` (sum of the signed line amounts affected), ``customers`` and ``description``.
+``revenue`` (sum of the signed line amounts affected), ``customers`` and ``description``
+(`helpers.catalog.CLEANING_LOG_COLUMNS`).
 ``customers`` counts the customers *lost* to cleaning: customers (a non-missing id) none of
 whose lines is kept. Each lost customer is counted once, under the first rule in `RULES`
 order that removed any of their lines (``outlier_dropped`` last), so the column adds up to
@@ -26,15 +27,19 @@ the lines whose hash repeats (a few %), instead of a window over every line, and
 marked in a column (`helpers.io.mark_lines`). The log, the customers lost and the outlier
 quartiles come from one aggregate pass (quartiles exact, from a frequency table of the
 kept amounts; customers lost from a per-customer grouping set of the same pass). The kept
-lines are written once, in input order, to a Parquet file in the work folder that the
-view ``cleaned`` reads and `write_outputs` copies.
+lines are written once, in input order, to a Parquet file in the connection's work folder
+(`helpers.io.cleaned_file`) that the view ``cleaned`` reads and `helpers.io.write_cleaned`
+copies to the catalog's ``transactions``.
+
+This module computes; tables and sentences for the report are in `helpers.clean_report`.
+The rule values from the params (prefixes, codes, patterns) sit in the view ``flagged``,
+where DuckDB takes no query parameters, so they go through `helpers.engine.quote_literal`.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -43,8 +48,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from helpers.catalog import CLEANING_LOG_COLUMNS, TRANSACTION_COLUMNS
+from helpers.engine import quote_literal
 from helpers.errors import UserError
-from helpers.io import mark_lines, work_dir
+from helpers.io import cleaned_file, mark_lines, write_cleaned
 
 # (rule, description) in the order they are applied.
 RULES: tuple[tuple[str, str], ...] = (
@@ -64,21 +71,9 @@ FLAG_RULES: tuple[tuple[str, str], ...] = (
     ("outlier_flagged", "Extreme line: |amount| above Q3 + k x IQR of log10 |amount| over the kept lines; kept and marked is_outlier."),
 )
 
-OUTPUT_COLUMNS = (
-    "customer_id",
-    "invoice_id",
-    "invoice_date",
-    "product_id",
-    "description",
-    "country",
-    "quantity",
-    "unit_price",
-    "amount",
-    "is_return",
-    "is_outlier",
-)
-CLEANED_FILE = "cleaned.parquet"
-LOG_COLUMNS = ("rule", "action", "rows", "revenue", "customers", "description")
+# The cleaned lines' columns are the catalog's contract; this name stays for callers outside
+# 01_clean that still import it (tests/test_engine_vs_pandas.py).
+OUTPUT_COLUMNS = TRANSACTION_COLUMNS
 # Two log10 amounts this close count as equal: 2.3e-9 of the amount, far below a cent for any
 # line under a million. ``Q3 + k x IQR`` carries a few 1e-16 of rounding (2 log10(7) is
 # not log10(49) in floating point), which must not flag a line that is exactly at it.
@@ -87,16 +82,98 @@ DUPLICATE_KEY = (
     "customer_id", "invoice_id", "invoice_date", "product_id", "description",
     "quantity", "unit_price", "amount", "country",
 )
+# GROUPING(reason, size, customer) of the grouping sets in `_TOTALS_SQL`: 1 bits are the
+# columns a set does not group by.
+_BY_REASON, _BY_SIZE, _BY_CUSTOMER = 0b011, 0b101, 0b110
+
+_DUPLICATES_SQL = """
+        WITH repeated AS (
+            SELECT hash({key}) AS line_hash
+            FROM canonical
+            WHERE {survives}
+            GROUP BY hash({key})
+            HAVING count(*) > 1
+        ),
+        copies AS (
+            SELECT row_id, row_number() OVER (PARTITION BY {key} ORDER BY row_id) AS copy_number
+            FROM canonical
+            WHERE {survives} AND hash({key}) IN (SELECT line_hash FROM repeated)
+        )
+        SELECT row_id FROM copies WHERE copy_number > 1"""
+_DUPLICATES_TABLE_SQL = "CREATE OR REPLACE TEMP TABLE exact_duplicates AS {duplicates}"
+_NO_DUPLICATES_TABLE_SQL = "CREATE OR REPLACE TEMP TABLE exact_duplicates (row_id BIGINT)"
+_FLAGGED_VIEW_SQL = """CREATE OR REPLACE TEMP VIEW flagged AS
+        SELECT *, {reason} AS reason
+        FROM (SELECT *, {is_return} AS is_return FROM canonical)"""
+# The one write of the kept lines. No join and no sort, so DuckDB keeps input order;
+# zstd level 1 costs 10% less CPU than the default level for a 2% larger file.
+_WRITE_KEPT_SQL = """COPY (SELECT {columns}
+                  FROM flagged
+                  WHERE reason IS NULL{drop_outliers})
+            TO {path} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)"""
+_CLEANED_VIEW_SQL = "CREATE OR REPLACE TEMP VIEW cleaned AS SELECT * FROM read_parquet({path})"
+# An outlier is |amount| above the cutoff; $cutoff is the exact double of `outlier_limits`.
+_OUTLIER_CONDITION = "abs(amount) > $cutoff"
+_TOTALS_SQL = f"""WITH lines AS (
+               SELECT reason, amount, product_id, is_return,
+                      CASE WHEN reason IS NULL AND amount <> 0 THEN abs(amount) END AS size,
+                      -- a copy of the header row carries the header text as its id: no customer
+                      CASE WHEN reason IS DISTINCT FROM 'repeated_header' THEN customer_id END AS customer,
+                      CASE WHEN reason IS NOT NULL THEN list_position($rules, reason) END AS rule_number
+               FROM flagged
+           ),
+           grouped AS MATERIALIZED (
+               SELECT GROUPING(reason, size, customer) AS grouping_set,
+                      reason,
+                      size,
+                      customer,
+                      min(log10(size)) AS log_size,
+                      count(*) AS n_rows,
+                      coalesce(sum(amount) FILTER (WHERE isfinite(amount)), 0) AS revenue,
+                      count(product_id) AS with_product,
+                      count(*) FILTER (WHERE is_return) AS return_rows,
+                      coalesce(sum(amount) FILTER (WHERE is_return), 0) AS return_revenue,
+                      min(rule_number) AS first_rule,
+                      min(coalesce(size, 0)) FILTER (WHERE reason IS NULL) AS min_kept_size
+               FROM lines
+               GROUP BY GROUPING SETS ((reason), (size), (customer))
+           )
+           SELECT grouping_set, reason, size, log_size, n_rows, revenue, with_product,
+                  return_rows, return_revenue, NULL::INTEGER AS first_rule,
+                  NULL::DOUBLE AS min_kept_size
+           FROM grouped
+           WHERE grouping_set <> {_BY_CUSTOMER}
+           UNION ALL
+           SELECT {_BY_CUSTOMER}, NULL, NULL, NULL, count(*), 0, 0, 0, 0, first_rule, min_kept_size
+           FROM grouped
+           WHERE grouping_set = {_BY_CUSTOMER} AND customer IS NOT NULL
+             AND (min_kept_size IS NULL OR $outliers_dropped)
+           GROUP BY first_rule, min_kept_size"""
+# DISTINCT subqueries run in parallel; count(DISTINCT ...) was 2.4x slower at 80M lines.
+_SUMMARY_SQL = """WITH totals AS (
+               SELECT count(*) AS n_rows, coalesce(sum(amount), 0) AS revenue,
+                      min(invoice_date) AS first_date, max(invoice_date) AS last_date
+               FROM cleaned
+           ),
+           customers AS (SELECT count(customer_id) AS n FROM (SELECT DISTINCT customer_id FROM cleaned)),
+           orders AS (
+               SELECT count(invoice_id) AS n
+               FROM (SELECT DISTINCT invoice_id FROM cleaned WHERE NOT is_return)
+           )
+           SELECT n_rows, customers.n, orders.n, revenue, first_date, last_date
+           FROM totals, customers, orders"""
+_FLAGGED_LINES_SQL = """SELECT customer_id, invoice_id, invoice_date, product_id, description, quantity, unit_price, amount
+            FROM cleaned WHERE is_outlier ORDER BY abs(amount) DESC, invoice_id LIMIT $limit"""
 
 
 def _sql_list(values: list[str]) -> str:
-    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+    return "[" + ", ".join(quote_literal(v) for v in values) + "]"
 
 
 def _prefix_match(column: str, prefixes: list[str]) -> str:
     if not prefixes:
         return "false"
-    return "(" + " OR ".join(f"starts_with({column}, '{p.replace(chr(39), chr(39) * 2)}')" for p in prefixes) + ")"
+    return "(" + " OR ".join(f"starts_with({column}, {quote_literal(p)})" for p in prefixes) + ")"
 
 
 def return_condition(cleaning: Mapping[str, Any]) -> str:
@@ -111,7 +188,7 @@ def _removal_rules(cleaning: Mapping[str, Any]) -> list[tuple[str, str]]:
     patterns = list(cleaning["non_product_patterns"])
     non_product = f"list_contains({_sql_list(codes)}, upper(coalesce(product_id, '')))" if codes else "false"
     for pattern in patterns:
-        non_product += f" OR regexp_matches(coalesce(product_id, ''), '{pattern.replace(chr(39), chr(39) * 2)}')"
+        non_product += f" OR regexp_matches(coalesce(product_id, ''), {quote_literal(pattern)})"
     price = (
         "(unit_price <= 0 OR (unit_price IS NULL AND amount <= 0 AND NOT is_return))"
         if cleaning["drop_nonpositive_prices"]
@@ -149,20 +226,7 @@ def _duplicates_sql(cleaning: Mapping[str, Any]) -> str:
     rules = _removal_rules(cleaning)
     earlier = [cond for rule, cond in rules[: [r for r, _ in rules].index("exact_duplicate")]]
     survives = " AND ".join(f"NOT coalesce({cond}, false)" for cond in earlier)
-    return f"""
-        WITH repeated AS (
-            SELECT hash({key}) AS line_hash
-            FROM canonical
-            WHERE {survives}
-            GROUP BY hash({key})
-            HAVING count(*) > 1
-        ),
-        copies AS (
-            SELECT row_id, row_number() OVER (PARTITION BY {key} ORDER BY row_id) AS copy_number
-            FROM canonical
-            WHERE {survives} AND hash({key}) IN (SELECT line_hash FROM repeated)
-        )
-        SELECT row_id FROM copies WHERE copy_number > 1"""
+    return _DUPLICATES_SQL.format(key=key, survives=survives)
 
 
 def _validate_patterns(cleaning: Mapping[str, Any]) -> None:
@@ -221,7 +285,7 @@ def apply_cleaning(con: duckdb.DuckDBPyConnection, cleaning: Mapping[str, Any]) 
     Returns
     -------
     pandas.DataFrame
-        The cleaning log, columns `LOG_COLUMNS` (see the module docstring). Removal rows
+        The cleaning log, columns `helpers.catalog.CLEANING_LOG_COLUMNS` (see the module docstring). Removal rows
         come first, in the order applied; flag rows follow.
 
     Notes
@@ -232,40 +296,45 @@ def apply_cleaning(con: duckdb.DuckDBPyConnection, cleaning: Mapping[str, Any]) 
     kept lines, written in input order to a Parquet file in the work folder.
     """
     _validate_patterns(cleaning)
-    if cleaning["drop_exact_duplicates"]:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE exact_duplicates AS {_duplicates_sql(cleaning)}").fetchall()
-    else:
-        con.execute("CREATE OR REPLACE TEMP TABLE exact_duplicates (row_id BIGINT)").fetchall()
-    # A column, not a join: joins do not keep row order, and the output must be in input order.
-    mark_lines(con, "is_duplicate", "exact_duplicates")
+    _mark_duplicates(con, cleaning)
     con.execute(
-        f"""CREATE OR REPLACE TEMP VIEW flagged AS
-        SELECT *, {_reason_case(cleaning)} AS reason
-        FROM (SELECT *, {return_condition(cleaning)} AS is_return FROM canonical)"""
+        _FLAGGED_VIEW_SQL.format(reason=_reason_case(cleaning), is_return=return_condition(cleaning))
     ).fetchall()
     outliers = cleaning["outliers"]
     by_reason, kept_sizes, customer_groups = _flagged_totals(con, outliers["action"] == "drop")
     threshold, cutoff = outlier_limits(kept_sizes, outliers)
     extreme = kept_sizes[kept_sizes["size"] > cutoff] if cutoff is not None else kept_sizes.iloc[:0]
-    # A string cast, not a numeric literal: DuckDB reads 1.5 as a DECIMAL, this is the exact double.
-    outlier_cond = "false" if cutoff is None else f"abs(amount) > CAST({_sql_str(repr(cutoff))} AS DOUBLE)"
     drop_outliers = outliers["action"] == "drop" and threshold is not None
-    cleaned_file = work_dir(con) / CLEANED_FILE
-    columns = ", ".join(c if c != "is_outlier" else f"{outlier_cond} AS is_outlier" for c in OUTPUT_COLUMNS)
-    # The one write of the kept lines. No join and no sort, so DuckDB keeps input order;
-    # zstd level 1 costs 10% less CPU than the default level for a 2% larger file.
-    con.execute(
-        f"""COPY (SELECT {columns}
-                  FROM flagged
-                  WHERE reason IS NULL{f" AND NOT ({outlier_cond})" if drop_outliers else ""})
-            TO {_sql_str(str(cleaned_file))} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)"""
-    ).fetchall()
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW cleaned AS SELECT * FROM read_parquet({_sql_str(str(cleaned_file))})"
-    ).fetchall()
+    _keep_lines(con, cutoff, drop_outliers)
     outlier_totals = (int(extreme["n_rows"].sum()), float(extreme["revenue"].sum()))
     lost = customers_lost(customer_groups, cutoff if drop_outliers else None)
     return _cleaning_log(cleaning, by_reason, outlier_totals, threshold, lost)
+
+
+def _mark_duplicates(con: duckdb.DuckDBPyConnection, cleaning: Mapping[str, Any]) -> None:
+    """List the exact duplicates in table ``exact_duplicates`` and mark them ``is_duplicate``."""
+    if cleaning["drop_exact_duplicates"]:
+        con.execute(_DUPLICATES_TABLE_SQL.format(duplicates=_duplicates_sql(cleaning))).fetchall()
+    else:
+        con.execute(_NO_DUPLICATES_TABLE_SQL).fetchall()
+    # A column, not a join: joins do not keep row order, and the output must be in input order.
+    mark_lines(con, "is_duplicate", "exact_duplicates")
+
+
+def _keep_lines(con: duckdb.DuckDBPyConnection, cutoff: float | None, drop_outliers: bool) -> None:
+    """Write the kept lines of ``flagged`` once, in input order, and make ``cleaned`` read them.
+
+    `cutoff` is the outlier cutoff of `outlier_limits` (None: no outlier detection); with
+    `drop_outliers`, lines beyond it are left out, otherwise marked ``is_outlier``.
+    """
+    outlier = "false" if cutoff is None else _OUTLIER_CONDITION
+    columns = ", ".join(c if c != "is_outlier" else f"{outlier} AS is_outlier" for c in TRANSACTION_COLUMNS)
+    target = quote_literal(str(cleaned_file(con)))
+    sql = _WRITE_KEPT_SQL.format(
+        columns=columns, drop_outliers=f" AND NOT ({outlier})" if drop_outliers else "", path=target
+    )
+    con.execute(sql, {"cutoff": cutoff} if cutoff is not None else None).fetchall()
+    con.execute(_CLEANED_VIEW_SQL.format(path=target)).fetchall()
 
 
 def outlier_limits(kept_sizes: pd.DataFrame, outliers: Mapping[str, Any]) -> tuple[float | None, float | None]:
@@ -341,10 +410,6 @@ def customers_lost(customer_groups: pd.DataFrame, outlier_cutoff: float | None =
     return {rule: int(counts[rule]) for rule in names if rule in counts.index and counts[rule] > 0}
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _flagged_totals(
     con: duckdb.DuckDBPyConnection, outliers_dropped: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -358,48 +423,13 @@ def _flagged_totals(
     `outliers_dropped`, those who might lose every kept line to the outlier rule (the
     threshold is only known after this pass, see `customers_lost`).
     """
-    rule_number = f"list_position({_sql_list([rule for rule, _ in RULES])}, reason)"
     totals = con.execute(
-        f"""WITH lines AS (
-               SELECT reason, amount, product_id, is_return,
-                      CASE WHEN reason IS NULL AND amount <> 0 THEN abs(amount) END AS size,
-                      -- a copy of the header row carries the header text as its id: no customer
-                      CASE WHEN reason IS DISTINCT FROM 'repeated_header' THEN customer_id END AS customer,
-                      CASE WHEN reason IS NOT NULL THEN {rule_number} END AS rule_number
-               FROM flagged
-           ),
-           grouped AS MATERIALIZED (
-               SELECT GROUPING(reason, size, customer) AS grouping_set,
-                      reason,
-                      size,
-                      customer,
-                      min(log10(size)) AS log_size,
-                      count(*) AS n_rows,
-                      coalesce(sum(amount) FILTER (WHERE isfinite(amount)), 0) AS revenue,
-                      count(product_id) AS with_product,
-                      count(*) FILTER (WHERE is_return) AS return_rows,
-                      coalesce(sum(amount) FILTER (WHERE is_return), 0) AS return_revenue,
-                      min(rule_number) AS first_rule,
-                      min(coalesce(size, 0)) FILTER (WHERE reason IS NULL) AS min_kept_size
-               FROM lines
-               GROUP BY GROUPING SETS ((reason), (size), (customer))
-           )
-           SELECT grouping_set, reason, size, log_size, n_rows, revenue, with_product,
-                  return_rows, return_revenue, NULL::INTEGER AS first_rule,
-                  NULL::DOUBLE AS min_kept_size
-           FROM grouped
-           WHERE grouping_set <> {0b110}
-           UNION ALL
-           SELECT {0b110}, NULL, NULL, NULL, count(*), 0, 0, 0, 0, first_rule, min_kept_size
-           FROM grouped
-           WHERE grouping_set = {0b110} AND customer IS NOT NULL
-             AND (min_kept_size IS NULL OR {str(bool(outliers_dropped)).lower()})
-           GROUP BY first_rule, min_kept_size"""
+        _TOTALS_SQL, {"rules": [rule for rule, _ in RULES], "outliers_dropped": bool(outliers_dropped)}
     ).df()
-    by_reason = totals[totals["grouping_set"] == 0b011].set_index("reason", drop=False)
-    kept_sizes = totals[(totals["grouping_set"] == 0b101) & totals["size"].notna()]
+    by_reason = totals[totals["grouping_set"] == _BY_REASON].set_index("reason", drop=False)
+    kept_sizes = totals[(totals["grouping_set"] == _BY_SIZE) & totals["size"].notna()]
     kept_sizes = kept_sizes.sort_values("size").reset_index(drop=True)
-    customer_groups = totals.loc[totals["grouping_set"] == 0b110, ["first_rule", "min_kept_size", "n_rows"]]
+    customer_groups = totals.loc[totals["grouping_set"] == _BY_CUSTOMER, ["first_rule", "min_kept_size", "n_rows"]]
     return by_reason, kept_sizes, customer_groups.rename(columns={"n_rows": "customers"}).reset_index(drop=True)
 
 
@@ -453,7 +483,7 @@ def _cleaning_log(
     records.append(("outlier_flagged", "flagged" if flag_outliers else "off",
                     int(outlier_rows) if flag_outliers else 0,
                     round(float(outlier_revenue), 2) if flag_outliers else 0.0, 0, description))
-    return pd.DataFrame(records, columns=list(LOG_COLUMNS))
+    return pd.DataFrame(records, columns=list(CLEANING_LOG_COLUMNS))
 
 
 def row_arithmetic(log: pd.DataFrame, raw_rows: int, kept_rows: int) -> dict[str, int]:
@@ -470,57 +500,9 @@ def row_arithmetic(log: pd.DataFrame, raw_rows: int, kept_rows: int) -> dict[str
     return {"raw_rows": raw_rows, "removed_rows": removed, "kept_rows": kept_rows}
 
 
-def write_outputs(con: duckdb.DuckDBPyConnection, log: pd.DataFrame, paths: Mapping[str, Path]) -> None:
-    """Write ``cleaned`` to Parquet and the log to CSV, each atomically.
-
-    When ``cleaned`` is the view `apply_cleaning` made, its file is copied byte for byte
-    (no second pass over the lines); otherwise ``cleaned`` is written with ``COPY``.
-    """
-    for path in paths.values():
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tx = Path(paths["transactions"])
-    tmp = tx.with_name(tx.name + ".tmp")
-    staged = _cleaned_file(con)
-    if staged is not None:
-        shutil.copyfile(staged, tmp)
-    else:
-        con.execute(f"COPY cleaned TO {_sql_str(str(tmp))} (FORMAT parquet, COMPRESSION zstd)").fetchall()
-    tmp.replace(tx)
-    log_path = Path(paths["cleaning_log"])
-    tmp_log = log_path.with_name(log_path.name + ".tmp")
-    log.to_csv(tmp_log, index=False)
-    tmp_log.replace(log_path)
-
-
-def _cleaned_file(con: duckdb.DuckDBPyConnection) -> Path | None:
-    """Return the file behind ``cleaned`` when it is the view `apply_cleaning` made."""
-    staged = work_dir(con) / CLEANED_FILE
-    views = con.execute(
-        "SELECT sql FROM duckdb_views() WHERE view_name = 'cleaned' AND temporary"
-    ).fetchall()
-    expected = f"read_parquet({_sql_str(str(staged))})"
-    if staged.is_file() and views and expected in views[0][0]:
-        return staged
-    return None
-
-
 def clean_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Return headline figures of table ``cleaned``: rows, customers, orders, revenue, dates."""
-    # DISTINCT subqueries run in parallel; count(DISTINCT ...) was 2.4x slower at 80M lines.
-    rows, customers, orders, revenue, first, last = con.execute(
-        """WITH totals AS (
-               SELECT count(*) AS n_rows, coalesce(sum(amount), 0) AS revenue,
-                      min(invoice_date) AS first_date, max(invoice_date) AS last_date
-               FROM cleaned
-           ),
-           customers AS (SELECT count(customer_id) AS n FROM (SELECT DISTINCT customer_id FROM cleaned)),
-           orders AS (
-               SELECT count(invoice_id) AS n
-               FROM (SELECT DISTINCT invoice_id FROM cleaned WHERE NOT is_return)
-           )
-           SELECT n_rows, customers.n, orders.n, revenue, first_date, last_date
-           FROM totals, customers, orders"""
-    ).fetchall()[0]
+    rows, customers, orders, revenue, first, last = con.execute(_SUMMARY_SQL).fetchall()[0]
     if rows == 0:
         raise UserError(
             "cleaning removed every row; fix: check input.columns (customer_id, invoice_date, amounts) "
@@ -543,63 +525,50 @@ def clean_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 def flagged_lines(con: duckdb.DuckDBPyConnection, limit: int = 10) -> pd.DataFrame:
     """Return the kept lines flagged as outliers, largest |amount| first."""
-    return con.execute(
-        f"""SELECT customer_id, invoice_id, invoice_date, product_id, description, quantity, unit_price, amount
-            FROM cleaned WHERE is_outlier ORDER BY abs(amount) DESC, invoice_id LIMIT {int(limit)}"""
-    ).df()
+    return con.execute(_FLAGGED_LINES_SQL, {"limit": int(limit)}).df()
 
 
-def summary_table(summary: Mapping[str, Any]) -> pd.DataFrame:
-    """Return `clean_summary` figures as a two-column table for display."""
-    labels = {
-        "rows": "transaction lines kept",
-        "customers": "customers",
-        "orders": "purchase orders",
-        "net_revenue": "net revenue",
-        "first_date": "first transaction",
-        "last_date": "last transaction",
+def cleaning_facts(summary: Mapping[str, Any], arithmetic: Mapping[str, int]) -> dict[str, Any]:
+    """Return the facts 01_clean records about the cleaned lines (catalog dataset ``facts``).
+
+    Later steps read them back instead of scanning the transactions again: the first and
+    last date fix ``rfm.analysis_date`` (`helpers.catalog.analysis_date`). The same figures
+    are 01_clean's headline metrics (`helpers.steps`).
+
+    Parameters
+    ----------
+    summary : mapping
+        `clean_summary`: rows, customers, orders, net_revenue, first_date, last_date.
+    arithmetic : mapping
+        `row_arithmetic`: raw_rows, removed_rows, kept_rows.
+
+    Examples
+    --------
+    >>> summary = {"rows": 4, "customers": 2, "orders": 3, "net_revenue": 45.0,
+    ...            "first_date": "2011-01-03 10:00:00", "last_date": "2011-02-10 09:30:00"}
+    >>> facts = cleaning_facts(summary, {"raw_rows": 10, "removed_rows": 6, "kept_rows": 4})
+    >>> list(facts)[:3], facts["last_date"]
+    (['raw_rows', 'removed_rows', 'kept_rows'], '2011-02-10 09:30:00')
+    """
+    return {
+        "raw_rows": int(arithmetic["raw_rows"]),
+        "removed_rows": int(arithmetic["removed_rows"]),
+        "kept_rows": int(arithmetic["kept_rows"]),
+        **{key: summary[key] for key in ("rows", "customers", "orders", "net_revenue", "first_date", "last_date")},
     }
-    values = [f"{v:,.2f}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) else v)
-              for v in (summary[k] for k in labels)]
-    return pd.DataFrame({"figure": list(labels.values()), "value": values})
 
 
-def cleaning_takeaway(log: pd.DataFrame, arithmetic: Mapping[str, int]) -> str:
-    """Return what cleaning did, for the report: rows read, kept and removed, customers lost.
+def write_outputs(con: duckdb.DuckDBPyConnection, log: pd.DataFrame, paths: Mapping[str, Path]) -> None:
+    """Write ``cleaned`` and the log to ``paths["transactions"]`` and ``paths["cleaning_log"]``.
 
-    Examples
-    --------
-    >>> log = pd.DataFrame({"rule": ["a", "b"], "action": ["removed", "removed"], "rows": [0, 0]})
-    >>> cleaning_takeaway(log, {"raw_rows": 5, "kept_rows": 5, "removed_rows": 0})
-    '5 rows read, all 5 kept: no rule removed anything.'
+    Transitional, for callers outside 01_clean (bench/stages.py, tests/test_engine_vs_pandas.py,
+    tests/test_synthetic_pipeline.py): 01_clean writes through `helpers.io.write_cleaned`
+    and `helpers.catalog.write`. Delete once they do too.
     """
-    head = f"{arithmetic['raw_rows']:,} rows read"
-    if arithmetic["removed_rows"] == 0:
-        return f"{head}, all {arithmetic['kept_rows']:,} kept: no rule removed anything."
-    removed = log[log["action"] == "removed"].sort_values("rows", ascending=False, kind="stable")
-    top = removed.iloc[0]
-    share = top["rows"] / arithmetic["raw_rows"]
-    sentence = (
-        f"{head} = {arithmetic['kept_rows']:,} kept + {arithmetic['removed_rows']:,} removed; "
-        f"the biggest removal is {top['rule']} ({int(top['rows']):,} rows, {share:.0%} of all rows)."
-    )
-    return f"{sentence} {lost_customers_sentence(log)}" if "customers" in log.columns else sentence
+    write_cleaned(con, paths["transactions"])
+    log_file = Path(paths["cleaning_log"])
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = log_file.with_name(f".{log_file.name}.tmp")
+    log.to_csv(tmp, index=False)
+    tmp.replace(log_file)
 
-
-def lost_customers_sentence(log: pd.DataFrame) -> str:
-    """Say how many customers lost every line, and to which rules (most first).
-
-    Examples
-    --------
-    >>> log = pd.DataFrame({"rule": ["a", "b", "c"], "customers": [1, 0, 2]})
-    >>> lost_customers_sentence(log)
-    '3 customers lost every line (c 2, a 1).'
-    >>> lost_customers_sentence(log.assign(customers=0))
-    'Every customer kept at least one line.'
-    """
-    lost = log[log["customers"] > 0].sort_values("customers", ascending=False, kind="stable")
-    total = int(lost["customers"].sum())
-    if total == 0:
-        return "Every customer kept at least one line."
-    rules = ", ".join(f"{row.rule} {int(row.customers):,}" for row in lost.itertuples())
-    return f"{total:,} customer{'s' if total != 1 else ''} lost every line ({rules})."

@@ -1,30 +1,25 @@
-"""Read a shop's transaction export into canonical, typed columns with DuckDB.
+"""Load a shop's transaction export into canonical, typed columns with DuckDB.
 
 Any export (CSV, Excel, Parquet) with any column names becomes one table with the
-canonical fields of `helpers.config.CANONICAL_FIELDS`. CSV and Parquet are read by DuckDB
-directly (streaming, multi-threaded); options DuckDB cannot read natively (whitespace
-delimiters, codecs other than UTF-8/UTF-16/Latin-1) are converted once to a temporary
-Parquet file in chunks, so memory stays bounded. Excel is read with pandas (Excel caps a
-sheet at about a million rows).
+canonical fields of `helpers.config.CANONICAL_FIELDS`. `helpers.readers` registers the
+file as the view ``source`` (streaming for CSV and Parquet); this module types its
+columns and stages them.
 
 The export is read once: one streaming statement writes the typed canonical rows to a
-*staging* table in a DuckDB database file in the connection's work folder (`work_dir`),
-and ``canonical`` is a view over it. Nothing holds all rows in memory, so 100M-line
-exports load on a laptop: DuckDB's memory is capped (`configure_engine`) and what does
-not fit goes to the work folder. ``row_id`` is the record number in the export: 1 for
-the first data record, header and skipped lines not counted, a quoted field that spans
-lines counted once (the staged table keeps insertion order). A DuckDB table rather than a
-Parquet file because it is written about 1.5x faster and can take an extra column later
-(`mark_lines`), which lets 01_clean flag lines without a join: joins do not keep row
-order, and outputs must be in input order.
+*staging* table (`STAGED_LINES`) in the DuckDB database file of the connection's work
+folder (`helpers.engine.work_dir`), and ``canonical`` is a view over it. Nothing holds all
+rows in memory, so 100M-line exports load on a laptop: the caller's connection
+(`helpers.engine.connect`) caps DuckDB's memory, and what does not fit goes to the work
+folder. ``row_id`` is the record number in the export: 1 for the first data record,
+header and skipped lines not counted, a quoted field that spans lines counted once (the
+staged table keeps insertion order). A DuckDB table rather than a Parquet file because it
+is written about 1.5x faster and can take an extra column later (`mark_lines`), which lets
+01_clean flag lines without a join: joins do not keep row order, and outputs must be in
+input order. `write_cleaned` writes 01_clean's kept lines out the same way, streaming.
 
-How values are read (each case ends in a documented handling or a one-line `UserError`):
+How values are read (each case ends in a documented handling or a one-line `UserError`;
+reading the file itself, CSV quoting and Excel header rows: `helpers.readers`):
 
-- CSV follows RFC 4180: a field in double quotes may hold the delimiter, line breaks and
-  doubled quotes (``""``). A record longer than ``input.csv.max_line_size`` bytes (default
-  `DEFAULT_MAX_LINE_SIZE`) or a quote never closed stops with the line. Line numbers in
-  messages count records as DuckDB does (a field spanning lines counts once), except for
-  an over-long line found while sniffing, which is the physical line.
 - Numbers in text follow ``input.csv.decimal``. With ``","`` a dot may only separate
   thousands in groups of three (``1.234,56``, ``1.234.567``, ``12,5``), so ``1.234`` is
   1234; a value such as ``3.50`` does not fit and is unparsed, never rescaled to 350.
@@ -35,508 +30,82 @@ How values are read (each case ends in a documented handling or a one-line `User
   TIME ZONE`` columns are converted to UTC too. ``invoice_date`` is a timestamp without
   zone, in UTC where the export said which zone it was in. ``input.date_format`` applies to
   text columns; typed date columns (Parquet, Excel) are read as they are.
-- Excel: the column names are on row ``input.excel.header_row`` (1-based); rows above it
-  (titles, notes) are skipped, on every sheet with ``sheet: all``.
 
 Values that do not parse (text in a number column, a date in another format) are counted.
 If more than `MAX_BAD_SHARE` of a column's non-empty values fail, loading stops with a
 message that names the file, the column, an example value and the fix; below that, the
 rows keep a NULL and 01_clean removes and logs them as ``invalid_values``.
 
-DuckDB's memory cap is the params key ``run.memory_limit`` (a DuckDB size such as ``4GB``
-or a share of RAM such as ``50%``; default `DEFAULT_MEMORY_LIMIT`). Environment variables
-(optional): ``ECOMSEG_MEMORY_LIMIT`` overrides that key for one run; ``ECOMSEG_TEMP_DIR``
-is where work folders are made (default: the system temp folder).
+The canonical expressions are SQL text (`canonical_exprs`; `helpers.traits` reuses
+`_date` and `_identifier`), so the export's column names go through
+`helpers.engine.quote_identifier` and the few constants in them (the date format, regexes)
+through `helpers.engine.quote_literal`; a value that is not part of an expression is a
+query parameter.
 """
 
 from __future__ import annotations
 
-import codecs
 import difflib
-import gzip
-import os
-import re
 import shutil
-import tempfile
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pandas as pd
 
+from helpers.catalog import TRANSACTION_COLUMNS
 from helpers.config import CANONICAL_FIELDS
+from helpers.engine import STAGING_DB, EngineSettings, quote_identifier, quote_literal, work_dir
+from helpers.engine import connect as engine_connect
 from helpers.errors import UserError
+from helpers.readers import (  # detect_format, register_source: also imported from here by others
+    QUOTED_NEWLINES,
+    csv_error,
+    detect_format,
+    duck_reason,
+    register_source,
+)
 
 MAX_BAD_SHARE = 0.01
-# One CSV record at most (input.csv.max_line_size): a 10 MB text field fits. DuckDB reads
-# in buffers that must be larger; 32 MB is its own default, so the default costs no memory.
-DEFAULT_MAX_LINE_SIZE = 16_000_000
-_CSV_BUFFER_SIZE = 32_000_000
-# DuckDB's parallel CSV reader cannot pad short rows when a quoted field spans lines.
-_QUOTED_NEWLINES = "null_padding in conjunction with quoted new lines"
 # A number in the "," convention that contains a dot: the dots separate thousands.
 _GROUPED_COMMA_NUMBER = r"[+-]?\d{1,3}(\.\d{3})+(,\d*)?"
 # Text with a letter, "+" or "-" after the time of day: a UTC offset or zone (a regex is
 # faster here than GLOB or several LIKEs).
 _ZONE_AFTER_TIME = ":.*[A-Za-z+-]"
-# 2 GB keeps a 100M-line export within 2.5 GiB per step at about 20% more time than
-# half the RAM (bench/run.py): the laptop stays usable, and the work spills to disk.
-DEFAULT_MEMORY_LIMIT = "2GB"
-ENV_MEMORY_LIMIT = "ECOMSEG_MEMORY_LIMIT"
-ENV_TEMP_DIR = "ECOMSEG_TEMP_DIR"
-STAGING_DB = "ecomseg_staging"  # DuckDB database attached from the work folder
 STAGED_LINES = f"{STAGING_DB}.lines"  # the typed canonical rows, in export order
-_DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf-16": "utf-16", "iso8859-1": "latin-1"}
+# 01_clean's kept lines, written once to the work folder by `helpers.clean.apply_cleaning`.
+CLEANED_FILE = "cleaned.parquet"
 _NUMERIC_FIELDS = ("quantity", "unit_price", "amount")
 _TEXT_FIELDS = ("product_id", "description", "country")
-_CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".dat"}
-_EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
                   "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
 _FLOAT_TYPES = {"FLOAT", "REAL", "DOUBLE"}
-_WORK_DIRS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Path] = weakref.WeakKeyDictionary()
-# Per connection: the memory limit `configure_engine` set.
-_LIMITS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, str] = weakref.WeakKeyDictionary()
 # Per connection: canonical fields computed in the view from row_id (unknown while staging).
 _ROW_ID_FIELDS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, dict[str, str]] = (
     weakref.WeakKeyDictionary()
 )
 
-
-def work_dir(con: duckdb.DuckDBPyConnection) -> Path:
-    """Return the connection's private work folder, holding the staging database and spills.
-
-    The folder is made on first use under ``$ECOMSEG_TEMP_DIR`` (default: the system temp
-    folder), the staging database `STAGING_DB` is attached from it, and it is deleted with
-    everything in it when the connection is garbage-collected or Python exits.
-    """
-    folder = _WORK_DIRS.get(con)
-    if folder is None or not folder.is_dir():
-        base = os.environ.get(ENV_TEMP_DIR) or None
-        if base:
-            Path(base).mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix="ecomseg-", dir=base))
-        _WORK_DIRS[con] = folder
-        weakref.finalize(con, shutil.rmtree, folder, ignore_errors=True)
-        con.execute(f"SET temp_directory = {_sql_str(str(folder / 'spill'))}").fetchall()
-        con.execute(f"DETACH DATABASE IF EXISTS {STAGING_DB}").fetchall()
-        con.execute(f"ATTACH {_sql_str(str(folder / 'staging.duckdb'))} AS {STAGING_DB}").fetchall()
-    return folder
-
-
-def configure_engine(con: duckdb.DuckDBPyConnection, memory_limit: str | None = None) -> Path:
-    """Cap DuckDB's memory, let it spill to the work folder, keep row order; return the folder.
-
-    Parameters
-    ----------
-    con : duckdb.DuckDBPyConnection
-    memory_limit : str, optional
-        A DuckDB size (``"4GB"``) or share of RAM (``"50%"``), normally ``run.memory_limit``.
-        ``$ECOMSEG_MEMORY_LIMIT`` overrides it; without either, `DEFAULT_MEMORY_LIMIT`.
-
-    Raises
-    ------
-    UserError
-        The memory limit is not a size DuckDB understands.
-    """
-    folder = work_dir(con)
-    from_env = os.environ.get(ENV_MEMORY_LIMIT)
-    limit = from_env or memory_limit or DEFAULT_MEMORY_LIMIT
-    try:
-        con.execute(f"SET memory_limit = {_sql_str(limit)}").fetchall()
-    except duckdb.Error:
-        where = f"environment variable {ENV_MEMORY_LIMIT}" if from_env else "params key run.memory_limit"
-        raise UserError(
-            f"memory limit {limit!r} ({where}) is not a size; fix: write it like 4GB or 50%"
-        ) from None
-    # Outputs must come out in input order; DuckDB keeps it only while this is on.
-    con.execute("SET preserve_insertion_order = true").fetchall()
-    _LIMITS[con] = limit
-    return folder
-
-
-def connect(params: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
-    """Open a DuckDB connection set up by `configure_engine` with ``run.memory_limit``.
-
-    Helpers that get no params call it bare: during a run the runner passes
-    ``run.memory_limit`` to the kernels as ``$ECOMSEG_MEMORY_LIMIT``, which then applies.
-
-    Examples
-    --------
-    >>> con = connect({"run": {"memory_limit": "1GB"}})
-    >>> con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    '953.6 MiB'
-    """
-    con = duckdb.connect()
-    configure_engine(con, ((params or {}).get("run") or {}).get("memory_limit"))
-    return con
-
-
-def detect_format(path: Path, fmt: str = "auto") -> str:
-    """Return 'csv', 'excel' or 'parquet' from `fmt` or the file's extension.
-
-    Examples
-    --------
-    >>> detect_format(Path("orders.csv.gz"))
-    'csv'
-    """
-    if fmt != "auto":
-        return fmt
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in {".gz", ".zst"}:
-        suffixes = suffixes[:-1]
-    last = suffixes[-1] if suffixes else ""
-    if last in _CSV_SUFFIXES:
-        return "csv"
-    if last in _EXCEL_SUFFIXES:
-        return "excel"
-    if last in {".parquet", ".pq"}:
-        return "parquet"
-    raise UserError(
-        f"{path}: cannot tell the file type from the extension '{last}'; "
-        f"fix: set input.format to csv, excel or parquet"
-    )
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _csv_to_parquet(path: Path, csv_params: Mapping[str, Any], out: Path) -> None:
-    """Convert a CSV that DuckDB cannot read natively to Parquet, chunk by chunk."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    delim = csv_params["delimiter"]
-    sep: str | None = r"\s+" if delim == "whitespace" else (None if delim == "auto" else delim)
-    reader = pd.read_csv(
-        path,
-        sep=sep,
-        engine="python" if sep is None or sep == r"\s+" else "c",
-        encoding=csv_params["encoding"],
-        skiprows=csv_params["header_rows_to_skip"],
-        dtype=str,
-        keep_default_na=False,
-        chunksize=500_000,
-    )
-    writer = None
-    try:
-        for chunk in reader:
-            table = pa.Table.from_pandas(chunk, preserve_index=False)
-            if writer is None:
-                writer = pq.ParquetWriter(out, table.schema)
-            writer.write_table(table.cast(writer.schema))
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is None:
-        raise UserError(f"{path}: the file has a header but no data rows; fix: export again with data")
-
-
-def _register_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, csv_params: Mapping[str, Any], null_padding: bool = True
-) -> None:
-    """Create the view ``source`` over a CSV, natively or through the chunked fallback.
-
-    Short rows are padded with NULLs (`null_padding`) unless a quoted field spans lines,
-    which DuckDB's parallel reader cannot combine: then the view is made again without
-    padding (single-threaded reading would let a quote that is never closed swallow the
-    rest of the file without an error).
-    """
-    try:
-        codec = codecs.lookup(csv_params["encoding"]).name
-    except LookupError:
-        raise UserError(
-            f"{path}: unknown encoding '{csv_params['encoding']}' (key input.csv.encoding); "
-            f"fix: use utf-8, latin-1 or cp1252"
-        ) from None
-    if codec not in _DUCKDB_ENCODINGS or csv_params["delimiter"] == "whitespace":
-        _register_converted_csv(con, path, csv_params, codec)
-        return
-    max_line = int(csv_params.get("max_line_size", DEFAULT_MAX_LINE_SIZE))
-    options = [
-        "all_varchar = true",
-        "header = true",
-        f"encoding = {_sql_str(_DUCKDB_ENCODINGS[codec])}",
-        f"skip = {int(csv_params['header_rows_to_skip'])}",
-        # RFC 4180 quotes: sniffed, quoting is off when the sampled rows hold no quote, and
-        # a quoted line break further down would split the record.
-        "quote = '\"'",
-        f"max_line_size = {max_line}",
-        f"buffer_size = {max(_CSV_BUFFER_SIZE, 2 * max_line)}",
-        f"null_padding = {str(null_padding).lower()}",
-    ]
-    if csv_params["delimiter"] != "auto":
-        options.append(f"delim = {_sql_str(csv_params['delimiter'])}")
-    sql = f"CREATE OR REPLACE VIEW source AS SELECT * FROM read_csv({_sql_str(str(path))}, {', '.join(options)})"
-    try:
-        con.execute(sql)
-        con.execute("SELECT * FROM source LIMIT 1").fetchall()
-    except duckdb.Error as exc:
-        if null_padding and _QUOTED_NEWLINES in str(exc):
-            _register_csv(con, path, csv_params, null_padding=False)
-            return
-        raise _csv_error(path, exc, csv_params) from None
-    if csv_params["delimiter"] == "auto":
-        _check_sniffed(con, path)
-
-
-def _register_converted_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, csv_params: Mapping[str, Any], codec: str
-) -> None:
-    """Create the view ``source`` over a Parquet copy of a CSV DuckDB cannot read natively."""
-    tmp = work_dir(con) / "source.parquet"
-    try:
-        _csv_to_parquet(path, csv_params, tmp)
-    except UnicodeDecodeError as exc:
-        raise UserError(
-            f"{path}: bytes at position {exc.start} are not valid {codec}; "
-            f"fix: set input.csv.encoding to the file's encoding (often latin-1 or cp1252)"
-        ) from None
-    except pd.errors.ParserError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(
-            f"{path}: cannot read as CSV ({reason}); fix: check input.csv.delimiter and the quotes"
-        ) from None
-    con.execute(f"CREATE OR REPLACE VIEW source AS SELECT * FROM read_parquet({_sql_str(str(tmp))})")
-
-
-def _check_sniffed(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Stop when the sniffed header is one column holding delimiters: the sniffer gave up.
-
-    That happens on a quote never closed (named with its line) or a short row next to a
-    quoted line break; either beats reporting the mapped columns as missing.
-    """
-    names = [row[0] for row in con.execute("DESCRIBE source").fetchall()]
-    if len(names) == 1 and re.search(r"[,;\t|]", names[0]):
-        line = _unclosed_quote_line(path)
-        if line:
-            raise UserError(_unclosed_quote_message(path, line))
-        raise UserError(
-            f"{path}: the header reads as one column ({names[0][:40]!r}...), the delimiter was not "
-            f"detected; fix: set input.csv.delimiter, and check that quoted fields are closed"
-        )
-
-
-def _csv_error(path: Path, exc: Exception, csv_params: Mapping[str, Any]) -> UserError:
-    """Turn DuckDB's CSV error into one line naming the file, the line and the fix."""
-    text, reason = str(exc), _duck_reason(exc)
-    found = re.search(r"CSV Error on Line: (\d+)", text)
-    line = int(found.group(1)) if found else 0
-    if "encod" in reason.lower() or "unicode" in reason.lower():
-        return UserError(
-            f"{path}: not valid {csv_params['encoding']} text; "
-            f"fix: set input.csv.encoding to the file's encoding (often latin-1 or cp1252)"
-        )
-    too_long = re.search(r"Maximum line size of (\d+) bytes exceeded\. Actual Size:\s*(\d+)", text)
-    if too_long:
-        limit, size = int(too_long.group(1)), int(too_long.group(2))
-        if line <= 1:  # reported while sniffing, where the number is not the line's
-            line = _first_long_line(path, limit) or 0
-        where = f"line {line:,}" if line else "a line"
-        return UserError(
-            f"{path}: {where} is {size:,} bytes, over input.csv.max_line_size ({limit:,}): a very long "
-            f"field or a quote never closed; fix: raise input.csv.max_line_size above {size:,}, or close the quote"
-        )
-    if "unterminated quote" in text:
-        return UserError(_unclosed_quote_message(path, line))
-    opened = _unclosed_quote_line(path) if "Error when sniffing" in text else None
-    if opened:  # the sniffer finds no dialect when a quote is never closed
-        return UserError(_unclosed_quote_message(path, opened))
-    return UserError(f"{path}: cannot read as CSV ({reason}); fix: check input.csv.delimiter and the file")
-
-
-def _unclosed_quote_message(path: Path, line: int) -> str:
-    where = f"line {line:,}" if line else "a line"
-    return (f"{path}: {where} opens a quote (\") that is never closed; fix: close it in the export "
-            f"(a quote inside a quoted field is written twice: \"\")")
-
-
-def _unclosed_quote_line(path: Path) -> int | None:
-    """Return the physical line where a quote opens that nothing closes, or None.
-
-    The file ends inside a quote when it holds an odd number of quotes (a doubled quote
-    counts twice); that quote opened on the line after the last line break outside quotes.
-    Vectorized per chunk: no loop over lines.
-    """
-    import numpy as np
-
-    suffix = path.suffix.lower()
-    if suffix == ".zst":
-        return None
-    quotes, lines, opened = 0, 0, 1
-    with (gzip.open(path, "rb") if suffix == ".gz" else open(path, "rb")) as stream:
-        while chunk := stream.read(1 << 22):
-            data = np.frombuffer(chunk, dtype=np.uint8)
-            is_quote = data == ord('"')
-            breaks = np.flatnonzero(data == ord("\n"))
-            outside = np.flatnonzero((np.cumsum(is_quote, dtype=np.uint32)[breaks] + quotes) % 2 == 0)
-            if outside.size:
-                opened = lines + int(outside[-1]) + 2
-            lines += breaks.size
-            quotes += int(is_quote.sum())
-    return opened if quotes % 2 else None
-
-
-def _first_long_line(path: Path, limit: int) -> int | None:
-    """Return the 1-based number of the first physical line over `limit` bytes, or None.
-
-    Reads in chunks no longer than `limit`, so only a line that crosses a chunk boundary
-    can be too long, and counting newlines per chunk is enough (no loop over lines).
-    """
-    suffix = path.suffix.lower()
-    if suffix == ".zst":
-        return None
-    chunk_size = max(1, min(limit, 1 << 20))
-    line, run = 1, 0  # run: bytes since the last newline
-    with (gzip.open(path, "rb") if suffix == ".gz" else open(path, "rb")) as stream:
-        while chunk := stream.read(chunk_size):
-            first = chunk.find(b"\n")
-            if first < 0:
-                run += len(chunk)
-                if run > limit:
-                    return line
-                continue
-            if run + first > limit:
-                return line
-            line += chunk.count(b"\n")
-            run = len(chunk) - chunk.rfind(b"\n") - 1
-    return line if run > limit else None
-
-
-def _duck_reason(exc: Exception) -> str:
-    """Return DuckDB's error headline plus its explaining line, without the dump of options."""
-    text = str(exc).strip()
-    if "\nOriginal Line:" in text:  # the record may span lines; the reason ends its paragraph
-        head, _, rest = text.partition("\nOriginal Line:")
-        paragraph = rest.split("\n\n")[0].strip().splitlines()
-        return f"{head.strip()}: {paragraph[-1].strip()}" if len(paragraph) > 1 else head.strip()
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    skip = ("Original Line", "Possible Solution", "file =", "delimiter =", "quote =", "escape =",
-            "new_line =", "header =", "skip_rows =", "comment =", "date_format =", "timestamp_format =",
-            "null_padding", "all_varchar", "strict_mode", "sample_size", "ignore_errors", "encoding =")
-    detail = next((ln for ln in lines[1:] if not ln.startswith(skip) and "=" not in ln), "")
-    return f"{lines[0]}: {detail}" if detail and lines else (lines[0] if lines else type(exc).__name__)
-
-
-def _read_sheet(book: pd.ExcelFile, sheet: str | int, header_row: int) -> pd.DataFrame | None:
-    """Read one sheet with its column names on `header_row` (1-based); None if it has fewer rows."""
-    try:
-        return pd.read_excel(book, sheet_name=sheet, header=header_row - 1)
-    except ValueError:  # pandas says "only N lines" when the header row is past the end
-        if _sheet_rows(book, sheet, header_row) >= header_row:
-            raise
-        return None
-
-
-def _sheet_rows(book: pd.ExcelFile, sheet: str | int, limit: int) -> int:
-    return len(pd.read_excel(book, sheet_name=sheet, header=None, nrows=limit))
-
-
-def _register_excel(con: duckdb.DuckDBPyConnection, path: Path, excel_params: Mapping[str, Any]) -> None:
-    """Create the view ``source`` over one sheet, or every sheet stacked (``sheet: all``).
-
-    The column names are on row ``header_row`` (1-based, default 1); rows above it are
-    skipped. With ``all``, sheets without rows below the header row are left out.
-    """
-    sheet, header_row = excel_params["sheet"], int(excel_params.get("header_row", 1))
-    if header_row < 1:
-        raise UserError(
-            f"{path}: input.excel.header_row is {header_row}; fix: give the 1-based row of the column names"
-        )
-    try:
-        with pd.ExcelFile(path) as book:
-            if sheet == "all":
-                sheets = {name: _read_sheet(book, name, header_row) for name in book.sheet_names}
-                frame = _stack_sheets(path, {n: df for n, df in sheets.items() if df is not None and not df.empty})
-            else:
-                frame = _read_sheet(book, sheet, header_row)
-                if frame is None:
-                    name = book.sheet_names[sheet] if isinstance(sheet, int) else sheet
-                    rows = _sheet_rows(book, sheet, header_row)
-                    raise UserError(
-                        f"{path}: input.excel.header_row is {header_row} but sheet {name!r} has only {rows} "
-                        f"rows; fix: set input.excel.header_row to the row of the column names"
-                    )
-    except (ValueError, KeyError, IndexError) as exc:
-        raise UserError(f"{path}: cannot read sheet {sheet!r} ({exc}); fix: set input.excel.sheet") from None
-    except UserError:
-        raise
-    except Exception as exc:  # openpyxl raises many types for corrupt files
-        raise UserError(f"{path}: not a readable Excel file ({type(exc).__name__}); fix: re-export as .xlsx or CSV") from None
-    # Mixed-type object columns (ids that are sometimes numbers) become text for DuckDB.
-    for col in frame.columns:
-        if frame[col].dtype == object:
-            frame[col] = frame[col].map(lambda v: None if pd.isna(v) else str(v))
-    frame.columns = [str(c) for c in frame.columns]
-    con.register("source_frame", frame)
-    con.execute("CREATE OR REPLACE VIEW source AS SELECT * FROM source_frame")
-
-
-def _stack_sheets(path: Path, sheets: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Stack sheets that have the same columns, in workbook order."""
-    if not sheets:
-        raise UserError(f"{path}: every sheet is empty; fix: export again with data, or set input.excel.header_row")
-    columns = list(next(iter(sheets.values())).columns)
-    for name, df in sheets.items():
-        if list(df.columns) != columns:
-            raise UserError(
-                f"{path}: sheet '{name}' has other columns than the first sheet; "
-                f"fix: give all sheets the same header, or choose one with input.excel.sheet"
-            )
-    return pd.concat(list(sheets.values()), ignore_index=True)
-
-
-def _register_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    try:
-        con.execute(f"CREATE OR REPLACE VIEW source AS SELECT * FROM read_parquet({_sql_str(str(path))})")
-        con.execute("SELECT * FROM source LIMIT 1").fetchall()
-    except duckdb.Error as exc:
-        first = _duck_reason(exc)
-        raise UserError(f"{path}: cannot read as Parquet ({first}); fix: check the file or set input.format") from None
-
-
-def register_source(
-    con: duckdb.DuckDBPyConnection, input_params: Mapping[str, Any], null_padding: bool = True
-) -> list[str]:
-    """Create the view ``source`` over the export, exactly as exported.
-
-    Parameters
-    ----------
-    con : duckdb.DuckDBPyConnection
-    input_params : mapping
-        The ``input`` section of the params.
-    null_padding : bool, default True
-        CSV only: pad short rows with NULLs. `load_transactions` turns it off when a quoted
-        field spans lines, which DuckDB's parallel reader cannot combine with padding.
-
-    Returns
-    -------
-    list of str
-        The export's column names.
-    """
-    path = Path(input_params["path"])
-    if not path.is_file():
-        raise UserError(f"{path}: input file not found (key input.path); fix: point input.path at your export")
-    if path.stat().st_size == 0:
-        raise UserError(f"{path}: the file is empty (0 bytes); fix: export again")
-    fmt = detect_format(path, input_params["format"])
-    if fmt == "csv":
-        _register_csv(con, path, input_params["csv"], null_padding)
-    elif fmt == "excel":
-        _register_excel(con, path, input_params["excel"])
-    else:
-        _register_parquet(con, path)
-    return [row[0] for row in con.execute("DESCRIBE source").fetchall()]
+_SOURCE_TYPES_SQL = "SELECT column_name, column_type FROM (DESCRIBE source)"
+_STAGE_SQL = f"CREATE OR REPLACE TABLE {STAGED_LINES} AS SELECT {{columns}} FROM source"
+_PARSE_COUNTS_SQL = f"SELECT {{counts}} FROM {STAGED_LINES}"
+_STAGED_COLUMNS_SQL = (
+    "SELECT column_name FROM duckdb_columns() WHERE database_name = $database AND table_name = $table "
+    "ORDER BY column_index"
+)
+_CANONICAL_VIEW_SQL = f"""CREATE OR REPLACE TEMP VIEW canonical AS
+            SELECT row_id, {{columns}}
+            FROM (SELECT rowid + 1 AS row_id, * FROM {STAGED_LINES})"""
+_ADD_MARK_SQL = f"ALTER TABLE {STAGED_LINES} ADD COLUMN IF NOT EXISTS {{column}} BOOLEAN DEFAULT false"
+_RESET_MARK_SQL = f"UPDATE {STAGED_LINES} SET {{column}} = false WHERE {{column}}"
+_SET_MARK_SQL = f"UPDATE {STAGED_LINES} SET {{column}} = true WHERE rowid IN (SELECT row_id - 1 FROM {{table}})"
+_CLEANED_VIEW_SQL = "SELECT sql FROM duckdb_views() WHERE view_name = 'cleaned' AND temporary"
+_CLEANED_COLUMNS_SQL = "SELECT column_name FROM (DESCRIBE cleaned)"
+_COPY_CLEANED_SQL = "COPY cleaned TO {path} (FORMAT parquet, COMPRESSION zstd)"
 
 
 def _check_mapping(path: Path, columns: list[str], mapping: Mapping[str, str | None], fmt: str = "csv") -> None:
+    """Stop when a mapped column is not in the export, suggesting the closest name."""
     for field, source_col in mapping.items():
         if source_col and source_col not in columns:
             by_case = [c for c in columns if c.strip().lower() == source_col.strip().lower()]
@@ -572,7 +141,7 @@ def _number(expr: str, decimal: str, column_type: str = "VARCHAR") -> str:
         return f"TRY_CAST({text} AS DOUBLE)"
     return (
         f"CASE WHEN NOT contains({text}, '.') THEN TRY_CAST(replace({text}, ',', '.') AS DOUBLE) "
-        f"WHEN regexp_full_match({text}, {_sql_str(_GROUPED_COMMA_NUMBER)}) "
+        f"WHEN regexp_full_match({text}, {quote_literal(_GROUPED_COMMA_NUMBER)}) "
         f"THEN TRY_CAST(replace(replace({text}, '.', ''), ',', '.') AS DOUBLE) END"
     )
 
@@ -602,12 +171,12 @@ def _date(expr: str, column_type: str, date_format: str) -> str:
     text = _text(expr)
     if date_format == "auto":  # a plain TIMESTAMP cast would drop the offset
         return (
-            f"CASE WHEN regexp_matches({text}, {_sql_str(_ZONE_AFTER_TIME)}) "
+            f"CASE WHEN regexp_matches({text}, {quote_literal(_ZONE_AFTER_TIME)}) "
             f"THEN timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ)) ELSE TRY_CAST({text} AS TIMESTAMP) END"
         )
     if "%z" in date_format:  # strptime's %z takes +05:00 and +0500, not Z
         text = f"regexp_replace({text}, '[Zz]$', '+00:00')"
-    parsed = f"try_strptime({text}, {_sql_str(date_format)})"
+    parsed = f"try_strptime({text}, {quote_literal(date_format)})"
     return f"timezone('UTC', {parsed})" if "%z" in date_format or "%Z" in date_format else parsed
 
 
@@ -631,7 +200,7 @@ def canonical_exprs(
         Canonical field -> SQL expression. Expressions may use ``row_id``.
     """
     decimal = input_params["csv"]["decimal"]
-    cols = {f: _quote(c) for f, c in mapping.items() if c}
+    cols = {f: quote_identifier(c) for f, c in mapping.items() if c}
     kind = {f: types[c] for f, c in mapping.items() if c}
     exprs: dict[str, str] = {}
     exprs["customer_id"] = _identifier(cols["customer_id"], kind["customer_id"])
@@ -660,7 +229,7 @@ def header_row_condition(mapping: Mapping[str, str | None], types: Mapping[str, 
     names = [mapping[f] for f in ("customer_id", "invoice_date") if mapping.get(f)]
     if types is not None and any(types.get(n, "VARCHAR") != "VARCHAR" for n in names):
         return "(false)"
-    return "(" + " AND ".join(f"coalesce({_text(_quote(n))} = {_sql_str(n)}, false)" for n in names) + ")"
+    return "(" + " AND ".join(f"coalesce({_text(quote_identifier(n))} = {quote_literal(n)}, false)" for n in names) + ")"
 
 
 def _parsed_fields(mapping: Mapping[str, str | None], exprs: Mapping[str, str]) -> list[str]:
@@ -690,7 +259,7 @@ def _stage_select(
             staged.append(f"{expr} AS {field}")
     staged.append(f"{header} AS is_header_row")
     for field in _parsed_fields(mapping, exprs):
-        raw = _text(_quote(mapping[field]))
+        raw = _text(quote_identifier(mapping[field]))
         staged.append(
             f"CASE WHEN {raw} IS NOT NULL AND ({exprs[field]}) IS NULL AND NOT {header} "
             f"THEN {raw} END AS unparsed_{field}"
@@ -714,7 +283,7 @@ def _check_parsing(
             f"count(unparsed_{field})",
             f"any_value(unparsed_{field})",
         ]
-    row = con.execute(f"SELECT {', '.join(parts)} FROM {STAGED_LINES}").fetchall()[0]
+    row = con.execute(_PARSE_COUNTS_SQL.format(counts=", ".join(parts))).fetchall()[0]
     bad_counts = {f: 0 for f in ("invoice_date", *_NUMERIC_FIELDS) if mapping.get(f)}
     for i, field in enumerate(fields):
         filled, bad, example = row[1 + 3 * i : 4 + 3 * i]
@@ -744,16 +313,16 @@ def _check_parsing(
 def load_transactions(con: duckdb.DuckDBPyConnection, input_params: Mapping[str, Any]) -> dict[str, Any]:
     """Load the export into the DuckDB view ``canonical`` and validate it.
 
-    The export is read once, streaming, into the staged table `STAGED_LINES` in
-    `work_dir`; ``canonical`` is a view over it, with ``row_id`` = record number in the
-    export (1-based, header not counted; a quoted field spanning lines counts once). The
-    connection is set up by `configure_engine` first (memory cap, spill folder, insertion
-    order kept).
+    The export is read once, streaming, into the staged table `STAGED_LINES` in the
+    connection's work folder (`helpers.engine.work_dir`); ``canonical`` is a view over it,
+    with ``row_id`` = record number in the export (1-based, header not counted; a quoted
+    field spanning lines counts once).
 
     Parameters
     ----------
     con : duckdb.DuckDBPyConnection
-        Connection that receives the views ``source`` and ``canonical``.
+        Connection that receives the views ``source`` and ``canonical``, made by the
+        caller with `helpers.engine.connect` (memory cap, spill folder, insertion order kept).
     input_params : mapping
         The ``input`` section of the params (path, format, csv/excel options,
         date_format, columns).
@@ -771,12 +340,11 @@ def load_transactions(con: duckdb.DuckDBPyConnection, input_params: Mapping[str,
         do not parse.
     """
     path = Path(input_params["path"])
-    if con not in _LIMITS:  # not opened by `connect`
-        configure_engine(con)
+    work_dir(con)  # attaches the staging database (made already by `helpers.engine.connect`)
     columns = register_source(con, input_params)
     mapping = {f: input_params["columns"].get(f) for f in CANONICAL_FIELDS}
     _check_mapping(path, columns, mapping, detect_format(path, input_params["format"]))
-    types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE source)").fetchall())
+    types = dict(con.execute(_SOURCE_TYPES_SQL).fetchall())
     exprs = canonical_exprs(types, mapping, input_params)
     stage_list, row_id_fields = _stage_select(mapping, types, exprs)
     _stage(con, path, stage_list, input_params)
@@ -794,12 +362,12 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, stage_list: str, input_pa
     A quoted field that spans lines may only show up here, deep in a CSV: the source is
     then registered again without NULL padding and the rows are staged once more.
     """
-    sql = f"CREATE OR REPLACE TABLE {STAGED_LINES} AS SELECT {stage_list} FROM source"
+    sql = _STAGE_SQL.format(columns=stage_list)
     try:
         con.execute(sql).fetchall()
         return
     except duckdb.Error as exc:
-        if _QUOTED_NEWLINES not in str(exc):
+        if QUOTED_NEWLINES not in str(exc):
             raise _staging_error(path, exc, input_params) from None
     register_source(con, input_params, null_padding=False)
     try:
@@ -809,7 +377,7 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, stage_list: str, input_pa
 
 
 def _staging_error(path: Path, exc: Exception, input_params: Mapping[str, Any]) -> UserError:
-    first = _duck_reason(exc)
+    first = duck_reason(exc)
     text = str(exc)
     if any(s in text for s in ("No space left", "File too large", "Could not write")):
         return UserError(
@@ -817,7 +385,7 @@ def _staging_error(path: Path, exc: Exception, input_params: Mapping[str, Any]) 
             "fix: free disk space, or point TMPDIR at a disk with room"
         )
     if "CSV Error" in text:
-        return _csv_error(path, exc, input_params["csv"])
+        return csv_error(path, exc, input_params["csv"])
     return UserError(
         f"{path}: cannot read the rows or convert the mapped columns ({first}); "
         f"fix: check the file, input.csv and input.columns"
@@ -826,21 +394,16 @@ def _staging_error(path: Path, exc: Exception, input_params: Mapping[str, Any]) 
 
 def _create_canonical_view(con: duckdb.DuckDBPyConnection) -> None:
     """(Re)create the view ``canonical``: row_id, the fields, is_header_row and any marks."""
+    database, table = STAGED_LINES.split(".")
     staged = [
-        name for (name,) in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND table_name = ? "
-            "ORDER BY column_index",
-            STAGED_LINES.split("."),
-        ).fetchall()
+        name for (name,) in con.execute(_STAGED_COLUMNS_SQL, {"database": database, "table": table}).fetchall()
         if not name.startswith("unparsed_")
     ]
     row_id_fields = _ROW_ID_FIELDS.get(con, {})
-    select = ", ".join(f"{row_id_fields[c]} AS {c}" if c in row_id_fields else c for c in staged)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP VIEW canonical AS
-            SELECT row_id, {select}
-            FROM (SELECT rowid + 1 AS row_id, * FROM {STAGED_LINES})"""
-    ).fetchall()
+    select = ", ".join(
+        f"{row_id_fields[c]} AS {quote_identifier(c)}" if c in row_id_fields else quote_identifier(c) for c in staged
+    )
+    con.execute(_CANONICAL_VIEW_SQL.format(columns=select)).fetchall()
 
 
 def mark_lines(con: duckdb.DuckDBPyConnection, column: str, row_ids_table: str) -> None:
@@ -856,30 +419,78 @@ def mark_lines(con: duckdb.DuckDBPyConnection, column: str, row_ids_table: str) 
     column : str
         Name of the new column (reset to false if it exists).
     row_ids_table : str
-        Table (or view) with a ``row_id`` column listing the lines to mark.
+        Name of a table (or view) with a ``row_id`` column listing the lines to mark.
     """
     if con not in _ROW_ID_FIELDS:
         raise RuntimeError("no staged transactions on this connection; call load_transactions first")
-    con.execute(f"ALTER TABLE {STAGED_LINES} ADD COLUMN IF NOT EXISTS {column} BOOLEAN DEFAULT false").fetchall()
-    con.execute(f"UPDATE {STAGED_LINES} SET {column} = false WHERE {column}").fetchall()
-    con.execute(
-        f"UPDATE {STAGED_LINES} SET {column} = true WHERE rowid IN (SELECT row_id - 1 FROM {row_ids_table})"
-    ).fetchall()
+    names = {"column": quote_identifier(column), "table": quote_identifier(row_ids_table)}
+    for sql in (_ADD_MARK_SQL, _RESET_MARK_SQL, _SET_MARK_SQL):
+        con.execute(sql.format(**names)).fetchall()
     _create_canonical_view(con)
 
 
-def mapping_table(input_params: Mapping[str, Any], source: Mapping[str, Any]) -> pd.DataFrame:
-    """Return canonical field, source column and unparsed values, for the report."""
-    records = []
-    for field in CANONICAL_FIELDS:
-        column = input_params["columns"].get(field)
-        if column:
-            how = column
-        elif field == "amount":
-            how = "(quantity x unit_price)"
-        elif field == "invoice_id":
-            how = "(one order per row)"
-        else:
-            how = "(not in export)"
-        records.append((field, how, int(source["unparsed"].get(field, 0))))
-    return pd.DataFrame(records, columns=["canonical field", "source column", "values not parsed"])
+def write_cleaned(con: duckdb.DuckDBPyConnection, target: str | Path) -> Path:
+    """Write the view ``cleaned`` to the Parquet file `target` atomically, without pandas.
+
+    When ``cleaned`` is the view `helpers.clean.apply_cleaning` made, the file behind it
+    (`CLEANED_FILE` in the work folder) is copied byte for byte: no second pass over the
+    lines. Otherwise ``cleaned`` is written with ``COPY``, streaming. Either way the file
+    is written under a temporary name and renamed into place, so a reader never sees half
+    a file, as `helpers.catalog.write` does.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Holds the view ``cleaned`` with the columns `helpers.catalog.TRANSACTION_COLUMNS`.
+    target : str or Path
+        Normally ``helpers.catalog.path(params, "transactions")``.
+
+    Returns
+    -------
+    Path
+        `target`.
+
+    Raises
+    ------
+    ValueError
+        ``cleaned`` lacks a column of the contract (a bug in the caller, not the data).
+    """
+    columns = [name for (name,) in con.execute(_CLEANED_COLUMNS_SQL).fetchall()]
+    missing = [c for c in TRANSACTION_COLUMNS if c not in columns]
+    if missing:
+        raise ValueError(f"view cleaned has no column {missing[0]!r}; transactions need {', '.join(TRANSACTION_COLUMNS)}")
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    staged = _cleaned_file(con)
+    if staged is not None:
+        shutil.copyfile(staged, tmp)
+    else:
+        con.execute(_COPY_CLEANED_SQL.format(path=quote_literal(str(tmp)))).fetchall()
+    tmp.replace(target)
+    return target
+
+
+def cleaned_file(con: duckdb.DuckDBPyConnection) -> Path:
+    """Return where `helpers.clean.apply_cleaning` writes the kept lines: the work folder."""
+    return work_dir(con) / CLEANED_FILE
+
+
+def _cleaned_file(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """Return the file behind ``cleaned`` when it is the view `helpers.clean.apply_cleaning` made."""
+    staged = cleaned_file(con)
+    views = con.execute(_CLEANED_VIEW_SQL).fetchall()
+    expected = f"read_parquet({quote_literal(str(staged))})"
+    if staged.is_file() and views and expected in views[0][0]:
+        return staged
+    return None
+
+
+def connect(params: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+    """Open a connection as `helpers.engine.connect` does, with the settings of `params`.
+
+    Transitional: kept while other step modules still import it; call
+    ``engine.connect(engine.EngineSettings.from_params(params))`` instead.
+    """
+    return engine_connect(EngineSettings.from_params(params))
+

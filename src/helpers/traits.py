@@ -2,7 +2,10 @@
 
 Both inputs are optional (``customers_input.path`` / ``sessions_input.path`` null = off).
 Each has its own column mapping, validated like the transactions (a missing column or a
-mostly unparseable one stops with a line naming the file, column and key).
+mostly unparseable one stops with a line naming the file, column and key). The caller
+hands in the DuckDB connection (`helpers.engine.connect`); each table is read through the
+view ``source`` (`helpers.readers.register_source`), dropped again once read. Charts and
+report lines are in `helpers.traits_plots`.
 
 Join rules (documented in the README):
 
@@ -18,7 +21,8 @@ Join rules (documented in the README):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +30,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from helpers.engine import quote_identifier
 from helpers.errors import UserError
-from helpers.io import (  # connect: DuckDB with the memory cap (run.memory_limit)
-    _date,
-    _identifier,
-    connect,
-)
+from helpers.io import _date, _identifier  # the transactions' id and timestamp rules
+from helpers.readers import register_source
 
 DEMOGRAPHIC_FIELDS = ("customer_id", "birth_date", "age", "gender", "country", "region", "city", "signup_date")
 SESSION_FIELDS = (
@@ -43,18 +45,59 @@ ENGAGEMENT_FEATURES = (
     "sessions", "sessions_per_active_month", "pages_per_session", "mean_session_duration_s",
     "click_through_rate", "converted_session_share", "session_to_order_conversion", "days_since_last_visit",
 )
+# Session columns a customer without sessions gets as 0 (days_since_last_visit: the window).
+_ZERO_ENGAGEMENT = ("sessions", "sessions_per_active_month", "pages_per_session", "mean_session_duration_s",
+                    "click_through_rate", "converted_session_share")
+_UNPARSED_SHARE = 0.01  # more unparseable non-empty values than this stops the run
+
+# Templates over the view ``source``; {placeholders} are expressions built from quoted
+# identifiers, values go in as query parameters ($as_of).
+_PARSED_SQL = """
+    SELECT count(*) FILTER (WHERE r IS NOT NULL), count(*) FILTER (WHERE r IS NOT NULL AND p IS NULL),
+           any_value(r) FILTER (WHERE r IS NOT NULL AND p IS NULL)
+    FROM (SELECT NULLIF(trim(CAST({raw} AS VARCHAR)), '') AS r, {parsed} AS p FROM source)
+"""
+_DEMOGRAPHICS_SQL = """
+    SELECT * FROM (SELECT {select}, row_number() OVER () AS _row FROM source)
+    WHERE customer_id IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY _row) = 1
+    ORDER BY customer_id
+"""
+_SESSIONS_SQL = """
+    WITH s AS (
+        SELECT {customer_id} AS customer_id, {started} AS started,
+               {pages} AS pages, {duration} AS duration,
+               {clicks} AS clicks, {views} AS views, {converted} AS converted
+        FROM source)
+    SELECT customer_id,
+           count(*) AS sessions,
+           count(DISTINCT date_trunc('month', started)) AS active_months,
+           avg(pages) AS pages_per_session,
+           avg(duration) AS mean_session_duration_s,
+           sum(clicks) / NULLIF(sum(views), 0) AS click_through_rate,
+           avg(converted) AS converted_session_share,
+           max(started) AS last_visit
+    FROM s
+    WHERE customer_id IS NOT NULL AND started IS NOT NULL AND started < $as_of
+    GROUP BY customer_id ORDER BY customer_id
+"""
+_DROP_SOURCE_SQL = "DROP VIEW IF EXISTS source"
 
 
 def _source_params(path: str, csv: Mapping[str, Any]) -> dict[str, Any]:
     return {"path": path, "format": "auto", "csv": dict(csv), "excel": {"sheet": 0, "header_row": 1}}
 
 
-def _register(con: duckdb.DuckDBPyConnection, path: str, csv: Mapping[str, Any], key: str) -> list[str]:
-    from helpers.io import register_source
-
+@contextmanager
+def _source(con: duckdb.DuckDBPyConnection, path: str, csv: Mapping[str, Any], key: str) -> Iterator[list[str]]:
+    """Register the table at `path` as the view ``source``; yield its columns; drop it after."""
     if not Path(path).is_file():
         raise UserError(f"{path}: file not found (key {key}.path); fix: point {key}.path at the file or set it to null")
-    return register_source(con, _source_params(path, csv))
+    try:
+        yield register_source(con, _source_params(path, csv))
+    finally:
+        con.execute(_DROP_SOURCE_SQL)
+        con.unregister("source_frame")  # an Excel table's frame; a no-op otherwise
 
 
 def _check_columns(path: str, columns: list[str], mapping: Mapping[str, str | None], key: str) -> None:
@@ -66,34 +109,53 @@ def _check_columns(path: str, columns: list[str], mapping: Mapping[str, str | No
             )
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _id(col: str) -> str:
+def _id(column: str) -> str:
     """Customer id as in the transactions: integral numbers lose ".0", "A.0" stays (`helpers.io`)."""
-    return _identifier(_q(col), "VARCHAR")
+    return _identifier(quote_identifier(column), "VARCHAR")
 
 
-def _parsed(con: duckdb.DuckDBPyConnection, path: str, expr: str, raw: str, column: str, key: str, what: str) -> None:
-    """Stop when more than 1% of the non-empty values of a column do not parse."""
-    filled, bad, example = con.execute(
-        f"""SELECT count(*) FILTER (WHERE r IS NOT NULL), count(*) FILTER (WHERE r IS NOT NULL AND p IS NULL),
-                   any_value(r) FILTER (WHERE r IS NOT NULL AND p IS NULL)
-            FROM (SELECT NULLIF(trim(CAST({_q(raw)} AS VARCHAR)), '') AS r, {expr} AS p FROM source)"""
-    ).fetchall()[0]
-    if filled and bad / filled > 0.01:
+def _cast(column: str | None, sql_type: str) -> str:
+    """``TRY_CAST`` of a mapped column, or a typed NULL when the field is not mapped."""
+    return f"TRY_CAST({quote_identifier(column)} AS {sql_type})" if column else f"CAST(NULL AS {sql_type})"
+
+
+def _parsed(con: duckdb.DuckDBPyConnection, path: str, expr: str, column: str, key: str, what: str) -> None:
+    """Stop when more than 1% of the non-empty values of `column` do not parse as `expr`."""
+    sql = _PARSED_SQL.format(raw=quote_identifier(column), parsed=expr)
+    filled, bad, example = con.execute(sql).fetchall()[0]
+    if filled and bad / filled > _UNPARSED_SHARE:
         raise UserError(
             f"{path}: column '{column}': {bad:,} of {filled:,} values are not {what}, e.g. {str(example)[:30]!r}; "
             f"fix: check {key}.columns"
         )
 
 
-def load_demographics(block: Mapping[str, Any], csv: Mapping[str, Any]) -> pd.DataFrame | None:
+def _demographic_exprs(con: duckdb.DuckDBPyConnection, path: str, mapping: Mapping[str, str | None]) -> dict[str, str]:
+    """Return field -> SQL expression of the demographics, after checking dates and ages parse."""
+    exprs = {"customer_id": _id(mapping["customer_id"])}
+    for field in ("birth_date", "signup_date"):
+        col = mapping[field]
+        exprs[field] = f"TRY_CAST(TRY_CAST({quote_identifier(col)} AS VARCHAR) AS DATE)" if col else "CAST(NULL AS DATE)"
+        if col:
+            _parsed(con, path, exprs[field], col, "customers_input", "dates (YYYY-MM-DD)")
+    exprs["age"] = _cast(mapping["age"], "DOUBLE")
+    if mapping["age"]:
+        _parsed(con, path, exprs["age"], mapping["age"], "customers_input", "numbers")
+    for field in ("gender", "country", "region", "city"):
+        col = mapping[field]
+        exprs[field] = f"NULLIF(trim(CAST({quote_identifier(col)} AS VARCHAR)), '')" if col else "CAST(NULL AS VARCHAR)"
+    return exprs
+
+
+def load_demographics(
+    con: duckdb.DuckDBPyConnection, block: Mapping[str, Any], csv: Mapping[str, Any]
+) -> pd.DataFrame | None:
     """Read the optional customer table into canonical columns (None when not configured).
 
     Parameters
     ----------
+    con : duckdb.DuckDBPyConnection
+        Connection that reads the table (its view ``source`` is replaced, then dropped).
     block : mapping
         ``customers_input`` params: ``path`` and ``columns`` (field -> source column).
     csv : mapping
@@ -111,29 +173,11 @@ def load_demographics(block: Mapping[str, Any], csv: Mapping[str, Any]) -> pd.Da
     mapping = {f: block["columns"].get(f) for f in DEMOGRAPHIC_FIELDS}
     if not mapping["customer_id"]:
         raise UserError("params: customers_input.columns.customer_id is empty; fix: name the id column")
-    with connect() as con:
-        columns = _register(con, path, csv, "customers_input")
+    with _source(con, path, csv, "customers_input") as columns:
         _check_columns(path, columns, mapping, "customers_input")
-        exprs = {"customer_id": _id(mapping["customer_id"])}
-        for field in ("birth_date", "signup_date"):
-            col = mapping[field]
-            exprs[field] = f"TRY_CAST(TRY_CAST({_q(col)} AS VARCHAR) AS DATE)" if col else "CAST(NULL AS DATE)"
-            if col:
-                _parsed(con, path, exprs[field], col, col, "customers_input", "dates (YYYY-MM-DD)")
-        age = mapping["age"]
-        exprs["age"] = f"TRY_CAST({_q(age)} AS DOUBLE)" if age else "CAST(NULL AS DOUBLE)"
-        if age:
-            _parsed(con, path, exprs["age"], age, age, "customers_input", "numbers")
-        for field in ("gender", "country", "region", "city"):
-            col = mapping[field]
-            exprs[field] = f"NULLIF(trim(CAST({_q(col)} AS VARCHAR)), '')" if col else "CAST(NULL AS VARCHAR)"
+        exprs = _demographic_exprs(con, path, mapping)
         select = ", ".join(f"{e} AS {f}" for f, e in exprs.items())
-        frame = con.execute(
-            f"""SELECT * FROM (SELECT {select}, row_number() OVER () AS _row FROM source)
-                WHERE customer_id IS NOT NULL
-                QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY _row) = 1
-                ORDER BY customer_id"""
-        ).df()
+        frame = con.execute(_DEMOGRAPHICS_SQL.format(select=select)).df()
     return frame.drop(columns="_row")
 
 
@@ -168,8 +212,24 @@ def demographic_features(demographics: pd.DataFrame, analysis_date: pd.Timestamp
     return out.reset_index(drop=True)
 
 
+def _session_sql(con: duckdb.DuckDBPyConnection, path: str, mapping: Mapping[str, str | None]) -> str:
+    """Return the per-customer session query, after checking the start times parse."""
+    start = _date(quote_identifier(mapping["session_start"]), "VARCHAR", "auto")  # offsets to UTC, as in io
+    _parsed(con, path, start, mapping["session_start"], "sessions_input", "timestamps")
+    converted = mapping["converted"]
+    return _SESSIONS_SQL.format(
+        customer_id=_id(mapping["customer_id"]),
+        started=start,
+        pages=_cast(mapping["pages_viewed"], "DOUBLE"),
+        duration=_cast(mapping["duration_s"], "DOUBLE"),
+        clicks=_cast(mapping["clicks"], "DOUBLE"),
+        views=_cast(mapping["product_views"], "DOUBLE"),
+        converted=f"CAST({_cast(converted, 'BOOLEAN')} AS DOUBLE)" if converted else "CAST(NULL AS DOUBLE)",
+    )
+
+
 def session_features(
-    block: Mapping[str, Any], csv: Mapping[str, Any], analysis_date: pd.Timestamp
+    con: duckdb.DuckDBPyConnection, block: Mapping[str, Any], csv: Mapping[str, Any], analysis_date: pd.Timestamp
 ) -> pd.DataFrame | None:
     """Aggregate the optional web sessions per customer in DuckDB (None when not configured).
 
@@ -179,6 +239,17 @@ def session_features(
     ``click_through_rate`` (clicks / product views; NaN without views),
     ``converted_session_share`` (share of sessions flagged converted) and
     ``days_since_last_visit`` (calendar days to the analysis date).
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Connection that reads the table (its view ``source`` is replaced, then dropped).
+    block : mapping
+        ``sessions_input`` params: ``path`` and ``columns`` (field -> source column).
+    csv : mapping
+        CSV reading options (``input.csv``).
+    analysis_date : pandas.Timestamp
+        Sessions on or after it are ignored.
     """
     path = block.get("path")
     if not path:
@@ -187,39 +258,10 @@ def session_features(
     for required in ("customer_id", "session_start"):
         if not mapping[required]:
             raise UserError(f"params: sessions_input.columns.{required} is empty; fix: name that column")
-    with connect() as con:
-        columns = _register(con, path, csv, "sessions_input")
+    with _source(con, path, csv, "sessions_input") as columns:
         _check_columns(path, columns, mapping, "sessions_input")
-        start = _date(_q(mapping["session_start"]), "VARCHAR", "auto")  # offsets converted to UTC, as in io
-        _parsed(con, path, start, mapping["session_start"], mapping["session_start"], "sessions_input", "timestamps")
-
-        def num(field: str) -> str:
-            col = mapping[field]
-            return f"TRY_CAST({_q(col)} AS DOUBLE)" if col else "CAST(NULL AS DOUBLE)"
-
-        converted = (
-            f"CAST(TRY_CAST({_q(mapping['converted'])} AS BOOLEAN) AS DOUBLE)" if mapping["converted"]
-            else "CAST(NULL AS DOUBLE)"
-        )
-        frame = con.execute(
-            f"""WITH s AS (
-                    SELECT {_id(mapping['customer_id'])} AS customer_id, {start} AS started,
-                           {num('pages_viewed')} AS pages, {num('duration_s')} AS duration,
-                           {num('clicks')} AS clicks, {num('product_views')} AS views, {converted} AS converted
-                    FROM source)
-                SELECT customer_id,
-                       count(*) AS sessions,
-                       count(DISTINCT date_trunc('month', started)) AS active_months,
-                       avg(pages) AS pages_per_session,
-                       avg(duration) AS mean_session_duration_s,
-                       sum(clicks) / NULLIF(sum(views), 0) AS click_through_rate,
-                       avg(converted) AS converted_session_share,
-                       max(started) AS last_visit
-                FROM s
-                WHERE customer_id IS NOT NULL AND started IS NOT NULL AND started < $as_of
-                GROUP BY customer_id ORDER BY customer_id""",
-            {"as_of": pd.Timestamp(analysis_date).to_pydatetime()},
-        ).df()
+        sql = _session_sql(con, path, mapping)
+        frame = con.execute(sql, {"as_of": pd.Timestamp(analysis_date).to_pydatetime()}).df()
     frame["sessions_per_active_month"] = frame["sessions"] / frame["active_months"]
     days = (pd.Timestamp(analysis_date).normalize() - pd.to_datetime(frame["last_visit"]).dt.normalize()).dt.days
     frame["days_since_last_visit"] = days.astype("float64")
@@ -265,115 +307,9 @@ def join_traits(
         counts["sessions_only"] = int((~sessions["customer_id"].isin(ids)).sum())
         out = out.merge(sessions.drop(columns="active_months"), on="customer_id", how="left", validate="one_to_one")
         out["has_sessions"] = out["sessions"].notna()
-        zero = ["sessions", "sessions_per_active_month", "pages_per_session", "mean_session_duration_s",
-                "click_through_rate", "converted_session_share"]
+        zero = list(_ZERO_ENGAGEMENT)
         out[zero] = out[zero].fillna(0.0)
         out["days_since_last_visit"] = out["days_since_last_visit"].fillna(float(window_days))
         orders = out["orders"].astype("float64")
         out["session_to_order_conversion"] = np.where(out["sessions"] > 0, orders / out["sessions"].where(out["sessions"] > 0), 0.0)
     return out, counts
-
-
-def join_summary(counts: Mapping[str, int], demographics_on: bool, sessions_on: bool) -> list[str]:
-    """Return report lines saying which optional inputs were used and how they joined."""
-    lines = []
-    if demographics_on:
-        lines.append(
-            f"Demographics: {counts.get('with_demographics', 0):,} customers matched; "
-            f"{counts.get('demographics_only', 0):,} ids in the customer table never ordered (not segmented)."
-        )
-    else:
-        lines.append("Demographics: not provided (customers_input.path is null), so age, gender and location are off.")
-    if sessions_on:
-        lines.append(
-            f"Web sessions: {counts.get('with_sessions', 0):,} customers have sessions; "
-            f"{counts.get('sessions_only', 0):,} visitors with sessions never ordered (not segmented); "
-            "customers without sessions get zero engagement."
-        )
-    else:
-        lines.append("Web sessions: not provided (sessions_input.path is null), so engagement features are off.")
-    return lines
-
-
-# ----------------------------------------------------------------------------- plots
-
-
-def _fig(width: float = 9, height: float = 4.5):
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(width, height), layout="constrained")
-
-
-def plot_age_gender(customers: pd.DataFrame) -> tuple[Any, str]:
-    """Bar-chart customers per age band, split by gender when known; return (fig, takeaway)."""
-    data = customers.dropna(subset=["age_band"])
-    if data.empty:
-        return None, "No customer has an age or birth date, so the age mix cannot be shown."
-    gender = data["gender"].fillna("unknown") if "gender" in data else pd.Series("all", index=data.index)
-    table = pd.crosstab(data["age_band"], gender).reindex(list(AGE_LABELS), fill_value=0)
-    fig, ax = _fig()
-    table.plot.bar(ax=ax, rot=0, width=0.8)
-    ax.set(title="Customers by age band and gender", xlabel="Age band (years)", ylabel="Customers")
-    ax.legend(title="Gender")
-    ax.grid(axis="y", alpha=0.3)
-    top_band = table.sum(axis=1).idxmax()
-    shares = gender.value_counts(normalize=True)
-    mix = ", ".join(f"{k} {v:.0%}" for k, v in shares.items())
-    return fig, (f"The largest age band is {top_band} ({table.sum(axis=1).max() / len(data):.0%} of customers "
-                 f"with an age); gender mix: {mix}.")
-
-
-def plot_locations(customers: pd.DataFrame, n: int = 10) -> tuple[Any, str]:
-    """Bar-chart the customers' most common cities (or regions, or countries)."""
-    column = next((c for c in ("city", "region", "home_country") if c in customers and customers[c].notna().any()), None)
-    if column is None:
-        return None, "The customer table has no location, so the location mix cannot be shown."
-    counts = customers[column].dropna().value_counts().head(n).sort_values()
-    fig, ax = _fig(9, max(2.5, 0.35 * len(counts) + 1))
-    ax.barh(counts.index.astype(str), counts.to_numpy(), color="#4c72b0")
-    ax.set(title=f"Customers by {column.replace('home_', '')} (top {len(counts)})", xlabel="Customers",
-           ylabel=column.replace("home_", "").capitalize())
-    ax.grid(axis="x", alpha=0.3)
-    share = counts.iloc[-1] / customers[column].notna().sum()
-    return fig, f"{counts.index[-1]} is the most common {column.replace('home_', '')} ({share:.0%} of customers with one)."
-
-
-def plot_engagement(customers: pd.DataFrame) -> tuple[Any, str]:
-    """Histogram the engagement of customers with sessions (sessions/month, pages, duration)."""
-    active = customers[customers.get("has_sessions", False) == True]  # noqa: E712 (pandas mask)
-    if active.empty:
-        return None, "No customer has a web session before the analysis date."
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3.6), layout="constrained")
-    panels = [("sessions_per_active_month", "Sessions per active month"),
-              ("pages_per_session", "Pages per session"),
-              ("mean_session_duration_s", "Mean session duration (s)")]
-    for ax, (col, label) in zip(axes, panels, strict=True):
-        ax.hist(active[col].dropna(), bins=30, color="#4c72b0")
-        ax.set(xlabel=label, ylabel="Customers")
-        ax.xaxis.set_major_locator(MaxNLocator(4))
-        ax.grid(axis="y", alpha=0.3)
-    fig.suptitle("Web engagement of customers with sessions")
-    share = len(active) / len(customers)
-    return fig, (f"{share:.0%} of customers have web sessions; the median customer with sessions has "
-                 f"{active['sessions_per_active_month'].median():.1f} sessions per active month and views "
-                 f"{active['pages_per_session'].median():.0f} pages per session.")
-
-
-def plot_engagement_vs_spend(customers: pd.DataFrame, max_points: int = 20000, seed: int = 42) -> tuple[Any, str]:
-    """Scatter sessions against net revenue (log axes), with the Spearman correlation."""
-    active = customers[(customers.get("has_sessions", False) == True) & (customers["net_revenue"] > 0)]  # noqa: E712
-    if len(active) < 3:
-        return None, "Too few customers with both sessions and positive revenue to relate engagement and spend."
-    shown = active.sample(min(len(active), max_points), random_state=seed)
-    fig, ax = _fig()
-    ax.scatter(shown["sessions"], shown["net_revenue"], s=6, alpha=0.35, color="#4c72b0")
-    ax.set(xscale="log", yscale="log", title="Engagement vs spend", xlabel="Web sessions (log scale)",
-           ylabel="Net revenue (log scale)")
-    ax.grid(alpha=0.3)
-    rho = active["sessions"].corr(active["net_revenue"], method="spearman")
-    strength = "strongly" if abs(rho) >= 0.6 else ("moderately" if abs(rho) >= 0.3 else "weakly")
-    direction = "rises" if rho > 0 else "falls"
-    return fig, f"Net revenue {direction} {strength} with the number of sessions (Spearman {rho:.2f}, {len(active):,} customers)."
