@@ -122,13 +122,30 @@ def run_stage(name: str, arguments: dict[str, Any], env: dict[str, str], log: Pa
     return result
 
 
-def _report_params(raw: Path, work: Path) -> Path:
+def engine_params(args: argparse.Namespace) -> Path:
+    """Write the params every stage loads: the engine's memory limit and work folder.
+
+    Settings reach the stages (and the report's kernels) through a params file, as in a
+    real run: `helpers.engine.EngineSettings.from_params`.
+    """
+    import yaml
+
+    run: dict[str, Any] = {"temp_dir": str(Path(args.data).resolve() / "tmp")}
+    if args.memory_limit:
+        run["memory_limit"] = args.memory_limit
+    path = Path(args.data) / "engine_params.yaml"
+    path.write_text(yaml.safe_dump({"run": run}), encoding="utf-8")
+    return path
+
+
+def _report_params(raw: Path, work: Path, engine_file: Path) -> Path:
     import yaml
 
     tree = {"input": {"path": str(raw)},
             "paths": {"interim_dir": str(work / "report" / "interim"),
                       "processed_dir": str(work / "report" / "processed"),
-                      "reports_dir": str(work / "report" / "reports")}}
+                      "reports_dir": str(work / "report" / "reports")},
+            **yaml.safe_load(engine_file.read_text(encoding="utf-8"))}
     path = work / "report_params.yaml"
     path.write_text(yaml.safe_dump(tree), encoding="utf-8")
     return path
@@ -167,9 +184,11 @@ def bench_size(rows: int, stages: Sequence[str], args: argparse.Namespace, env: 
         elif name in ("pandas_eda_table", "pandas_rfm_metrics"):
             plan.append((name, {"transactions": str(cleaned), "out": str(work / f"{name}.parquet")}, name))
         elif name == "report":
-            plan.append((name, {"params_file": str(_report_params(files["parquet"], work))}, name))
+            plan.append((name, {"params_file": str(_report_params(files["parquet"], work, args.engine_params))}, name))
     results = []
     for name, arguments, function in plan:
+        if function != "report":
+            arguments = {**arguments, "params_file": str(args.engine_params)}
         best: dict[str, Any] | None = None
         for _ in range(args.repeat):
             result = run_stage(function, arguments, env, log)
@@ -318,7 +337,7 @@ def write_report(results: Sequence[dict[str, Any]], info: dict[str, Any], args: 
         f"{info['os']}; Python {info['python']}, duckdb {info['duckdb']}, pandas {info['pandas']}, "
         f"pyarrow {info['pyarrow']}, numpy {info['numpy']}.",
         f"DuckDB memory limit (ingest, clean, eda_customer_table): "
-        f"{args.memory_limit or os.environ.get('ECOMSEG_MEMORY_LIMIT') or 'run.memory_limit of params.yaml'}; "
+        f"{args.memory_limit or 'run.memory_limit of params.yaml'}; "
         f"best of {args.repeat} run(s) per stage. Command: `python -m bench.run {' '.join(args.argv)}`".rstrip(),
         "",
         "Each stage runs in its own process; *wall* is the stage's work (imports excluded), "
@@ -357,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cluster-max", type=parse_rows, default=parse_rows("10M"),
                         help="largest size the clustering stage runs on (default 10M lines)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per stage; the fastest is kept")
-    parser.add_argument("--memory-limit", default="", help="DuckDB memory limit, e.g. 4GB (ECOMSEG_MEMORY_LIMIT)")
+    parser.add_argument("--memory-limit", default="", help="DuckDB memory limit, e.g. 4GB (run.memory_limit)")
     parser.add_argument("--data", type=Path, default=DEFAULT_OUT, help="folder for generated data (gitignored)")
     parser.add_argument("--out", type=Path, default=REPORT_DIR, help="folder for the CSV and Markdown results")
     parser.add_argument("--seed", type=int, default=42)
@@ -374,10 +393,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stages.append("report")
     stages = [s for s in STAGE_ORDER if s in stages]
     env = dict(os.environ, MPLBACKEND="Agg")
-    env.setdefault("ECOMSEG_TEMP_DIR", str(Path(args.data).resolve() / "tmp"))
-    if args.memory_limit:
-        env["ECOMSEG_MEMORY_LIMIT"] = args.memory_limit
     Path(args.data).mkdir(parents=True, exist_ok=True)
+    args.engine_params = engine_params(args)
     log = Path(args.data) / "bench.log"
     info = machine()
     print(f"machine: {info['cores']} cores, {info['ram_gib']} GiB, load {os.getloadavg()[0]:.2f}; "

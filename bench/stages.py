@@ -27,36 +27,43 @@ def stage(function: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, An
     return function
 
 
-def _params(raw: str) -> dict[str, Any]:
+def _params(params_file: str, raw: str | None = None) -> dict[str, Any]:
+    """The params of `bench.run` (engine settings), with `raw` as the input export."""
     from helpers.config import load_params
 
-    params = load_params()
-    params["input"]["path"] = raw
+    params = load_params(params_file, check_input=False)
+    if raw is not None:
+        params["input"]["path"] = raw
     return params
 
 
+def _connect(params: dict[str, Any]) -> Any:
+    from helpers.engine import EngineSettings, connect
+
+    return connect(EngineSettings.from_params(params))
+
+
 @stage
-def ingest(raw: str) -> dict[str, Any]:
+def ingest(raw: str, params_file: str) -> dict[str, Any]:
     """Read the export into the staged canonical table (`helpers.io.load_transactions`)."""
     from helpers import io
 
-    params = _params(raw)
-    con = io.connect(params)
+    params = _params(params_file, raw)
+    con = _connect(params)
     start = time.perf_counter()
     source = io.load_transactions(con, params["input"])
     return {"wall_s": time.perf_counter() - start, "rows": source["rows"]}
 
 
 @stage
-def clean(raw: str, out_dir: str) -> dict[str, Any]:
+def clean(raw: str, out_dir: str, params_file: str) -> dict[str, Any]:
     """Run what 01_clean runs, in its order, and write the cleaned Parquet and log."""
+    from helpers import catalog, clean_report, io
     from helpers import clean as cleaning
-    from helpers import io
 
-    params = _params(raw)
-    out = Path(out_dir)
-    paths = {"transactions": out / "transactions.parquet", "cleaning_log": out / "cleaning_log.csv"}
-    con = io.connect(params)
+    params = _params(params_file, raw)
+    params["paths"]["interim_dir"] = out_dir
+    con = _connect(params)
     laps: dict[str, float] = {}
     start = last = time.perf_counter()
 
@@ -67,60 +74,61 @@ def clean(raw: str, out_dir: str) -> dict[str, Any]:
         last = now
 
     source = io.load_transactions(con, params["input"])
-    io.mapping_table(params["input"], source)
+    clean_report.mapping_table(params["input"], source)
     lap("ingest_s")
     log = cleaning.apply_cleaning(con, params["cleaning"])
     lap("rules_s")
     summary = cleaning.clean_summary(con)
     arithmetic = cleaning.row_arithmetic(log, source["rows"], summary["rows"])
-    cleaning.cleaning_takeaway(log, arithmetic)
+    clean_report.cleaning_takeaway(log, arithmetic)
     lap("summary_s")
     cleaning.flagged_lines(con, limit=10)
-    cleaning.write_outputs(con, log, paths)
-    cleaning.summary_table(summary)
+    io.write_cleaned(con, catalog.path(params, "transactions"))
+    catalog.write(params, "cleaning_log", log)
+    catalog.write(params, "facts", cleaning.cleaning_facts(summary, arithmetic))
+    clean_report.summary_table(summary)
     lap("outputs_s")
     return {"wall_s": time.perf_counter() - start, "rows": source["rows"], "kept": summary["rows"],
             "customers": summary["customers"], **laps}
 
 
 @stage
-def eda_customer_table(transactions: str, out: str) -> dict[str, Any]:
+def eda_customer_table(transactions: str, out: str, params_file: str) -> dict[str, Any]:
     """02_eda's customer table (`helpers.eda.customer_summary`), written to Parquet.
 
-    The connection is 02_eda's: `io.connect` with the default params (``run.memory_limit``,
-    or ``ECOMSEG_MEMORY_LIMIT`` when set).
+    The connection is 02_eda's: `helpers.engine.connect` with the run's engine settings.
     """
-    from helpers import eda, io
-    from helpers.config import load_params
+    from helpers import eda
 
+    params = _params(params_file)
     start = time.perf_counter()
-    with io.connect(load_params()) as con:
+    with _connect(params) as con:
         customers = eda.customer_summary(con, transactions)
     customers.to_parquet(out, index=False)
     return {"wall_s": time.perf_counter() - start, "customers": len(customers)}
 
 
 @stage
-def rfm_metrics(transactions: str, out: str) -> dict[str, Any]:
+def rfm_metrics(transactions: str, out: str, params_file: str) -> dict[str, Any]:
     """03_rfm's metrics (`helpers.rfm.customer_metrics`, with cancellation matching)."""
     from helpers import rfm
 
+    params = _params(params_file)
     start = time.perf_counter()
-    analysis_date = rfm.resolve_analysis_date(transactions, None)
-    metrics = rfm.customer_metrics(transactions, analysis_date)
+    with _connect(params) as con:
+        metrics = rfm.customer_metrics(con, transactions, rfm.day_after_last_line(con, transactions))
     metrics.to_parquet(out, index=False)
     return {"wall_s": time.perf_counter() - start, "customers": len(metrics)}
 
 
 @stage
-def rfm_scoring(metrics: str, out: str) -> dict[str, Any]:
+def rfm_scoring(metrics: str, out: str, params_file: str) -> dict[str, Any]:
     """03_rfm's 1-5 scores and segments on the metrics table (pandas, customer level)."""
     import pandas as pd
 
     from helpers import rfm
-    from helpers.config import load_params
 
-    settings = load_params()["rfm"]
+    settings = _params(params_file)["rfm"]
     table = pd.read_parquet(metrics)
     start = time.perf_counter()
     scored = rfm.score_customers(table, method=settings["scoring"], cuts=settings["cuts"])
@@ -132,7 +140,7 @@ def rfm_scoring(metrics: str, out: str) -> dict[str, Any]:
 
 
 @stage
-def clustering(rfm_table: str, customers: str) -> dict[str, Any]:
+def clustering(rfm_table: str, customers: str, params_file: str) -> dict[str, Any]:
     """04_clustering's `run_clustering` with the default settings, if `helpers.cluster` exists."""
     import pandas as pd
 
@@ -140,9 +148,7 @@ def clustering(rfm_table: str, customers: str) -> dict[str, Any]:
         from helpers import cluster
     except ImportError:
         return {"wall_s": float("nan"), "skipped": "helpers.cluster not found"}
-    from helpers.config import load_params
-
-    params = load_params()
+    params = _params(params_file)
     settings = cluster.ClusterSettings.from_params(params.get("clustering", {}), seed=params["run"]["seed"])
     table = cluster.add_customer_features(pd.read_parquet(rfm_table), settings.features,
                                           pd.read_parquet(customers))
@@ -162,7 +168,7 @@ def _pandas_baseline(compute: Callable[[str], Any], transactions: str, out: str)
 
 
 @stage
-def pandas_eda_table(transactions: str, out: str) -> dict[str, Any]:
+def pandas_eda_table(transactions: str, out: str, params_file: str = "") -> dict[str, Any]:
     """02_eda's customer table in plain pandas (`bench.baseline.pandas_customer_summary`)."""
     from bench.baseline import pandas_customer_summary
 
@@ -170,7 +176,7 @@ def pandas_eda_table(transactions: str, out: str) -> dict[str, Any]:
 
 
 @stage
-def pandas_rfm_metrics(transactions: str, out: str) -> dict[str, Any]:
+def pandas_rfm_metrics(transactions: str, out: str, params_file: str = "") -> dict[str, Any]:
     """03_rfm's metrics in plain pandas, cancellation matching included (`bench.baseline.pandas_customer_metrics`)."""
     from bench.baseline import pandas_customer_metrics
 

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import exports, personas, rfm
+from helpers import catalog, exports, personas, rfm
+from helpers.engine import EngineSettings, connect
 from helpers.errors import UserError
 
 # --------------------------------------------------------------------------------------
@@ -42,8 +43,14 @@ def _lines(customer: str, invoice: str, day: pd.Timestamp, amount: float, countr
     ]
 
 
+def fixture_params(paths: dict[str, Path]) -> dict:
+    """The params a step needs to find the fixture run through the catalog (defaults otherwise)."""
+    return {"paths": {"interim_dir": str(paths["interim_dir"]), "processed_dir": str(paths["processed_dir"])},
+            "rfm": {"analysis_date": "auto"}}
+
+
 def write_fixture_run(folder: Path) -> dict[str, Path]:
-    """Write transactions.parquet, rfm.parquet, clusters.parquet and customers.parquet.
+    """Write the catalog datasets transactions, facts, rfm, clusters and customers.
 
     19 customers: three groups of 6 whose persona is known by construction (cluster
     labels 2, 0, 1) and one customer whose only order was cancelled in full (label -2).
@@ -79,28 +86,26 @@ def write_fixture_run(folder: Path) -> dict[str, Path]:
     transactions = pd.DataFrame(rows)
     transactions["quantity"] = np.where(transactions["amount"] < 0, -2.0, 2.0)
     transactions["unit_price"] = transactions["amount"].abs() / 2
-    paths = {
-        "interim_dir": interim,
-        "processed_dir": processed,
-        "transactions": interim / "transactions.parquet",
-        "rfm": processed / "rfm.parquet",
-        "clusters": processed / "clusters.parquet",
-        "customers": processed / "customers.parquet",
-    }
-    transactions.to_parquet(paths["transactions"], index=False)
-    table = rfm.rfm_segments(paths["transactions"], rfm.load_segment_map())
-    table.to_parquet(paths["rfm"], index=False)
+    params = fixture_params({"interim_dir": interim, "processed_dir": processed})
+    paths = {"interim_dir": interim, "processed_dir": processed,
+             **{name: catalog.path(params, name) for name in ("transactions", "rfm", "clusters", "customers")}}
+    catalog.write(params, "transactions", transactions)
+    catalog.write(params, "facts", {"first_date": str(transactions["invoice_date"].min()),
+                                    "last_date": str(transactions["invoice_date"].max())})
+    with connect(EngineSettings()) as con:
+        table = rfm.rfm_segments(con, paths["transactions"], rfm.load_segment_map(), catalog.analysis_date(params))
+    catalog.write(params, "rfm", table)
     clusters = pd.DataFrame(labels, columns=["customer_id", "cluster"])
     for method in ("kmeans", "hierarchical", "dbscan"):
         clusters[method] = clusters["cluster"]
-    clusters.to_parquet(paths["clusters"], index=False)
+    catalog.write(params, "clusters", clusters)
     # 02_eda-like traits, plus a personal column that must never reach a report.
     traits = pd.DataFrame({"customer_id": clusters["customer_id"]})
     traits["distinct_products"] = np.arange(len(traits)) % 4 + 1
     traits["return_share"] = 0.0
     traits["country"] = "United Kingdom"
     traits["email"] = "someone@example.com"
-    traits.to_parquet(paths["customers"], index=False)
+    catalog.write(params, "customers", traits)
     return paths
 
 
@@ -228,9 +233,15 @@ def test_text_a_spreadsheet_would_run_as_a_formula_is_written_as_text(tmp_path):
     assert "\n=" not in text and ",=" not in text and ",@" not in text and ",+" not in text
 
 
-def test_export_dir_is_the_run_folder_or_the_processed_folder(tmp_path):
-    assert exports.export_dir(str(tmp_path / "run"), tmp_path / "processed") == tmp_path / "run"
-    assert exports.export_dir("", tmp_path / "processed") == tmp_path / "processed"
+def test_catalog_writes_the_exports_as_write_csv_does(tmp_path):
+    names = {1: "Loyal", -2: "No kept order", 0: "New"}
+    segments = exports.segments_table(_customers(), names)
+    params = {"paths": {"interim_dir": str(tmp_path / "interim"), "processed_dir": str(tmp_path / "processed")}}
+    written = catalog.write(params, "segments", segments, tmp_path / "run")
+    assert written == tmp_path / "run" / "segments.csv"
+    assert written.read_bytes() == exports.write_csv(segments, tmp_path / "direct.csv").read_bytes()
+    assert catalog.write(params, "segments", segments).parent == tmp_path / "processed"  # interactive
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["segments.csv"]  # no temporary file left
 
 
 # --------------------------------------------------------------------------------------
@@ -244,7 +255,8 @@ def test_segments_csv_has_one_row_per_cleaned_customer_and_reconciles(tmp_path):
     written = exports.write_csv(exports.segments_table(customers, named["persona"].to_dict()), tmp_path / "segments.csv")
     segments = pd.read_csv(written, dtype={"customer_id": str})
     table = pd.read_parquet(paths["rfm"])
-    totals = rfm.transaction_totals(paths["transactions"])
+    with connect(EngineSettings()) as con:
+        totals = rfm.transaction_totals(con, paths["transactions"], catalog.analysis_date(fixture_params(paths)))
     assert len(segments) == totals["customers"] == len(table) == 19
     assert segments["customer_id"].is_unique
     assert set(segments["customer_id"]) == set(table["customer_id"])

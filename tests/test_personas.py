@@ -1,14 +1,23 @@
-"""Persona rules on hand-made cluster profiles, unique names, overrides, profiles, escaping."""
+"""Persona rules on hand-made cluster profiles, unique names, overrides, profiles, rankings, cards."""
 
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import personas
+from helpers import (
+    catalog,
+    persona_rankings,
+    persona_rules,
+    persona_traits,
+    personas,
+    personas_report,
+)
+from helpers.engine import EngineSettings, connect
 from helpers.errors import UserError
 from helpers.summary import index_html
 from test_exports import PRODUCTS, write_fixture_run
@@ -54,7 +63,7 @@ CASES = {
 
 
 def rule_for(row, ratio=1.5):
-    return personas.match_rule(personas.cluster_levels(row, OVERALL, ratio)).key
+    return persona_rules.match_rule(persona_rules.cluster_levels(row, OVERALL, ratio)).key
 
 
 @pytest.mark.parametrize("expected", list(CASES))
@@ -63,9 +72,37 @@ def test_each_rule_fires_on_its_hand_made_cluster(expected):
 
 
 def test_every_rule_has_a_case_and_two_or_three_actions():
-    assert set(CASES) == set(personas.RULE_KEYS)
-    assert all(2 <= len(rule.actions) <= 3 for rule in personas.PERSONA_RULES)
-    assert len({rule.name for rule in personas.PERSONA_RULES}) == len(personas.PERSONA_RULES)
+    assert set(CASES) == set(persona_rules.RULE_KEYS)
+    assert all(2 <= len(rule.actions) <= 3 for rule in persona_rules.PERSONA_RULES)
+    assert len({rule.name for rule in persona_rules.PERSONA_RULES}) == len(persona_rules.PERSONA_RULES)
+
+
+TEXT_ATTRIBUTES = ("key", "name", "when", "why", "color")
+
+
+@pytest.mark.parametrize("rule", persona_rules.PERSONA_RULES, ids=lambda rule: rule.key)
+def test_every_rule_has_every_attribute(rule):
+    # A rule added without a colour (or any other attribute) fails here, not as a grey card.
+    for attribute in TEXT_ATTRIBUTES:
+        value = getattr(rule, attribute)
+        assert isinstance(value, str) and value.strip() == value and value, f"{rule.key}: {attribute} is empty"
+    assert re.fullmatch(r"#[0-9a-f]{6}", rule.color), f"{rule.key}: colour {rule.color!r} is not #rrggbb"
+    assert all(isinstance(a, str) and a.strip() for a in rule.actions), f"{rule.key}: empty action"
+    conditions = (*rule.all_of, *rule.any_of, *rule.none_of)
+    assert set(conditions) <= set(persona_rules.LEVEL_NAMES), f"{rule.key}: unknown level in {conditions}"
+    assert rule.why.endswith(".") and rule.name[0].isupper()
+
+
+def test_rules_are_distinct_and_the_last_one_always_fires():
+    rules = persona_rules.PERSONA_RULES
+    for attribute in ("key", "name", "color"):
+        assert len({getattr(rule, attribute) for rule in rules}) == len(rules), f"two rules share a {attribute}"
+    nothing = persona_rules.Levels(**dict.fromkeys(persona_rules.LEVEL_NAMES, False))
+    everything = persona_rules.Levels(**dict.fromkeys(persona_rules.LEVEL_NAMES, True))
+    assert rules[-1].fires(nothing) and rules[-1].fires(everything)
+    assert not any(rule.fires(nothing) for rule in rules[:-1])  # each other rule needs a level
+    with pytest.raises(KeyError, match="no persona rule 'vip'"):
+        persona_rules.rule("vip")
 
 
 def test_first_rule_wins_and_thresholds_are_inclusive():
@@ -139,7 +176,7 @@ def test_overrides_by_rule_and_by_cluster_number():
     assert named.loc[0, "actions"] == ("Invite to the VIP evening",)
     assert named.loc[1, "persona"] == "Wholesale leftovers"  # the cluster entry wins over the rule's
     assert named.loc[1, "description"] == "Old trade accounts."
-    assert named.loc[1, "actions"] == personas.PERSONA_RULES[4].actions  # not overridden: the rule's
+    assert named.loc[1, "actions"] == persona_rules.rule("dormant_low_value").actions  # not overridden: the rule's
     assert named.loc[2, "persona"] == "New / first-time buyers" and not named.loc[2, "overridden"]
     assert named.attrs["unused_overrides"] == [42]
 
@@ -245,23 +282,34 @@ def test_composition_and_relative_difference():
 # --------------------------------------------------------------------------------------
 
 
-def test_top_countries_and_products_per_cluster(tmp_path):
+@pytest.fixture
+def con():
+    with connect(EngineSettings(memory_limit="1GB", threads=1)) as connection:
+        yield connection
+
+
+def test_top_countries_and_products_per_cluster(tmp_path, con):
     paths = write_fixture_run(tmp_path)
     customers = personas.join_clusters(pd.read_parquet(paths["rfm"]), pd.read_parquet(paths["clusters"]))
-    countries = personas.top_by_cluster(paths["transactions"], customers, "country", n=2)
+    countries = persona_rankings.top_by_cluster(con, paths["transactions"], customers, "country", n=2)
     loyal = countries[countries["cluster"] == 2]
     # Group 2: customers 0, 2, 4 (but 0 is Utopia) -> UK 2, France 3, Utopia 1.
     assert loyal["item"].tolist() == ["France", "United Kingdom"]
     assert loyal["customers"].tolist() == [3, 2]
     assert loyal["customer_share"].tolist() == pytest.approx([0.5, 2 / 6])
-    products = personas.top_by_cluster(paths["transactions"], customers, "product", n=1)
+    products = persona_rankings.top_by_cluster(con, paths["transactions"], customers, "product", n=1)
     assert products.groupby("cluster").size().eq(1).all()
     assert set(products["description"]) <= {description for _, description in PRODUCTS}
     assert products.loc[products["cluster"] == -2, "revenue_share"].isna().all()  # net revenue 0
-    text = personas.top_items_text(countries, "customer_share")
+    text = personas_report.top_items_text(countries, "customer_share")
     assert text.loc[2] == "France 50% · United Kingdom 33%"
     with pytest.raises(UserError, match="country"):
-        personas.top_by_cluster(paths["transactions"], customers, "city")
+        persona_rankings.top_by_cluster(con, paths["transactions"], customers, "city")
+    with pytest.raises(UserError, match="personas.top_n"):
+        persona_rankings.top_by_cluster(con, paths["transactions"], customers, "product", n=0)
+    # The caller's connection is left as it was: no labels, no candidates table.
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'candidates'").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'labels'").fetchone()[0] == 0
 
 
 def _lines(tmp_path, rows) -> str:
@@ -272,29 +320,29 @@ def _lines(tmp_path, rows) -> str:
     return str(path)
 
 
-def test_top_products_rank_by_revenue_then_customers_then_name(tmp_path):
+def test_top_products_rank_by_revenue_then_customers_then_name(tmp_path, con):
     rows = [
         ("a", "P1", "mug", "UK", 10.0), ("b", "P2", "bag", "UK", 5.0), ("c", "P2", "bag", "UK", 5.0),
         ("a", "P3", "pen", "UK", 10.0), ("a", "P4", "cup", "UK", 10.0), ("a", "P5", "hat", "UK", 1.0),
         ("b", None, " tea towel ", "UK", 2.0), ("c", None, "tea towel", "UK", 2.0),
     ]
     customers = pd.DataFrame({"customer_id": ["a", "b", "c"], "cluster": [0, 0, 0]})
-    top = personas.top_by_cluster(_lines(tmp_path, rows), customers, "product", n=4)
+    top = persona_rankings.top_by_cluster(con, _lines(tmp_path, rows), customers, "product", n=4)
     # Revenue 10, 10, 10, 10 (P2 from two customers), then 4 (tea towel): P2 first on customers, then by name.
     assert top["item"].tolist() == ["P2", "P1", "P3", "P4"]
     assert top["customers"].tolist() == [2, 1, 1, 1]
     assert top["revenue_share"].tolist() == pytest.approx([10 / 45] * 4)
-    towel = personas.top_by_cluster(_lines(tmp_path, rows), customers, "product", n=6)
+    towel = persona_rankings.top_by_cluster(con, _lines(tmp_path, rows), customers, "product", n=6)
     assert towel.loc[towel["item"] == "tea towel", "customers"].tolist() == [2]
 
 
-def test_zero_revenue_cluster_share_is_blank_whatever_the_summation_order(tmp_path):
+def test_zero_revenue_cluster_share_is_blank_whatever_the_summation_order(tmp_path, con):
     # 0.1 + 0.2 - 0.3 is 5.6e-17 or -2.8e-17 depending on the order of the sum; rounded, it is 0.
     rows = [("a", "P1", "mug", "UK", 0.1), ("a", "P2", "bag", "UK", 0.2), ("a", "P3", "pen", "UK", -0.3)]
     customers = pd.DataFrame({"customer_id": ["a"], "cluster": [0]})
     path = _lines(tmp_path, rows)
     for by in ("product", "country"):
-        top = personas.top_by_cluster(path, customers, by, n=3)
+        top = persona_rankings.top_by_cluster(con, path, customers, by, n=3)
         assert top["revenue_share"].isna().all(), by
 
 
@@ -315,9 +363,9 @@ def _bought(tmp_path) -> tuple[str, pd.DataFrame]:
     return str(path), customers
 
 
-def test_signature_products_rank_by_lift_of_basket_share(tmp_path):
+def test_signature_products_rank_by_lift_of_basket_share(tmp_path, con):
     path, customers = _bought(tmp_path)
-    sig = personas.signature_products(path, customers, n=2, analysis_date="2024-02-01", min_buyers=2)
+    sig = persona_rankings.signature_products(con, path, customers, n=2, analysis_date="2024-02-01", min_buyers=2)
     # 20 purchase lines before the date: cluster 0 has 9 (MUG 4, BAG 3, HAT 2), cluster 1 has
     # 11 (MUG 6, BAG 1, PEN 4). Overall MUG 10/20, BAG 4/20, PEN 4/20, HAT 2/20.
     # Cluster 0: BAG (3/9)/(4/20) = 1.667; MUG 0.889 is not above 1; HAT has one buyer only.
@@ -328,24 +376,25 @@ def test_signature_products_rank_by_lift_of_basket_share(tmp_path):
     assert sig["buyers"].tolist() == [3, 4, 6]
     assert sig["buyer_share"].tolist() == pytest.approx([0.75, 4 / 6, 1.0])
     assert sig["line_share"].tolist() == pytest.approx([3 / 9, 4 / 11, 6 / 11])
-    assert personas.signature_text(sig).to_dict() == {0: "BAG ×1.7 (75% bought)",
+    assert personas_report.signature_text(sig).to_dict() == {0: "BAG ×1.7 (75% bought)",
                                                        1: "PEN ×1.8 (67% bought) · MUG ×1.1 (100% bought)"}
 
 
-def test_signature_products_thresholds(tmp_path):
+def test_signature_products_thresholds(tmp_path, con):
     path, customers = _bought(tmp_path)
-    one_buyer = personas.signature_products(path, customers, n=1, analysis_date="2024-02-01", min_buyers=1)
+    one_buyer = persona_rankings.signature_products(con, path, customers, n=1, analysis_date="2024-02-01", min_buyers=1)
     assert one_buyer["item"].tolist() == ["P4", "P3"]  # HAT: (2/9)/(2/20) = 2.22
     assert one_buyer.loc[0, "lift"] == pytest.approx(20 / 9)
-    half = personas.signature_products(path, customers, n=3, analysis_date="2024-02-01", min_share=0.5, min_buyers=1)
+    half = persona_rankings.signature_products(con, path, customers, n=3, analysis_date="2024-02-01",
+                                               min_share=0.5, min_buyers=1)
     assert half.groupby("cluster")["item"].agg(list).to_dict() == {0: ["P2"], 1: ["P3", "P1"]}
     # Without the analysis date i's PEN counts: (5/12)/(5/21) = 1.75, bought by 5 of 6.
-    later = personas.signature_products(path, customers, n=1, min_buyers=2)
+    later = persona_rankings.signature_products(con, path, customers, n=1, min_buyers=2)
     pen = later[later["cluster"] == 1]
     assert pen["lift"].tolist() == pytest.approx([1.75]) and pen["buyer_share"].tolist() == pytest.approx([5 / 6])
     assert "P5" not in set(later["item"])  # returned, never bought
     with pytest.raises(UserError, match="signature_min_share"):
-        personas.signature_products(path, customers, min_share=5)
+        persona_rankings.signature_products(con, path, customers, min_share=5)
 
 
 # --------------------------------------------------------------------------------------
@@ -357,10 +406,24 @@ def test_cards_escape_every_text_including_overrides():
     rows = {0: CASES["loyal_high_value"], 1: CASES["dormant_low_value"]}
     overrides = {0: {"name": "<script>alert('x')</script>", "actions": ["Mail <b>them</b> & wait"]}}
     named = personas.name_personas(_profiles(rows), OVERALL, overrides=overrides)
-    page = personas.persona_cards_html(named, OVERALL)
-    assert "<script>alert" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    page = personas_report.persona_cards_html(named, OVERALL)
+    assert "<script>alert" not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
     assert "Mail &lt;b&gt;them&lt;/b&gt; &amp; wait" in page
     assert page.count('class="persona-card"') == 2
+    assert 'style="border-left-color:#009e73"' in page  # loyal_high_value's colour, kept when renamed
+
+
+def test_card_shows_the_figures_and_refuses_an_unknown_rule():
+    named = personas.name_personas(_profiles({0: CASES["loyal_high_value"]}), OVERALL)
+    card = personas_report.card_fields(named.iloc[0], OVERALL, "MUG ×2.4 (34% bought)")
+    assert card["figures"][0] == ("Days since last order", "20", "50")
+    assert card["figures"][2] == ("Net revenue", "2,000", "600")
+    assert (card["customers"], card["customer_share"], card["revenue"]) == ("100", "10.0%", "10.0% of net revenue")
+    assert card["signature"] == "MUG ×2.4 (34% bought)" and len(card["actions"]) == 3
+    retired = named.iloc[0].copy()
+    retired["rule"] = "retired_rule"
+    with pytest.raises(KeyError, match="no persona rule 'retired_rule'"):
+        personas_report.card_fields(retired, OVERALL)
 
 
 def test_metrics_follow_the_summary_contract_and_render_in_the_index():
@@ -377,22 +440,27 @@ def test_metrics_follow_the_summary_contract_and_render_in_the_index():
 
 
 def test_missing_cluster_file_names_the_step_to_run(tmp_path):
+    params = {"paths": {"interim_dir": str(tmp_path / "interim"), "processed_dir": str(tmp_path / "processed")}}
     with pytest.raises(UserError, match="run notebook 04_clustering first"):
-        personas.load_clusters(tmp_path / "clusters.parquet")
+        catalog.read(params, "clusters")
 
 
 def test_traits_come_from_02_eda_and_a_traits_file_without_personal_columns(tmp_path):
+    params = {"paths": {"interim_dir": str(tmp_path / "interim"), "processed_dir": str(tmp_path / "processed")},
+              "personas": {"traits_file": str(tmp_path / "traits.csv")}}
     eda = pd.DataFrame({"customer_id": ["1", "2"], "orders": [3, 1], "return_share": [0.1, 0.0],
                         "country": ["France", "Spain"]})
-    eda.to_parquet(tmp_path / "customers.parquet", index=False)
+    catalog.write(params, "customers", eda)
     (tmp_path / "traits.csv").write_text(
         "customer_id;age_band;E-Mail;country\n1.0;25-34;a@b.c;FR\n3;35-44;c@d.e;ES\n", encoding="utf-8"
     )
-    traits = personas.customer_traits(tmp_path / "customers.parquet", tmp_path / "traits.csv")
+    traits = persona_traits.read_traits(params)
     assert traits.columns.tolist() == ["customer_id", "return_share", "age_band", "country"]
     assert traits["customer_id"].tolist() == ["1", "2", "3"]
     assert traits.attrs["dropped_personal_columns"] == ["E-Mail"]
     assert traits.loc[0, "country"] == "FR"  # the traits file wins over 02_eda
-    assert personas.customer_traits(tmp_path / "missing.parquet", None) is None
+    assert persona_traits.customer_traits(None, None) is None
+    catalog.path(params, "customers").unlink()  # 02_eda not run: the traits file alone
+    assert persona_traits.read_traits(params)["customer_id"].tolist() == ["1", "3"]
     with pytest.raises(UserError, match="personas.traits_file"):
-        personas.customer_traits(None, tmp_path / "nope.csv")
+        persona_traits.load_traits(tmp_path / "nope.csv")

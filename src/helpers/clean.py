@@ -41,7 +41,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -51,7 +50,7 @@ import pandas as pd
 from helpers.catalog import CLEANING_LOG_COLUMNS, TRANSACTION_COLUMNS
 from helpers.engine import quote_literal
 from helpers.errors import UserError
-from helpers.io import cleaned_file, mark_lines, write_cleaned
+from helpers.io import cleaned_file, mark_lines
 
 # (rule, description) in the order they are applied.
 RULES: tuple[tuple[str, str], ...] = (
@@ -73,7 +72,6 @@ FLAG_RULES: tuple[tuple[str, str], ...] = (
 
 # The cleaned lines' columns are the catalog's contract; this name stays for callers outside
 # 01_clean that still import it (tests/test_engine_vs_pandas.py).
-OUTPUT_COLUMNS = TRANSACTION_COLUMNS
 # Two log10 amounts this close count as equal: 2.3e-9 of the amount, far below a cent for any
 # line under a million. ``Q3 + k x IQR`` carries a few 1e-16 of rounding (2 log10(7) is
 # not log10(49) in floating point), which must not flag a line that is exactly at it.
@@ -556,19 +554,3 @@ def cleaning_facts(summary: Mapping[str, Any], arithmetic: Mapping[str, int]) ->
         "kept_rows": int(arithmetic["kept_rows"]),
         **{key: summary[key] for key in ("rows", "customers", "orders", "net_revenue", "first_date", "last_date")},
     }
-
-
-def write_outputs(con: duckdb.DuckDBPyConnection, log: pd.DataFrame, paths: Mapping[str, Path]) -> None:
-    """Write ``cleaned`` and the log to ``paths["transactions"]`` and ``paths["cleaning_log"]``.
-
-    Transitional, for callers outside 01_clean (bench/stages.py, tests/test_engine_vs_pandas.py,
-    tests/test_synthetic_pipeline.py): 01_clean writes through `helpers.io.write_cleaned`
-    and `helpers.catalog.write`. Delete once they do too.
-    """
-    write_cleaned(con, paths["transactions"])
-    log_file = Path(paths["cleaning_log"])
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = log_file.with_name(f".{log_file.name}.tmp")
-    log.to_csv(tmp, index=False)
-    tmp.replace(log_file)
-

@@ -1,7 +1,8 @@
 """Exports for the CRM and privacy guards (step 05_personas).
 
 Two files are written per run, into the run folder (or the processed folder when a
-notebook runs interactively, see `export_dir`):
+notebook runs interactively): the catalog datasets "segments" and "personas", which
+`helpers.catalog.write` writes with `write_csv`:
 
 - ``segments.csv``: one row per customer of the RFM table, columns `SEGMENT_COLUMNS`,
   ready for a CRM import (customer id, the RFM metrics and scores, the RFM segment, the
@@ -510,11 +511,6 @@ def write_csv(frame: pd.DataFrame, path: str | Path, decimals: Mapping[str, int]
     format_for_csv(frame, decimals).to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
-
-
-def export_dir(run_dir: str | Path, processed_dir: str | Path) -> Path:
-    """Return where the exports go: the run folder, or the processed folder when run interactively."""
-    return Path(run_dir) if str(run_dir or "").strip() else Path(processed_dir)
 
 
 def check_segments(segments: pd.DataFrame, rfm: pd.DataFrame) -> None:

@@ -56,8 +56,7 @@ import duckdb
 
 from helpers.catalog import TRANSACTION_COLUMNS
 from helpers.config import CANONICAL_FIELDS
-from helpers.engine import STAGING_DB, EngineSettings, quote_identifier, quote_literal, work_dir
-from helpers.engine import connect as engine_connect
+from helpers.engine import STAGING_DB, quote_identifier, quote_literal, work_dir
 from helpers.errors import UserError
 from helpers.readers import (  # detect_format, register_source: also imported from here by others
     QUOTED_NEWLINES,
@@ -484,13 +483,3 @@ def _cleaned_file(con: duckdb.DuckDBPyConnection) -> Path | None:
     if staged.is_file() and views and expected in views[0][0]:
         return staged
     return None
-
-
-def connect(params: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
-    """Open a connection as `helpers.engine.connect` does, with the settings of `params`.
-
-    Transitional: kept while other step modules still import it; call
-    ``engine.connect(engine.EngineSettings.from_params(params))`` instead.
-    """
-    return engine_connect(EngineSettings.from_params(params))
-

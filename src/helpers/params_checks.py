@@ -390,7 +390,8 @@ def _check_segment_map(checks: _Checks) -> None:
     keys = ("rfm.segment_map", "rfm.scoring", "rfm.cuts.recency", "rfm.cuts.frequency")
     if not checks.usable(*keys):
         return
-    from helpers.rfm import SCORING_METHODS, load_segment_map, resolve_segment_map_path
+    from helpers.rfm import SCORING_METHODS
+    from helpers.rfm_segment_map import load_segment_map, resolve_segment_map_path
 
     flat = checks.flat
     path = resolve_segment_map_path(flat["rfm.segment_map"])
@@ -446,7 +447,7 @@ def _check_clustering(checks: _Checks) -> None:
 
 def _check_overrides(checks: _Checks) -> None:
     if checks.usable("personas.overrides"):
-        from helpers.personas import override_problems
+        from helpers.persona_rules import override_problems
 
         for problem in override_problems(checks.flat["personas.overrides"]):
             checks.add(problem, "personas.overrides")
@@ -496,7 +497,7 @@ def _check_memory(checks: _Checks) -> None:
 
 def _check_files(checks: _Checks, check_input: bool) -> None:
     """Input files: a file type the readers know and, when `check_input`, that they exist."""
-    from helpers.io import detect_format
+    from helpers.readers import detect_format
 
     flat = checks.flat
     for key, fmt_key in (("input.path", "input.format"), ("customers_input.path", None), ("sessions_input.path", None)):

@@ -1,0 +1,312 @@
+"""Where each cluster buys and what: DuckDB over the cleaned transaction lines (step 05_personas).
+
+`top_by_cluster` ranks the countries (by customers) and products (by net revenue) of each
+cluster; `signature_products` finds the products that make up a larger part of a cluster's
+baskets than of all baskets (lift). Both take a connection from `helpers.engine.connect`
+(made by the caller from the params), the cleaned transactions file that
+``catalog.require(params, "transactions")`` returns and the customers with their cluster;
+only lines before the analysis date count, as in 03_rfm.
+
+The SQL is in the named constants below, complete and fixed; values (file, date, n,
+thresholds) reach it as DuckDB parameters, and the cluster labels as the table ``labels``,
+registered for the query and removed after it (as is the temporary table ``candidates``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from helpers.errors import UserError
+
+CLUSTER_COLUMN = "cluster"
+
+# Every query aggregates the lines before joining the cluster labels wherever it can, so
+# the large side of each join is small. 100M lines: 25 s for the two `top_by_cluster`
+# calls before, when every part joined all lines to the labels (bench/run.py --report).
+
+# Lines before the analysis date, with the product (id, else description) as ``item``.
+_LINES_SELECT = """
+    SELECT customer_id, amount, coalesce(product_id, nullif(trim(description), '')) AS item,
+           nullif(trim(description), '') AS description
+    FROM read_parquet($path)
+    WHERE invoice_date < $analysis_date"""
+_LINES_CTE = ("lines AS NOT MATERIALIZED (  -- each part reads the columns it needs from the file"
+              + _LINES_SELECT + " \n)")
+_PURCHASE_LINES_CTE = ("lines AS NOT MATERIALIZED (  -- each part reads the columns it needs from the file"
+                       + _LINES_SELECT + " AND NOT is_return\n)")
+# The most frequent description of each product ranked within the top n (ties: alphabetical).
+_NAMED_CTE = """named AS (
+    SELECT item, first(description ORDER BY n DESC, description) AS description
+    FROM (SELECT item, description, count(*) AS n FROM lines
+          WHERE description IS NOT NULL
+                AND item IN (SELECT item FROM ranked WHERE rank <= $n)
+          GROUP BY item, description)
+    GROUP BY item
+)"""
+# The top n rows of ``ranked`` with their shares of the cluster (``sizes``).
+_TOP_SELECT = """
+SELECT r.cluster, r.rank, r.item, {description} AS description, r.customers,
+       r.customers / s.cluster_customers AS customer_share, r.revenue,
+       CASE WHEN s.cluster_revenue > 0 THEN r.revenue / s.cluster_revenue END AS revenue_share
+FROM ranked AS r JOIN sizes AS s USING (cluster) {join_named}
+WHERE r.rank <= $n
+ORDER BY r.cluster, r.rank
+"""
+
+# Countries: one row per customer and country is small, so everything starts from it.
+TOP_COUNTRIES_SQL = """
+WITH customer_items AS (
+    SELECT customer_id, nullif(trim(country), '') AS item, sum(amount) AS revenue
+    FROM read_parquet($path)
+    WHERE invoice_date < $analysis_date
+    GROUP BY customer_id, item
+),
+labelled AS (
+    SELECT labels.cluster, customer_items.* FROM customer_items JOIN labels USING (customer_id)
+),
+sizes AS (
+    SELECT cluster, count(DISTINCT customer_id) AS cluster_customers,
+           round(sum(revenue), 6) AS cluster_revenue
+    FROM labelled GROUP BY cluster
+),
+ranked AS (
+    SELECT cluster, item, count(*) AS customers, round(sum(revenue), 6) AS revenue,
+           row_number() OVER (PARTITION BY cluster ORDER BY count(*) DESC, round(sum(revenue), 6) DESC, item) AS rank
+    FROM labelled WHERE item IS NOT NULL
+    GROUP BY cluster, item
+)""" + _TOP_SELECT.format(description="NULL::VARCHAR", join_named="")
+
+# Products rank by revenue first: only those at or above the n-th revenue of their cluster
+# (ties included) can make the top n. They are written to the temporary table
+# ``candidates`` first, so `TOP_PRODUCTS_SQL` counts distinct customers over their lines alone.
+PRODUCT_CANDIDATES_SQL = """
+CREATE OR REPLACE TEMP TABLE candidates AS
+WITH """ + _LINES_CTE + """,
+revenue AS (
+    SELECT labels.cluster, lines.item, round(sum(lines.amount), 6) AS revenue
+    FROM lines JOIN labels USING (customer_id)
+    WHERE lines.item IS NOT NULL
+    GROUP BY labels.cluster, lines.item
+),
+floors AS (
+    SELECT cluster, min(revenue) AS floor
+    FROM (SELECT cluster, revenue,
+                 row_number() OVER (PARTITION BY cluster ORDER BY revenue DESC) AS position
+          FROM revenue)
+    WHERE position <= $n
+    GROUP BY cluster
+)
+SELECT revenue.* FROM revenue JOIN floors USING (cluster) WHERE revenue.revenue >= floors.floor
+"""
+TOP_PRODUCTS_SQL = """
+WITH """ + _LINES_CTE + """,
+sizes AS (
+    SELECT labels.cluster, count(*) AS cluster_customers, round(sum(revenue), 6) AS cluster_revenue
+    FROM (SELECT customer_id, sum(amount) AS revenue FROM lines GROUP BY customer_id) AS totals
+    JOIN labels USING (customer_id)
+    GROUP BY labels.cluster
+),
+candidate_lines AS (  -- the lines of each cluster's candidates
+    SELECT labelled.cluster, labelled.customer_id, labelled.item
+    FROM (SELECT labels.cluster, lines.customer_id, lines.item
+          FROM lines JOIN labels USING (customer_id)) AS labelled
+    SEMI JOIN candidates
+        ON labelled.cluster = candidates.cluster AND labelled.item = candidates.item
+),
+reach AS (
+    SELECT cluster, item, count(*) AS customers
+    FROM (SELECT DISTINCT cluster, item, customer_id FROM candidate_lines) AS pairs
+    GROUP BY cluster, item
+),
+ranked AS (
+    SELECT candidates.*, reach.customers,
+           row_number() OVER (PARTITION BY cluster ORDER BY revenue DESC, customers DESC, item) AS rank
+    FROM candidates JOIN reach USING (cluster, item)
+),
+""" + _NAMED_CTE + _TOP_SELECT.format(description="named.description", join_named="LEFT JOIN named USING (item)")
+
+SIGNATURE_SQL = """
+WITH """ + _PURCHASE_LINES_CTE + """,
+bought AS (  -- one row per customer and product, with its purchase lines
+    SELECT customer_id, item, count(*) AS lines
+    FROM lines
+    WHERE item IS NOT NULL
+    GROUP BY customer_id, item
+),
+per_cluster AS (
+    SELECT labels.cluster, bought.item, count(*) AS buyers, sum(bought.lines) AS lines
+    FROM bought JOIN labels USING (customer_id)
+    GROUP BY labels.cluster, bought.item
+),
+overall AS (SELECT item, sum(lines) AS lines FROM per_cluster GROUP BY item),
+sizes AS (
+    SELECT labels.cluster, count(*) AS customers, any_value(cluster_lines.lines) AS lines
+    FROM labels
+    LEFT JOIN (SELECT cluster, sum(lines) AS lines FROM per_cluster GROUP BY cluster) AS cluster_lines
+        USING (cluster)
+    GROUP BY labels.cluster
+),
+everyone AS (SELECT sum(lines) AS lines FROM per_cluster),
+lifted AS (
+    SELECT per_cluster.cluster, per_cluster.item, per_cluster.buyers,
+           per_cluster.buyers / sizes.customers AS buyer_share,
+           per_cluster.lines / sizes.lines AS line_share,
+           overall.lines / everyone.lines AS overall_line_share,
+           (per_cluster.lines / sizes.lines) / (overall.lines / everyone.lines) AS lift
+    FROM per_cluster
+    JOIN sizes USING (cluster)
+    JOIN overall USING (item)
+    CROSS JOIN everyone
+    WHERE per_cluster.buyers >= $min_buyers AND per_cluster.buyers >= $min_share * sizes.customers
+),
+ranked AS (
+    SELECT *, row_number() OVER (PARTITION BY cluster ORDER BY lift DESC, buyers DESC, item) AS rank
+    FROM lifted
+    WHERE lift > 1
+),
+""" + _NAMED_CTE + """
+SELECT ranked.cluster, ranked.rank, ranked.item, named.description, ranked.buyers,
+       ranked.buyer_share, ranked.line_share, ranked.overall_line_share, ranked.lift
+FROM ranked LEFT JOIN named USING (item)
+WHERE ranked.rank <= $n
+ORDER BY ranked.cluster, ranked.rank
+"""
+
+
+def _query_params(transactions_path: str | Path, n: int, analysis_date: str | pd.Timestamp | None) -> dict[str, Any]:
+    """Check `n`; return the SQL parameters path, analysis_date (None: no cut-off) and n."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise UserError(f"key 'personas.top_n' must be an integer >= 1, got {n!r}; fix: use e.g. 3")
+    cutoff = pd.Timestamp("9999-12-31") if analysis_date is None else pd.Timestamp(analysis_date)
+    return {"path": str(Path(transactions_path)), "analysis_date": cutoff.to_pydatetime(), "n": int(n)}
+
+
+@contextmanager
+def _labels(con: duckdb.DuckDBPyConnection, customers: pd.DataFrame) -> Iterator[None]:
+    """Register the ``labels`` table the SQL joins (customer_id as text, cluster as int64) for a while."""
+    con.register("labels", pd.DataFrame({
+        "customer_id": customers["customer_id"].astype(str).astype(object),
+        "cluster": customers[CLUSTER_COLUMN].astype("int64"),
+    }))
+    try:
+        yield
+    finally:
+        con.unregister("labels")
+        con.execute("DROP TABLE IF EXISTS temp.main.candidates").fetchall()
+
+
+def top_by_cluster(
+    con: duckdb.DuckDBPyConnection,
+    transactions_path: str | Path,
+    customers: pd.DataFrame,
+    by: str = "country",
+    n: int = 3,
+    analysis_date: str | pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Rank the countries or products of each cluster with DuckDB over the transaction lines.
+
+    Countries are ranked by the customers buying there (share = of the cluster's
+    customers), products by net revenue (share = of the cluster's net revenue; blank when
+    that is not positive). Ties are broken by name, so the result is stable.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        From `helpers.engine.connect`.
+    transactions_path : str or Path
+        Cleaned transactions of 01_clean, as ``catalog.require(params, "transactions")`` returns.
+    customers : pandas.DataFrame
+        ``customer_id`` and ``cluster`` (e.g. the output of `helpers.personas.join_clusters`).
+    by : {"country", "product"}, default "country"
+    n : int, default 3
+        Items per cluster.
+    analysis_date : str or Timestamp, optional
+        Only lines before it count, as in 03_rfm (None = every line).
+
+    Returns
+    -------
+    pandas.DataFrame
+        cluster, rank (1 = top), item (country, or product id), description (products:
+        the most frequent description), customers, customer_share, revenue, revenue_share.
+
+    Raises
+    ------
+    UserError
+        Unknown `by`, or `n` not an integer >= 1.
+    """
+    if by not in ("country", "product"):
+        raise UserError(f"top_by_cluster: by={by!r}; fix: use 'country' or 'product'")
+    query = _query_params(transactions_path, n, analysis_date)
+    with _labels(con, customers):
+        if by == "product":
+            con.execute(PRODUCT_CANDIDATES_SQL, query).fetchall()
+        top = con.execute(TOP_PRODUCTS_SQL if by == "product" else TOP_COUNTRIES_SQL, query).df()
+    top["rank"] = top["rank"].astype("int64")
+    top["customers"] = top["customers"].astype("int64")
+    return top
+
+
+def signature_products(
+    con: duckdb.DuckDBPyConnection,
+    transactions_path: str | Path,
+    customers: pd.DataFrame,
+    n: int = 3,
+    analysis_date: str | pd.Timestamp | None = None,
+    min_share: float = 0.05,
+    min_buyers: int = 5,
+) -> pd.DataFrame:
+    """Find the products that set each cluster apart: a larger part of its baskets than of all.
+
+    Best sellers are the same list for every persona, so each product is scored by its
+    **lift**: its share of the cluster's purchase lines divided by its share of all purchase
+    lines (2.0 = twice as large a part of the cluster's baskets; lines, not customers, so a
+    cluster buying many products does not win every product). Only products with lift > 1,
+    bought by at least `min_share` and `min_buyers` of the cluster's customers, count: one
+    customer's bulk order does not make a signature. Ties: more buyers first, then by name.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        From `helpers.engine.connect`.
+    transactions_path : str or Path
+        Cleaned transactions of 01_clean (purchase lines before `analysis_date` count).
+    customers : pandas.DataFrame
+        ``customer_id`` and ``cluster`` of every customer (buyer shares are of all of them).
+    n : int, default 3
+        Products per cluster.
+    analysis_date : str or Timestamp, optional
+        Only lines before it count, as in 03_rfm (None = every line).
+    min_share : float, default 0.05
+        Smallest share of the cluster's customers who bought a product.
+    min_buyers : int, default 5
+        Smallest number of the cluster's customers who bought it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        cluster, rank (1 = most distinctive), item (product id, or the description when the
+        shop has none), description (most frequent), buyers, buyer_share (of the cluster's
+        customers), line_share (of the cluster's purchase lines), overall_line_share (of all
+        purchase lines), lift. A cluster with no product past the thresholds has no rows.
+
+    Raises
+    ------
+    UserError
+        Bad `n` or `min_share`.
+    """
+    if not 0 <= min_share <= 1:
+        raise UserError(f"key 'personas.signature_min_share' must be between 0 and 1, got {min_share!r}; "
+                        f"fix: use e.g. 0.05")
+    query = {**_query_params(transactions_path, n, analysis_date),
+             "min_share": float(min_share), "min_buyers": int(min_buyers)}
+    with _labels(con, customers):
+        top = con.execute(SIGNATURE_SQL, query).df()
+    for column in ("rank", "buyers"):
+        top[column] = top[column].astype("int64")
+    return top
