@@ -1,4 +1,4 @@
-"""Tests for helpers.cluster and helpers.cluster_plots.
+"""Tests for helpers.cluster (and the stage modules it re-exports) and helpers.cluster_plots.
 
 Hand-checked pieces (knee, log transform, K rule, Ward cut, core-point assignment, labels of
 customers without a kept order) use tiny inputs whose answer is worked out in the comments.
@@ -9,8 +9,10 @@ standard deviation 1, plus five customers at distance >= 60 from every group.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
+import pickle
 from pathlib import Path
 
 import matplotlib
@@ -19,9 +21,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from helpers import cluster
+from helpers import cluster, engine
 from helpers import cluster_plots as cplots
 from helpers.errors import UserError
+from helpers.publish import file_sha256
 from helpers.rfm import customer_metrics
 
 matplotlib.use("Agg")
@@ -211,6 +214,26 @@ def test_k_rule_sets_aside_k_with_a_tiny_cluster() -> None:
     assert guarded.k == 2 and "K = 3 was set aside" in guarded.reason
 
 
+def test_k_range_caps_k_so_each_cluster_can_hold_two_customers() -> None:
+    assert cluster.k_range(2, 10, 1000) == tuple(range(2, 11))
+    assert cluster.k_range(2, 10, 9) == (2, 3, 4)  # 9 // 2 = 4
+    assert cluster.k_range(5, 10, 4) == (2,)  # too few: K = 2 only
+
+
+def test_draw_rows_splits_and_samples_reproducibly() -> None:
+    # 1,000 customers, test_size 0.25: 250 held out; samples of 400 and 100 from the 750 training ones
+    settings = cluster.ClusterSettings(sample_size=100, scan_sample_size=400, seed=3)
+    rows = cluster.draw_rows(1000, settings)
+    assert (len(rows.train), len(rows.test), len(rows.scan), len(rows.sample)) == (750, 250, 400, 100)
+    assert sorted(np.concatenate([rows.train, rows.test]).tolist()) == list(range(1000))
+    assert set(rows.scan) <= set(rows.train) and set(rows.sample) <= set(rows.train)
+    assert rows.scan_silhouette.max() < len(rows.scan) and len(rows.evaluation) == 100
+    again = cluster.draw_rows(1000, settings)
+    assert all(np.array_equal(getattr(rows, f), getattr(again, f)) for f in rows.__dataclass_fields__)
+    other = cluster.draw_rows(1000, cluster.ClusterSettings(sample_size=100, scan_sample_size=400, seed=4))
+    assert not np.array_equal(rows.test, other.test)
+
+
 # ---------------------------------------------------------------------------- methods, by hand
 
 
@@ -236,6 +259,19 @@ def test_assign_to_core_points_within_eps_else_noise() -> None:
     points = np.array([[0.5, 0.0], [9.6, 0.0], [5.0, 0.0]])
     assert cluster.assign_to_core_points(points, cores, np.array([0, 1]), 1.0).tolist() == [0, 1, -1]
     assert cluster.assign_to_core_points(points, cores[:0], np.array([], dtype=int), 1.0).tolist() == [-1] * 3
+
+
+def test_sampled_methods_keep_sample_labels_and_assign_the_rest() -> None:
+    # sample rows 0, 1, 3, 4 form two groups; row 2 (0.6) joins the nearer Ward centroid (0.5)
+    X = np.array([[0.0], [1.0], [0.6], [10.0], [11.0], [30.0]])
+    sample = np.array([0, 1, 3, 4])
+    ward, labels = cluster.ward_on_sample(X, sample, 2)
+    assert ward.labels.tolist() == [0, 0, 1, 1] and labels.tolist() == [0, 0, 0, 1, 1, 1]
+    # DBSCAN, min_samples 2: every k-distance is 1 (no knee), so eps = the 95th percentile = 1;
+    # 0.6 is within 1 of core point 1.0, and 30 is far from every core point: noise
+    dbscan, density = cluster.dbscan_on_sample(X, sample, 2)
+    assert density[sample].tolist() == dbscan.labels.tolist()
+    assert density[5] == cluster.NOISE and density[2] == density[0]
 
 
 def test_method_comparison_counts_noise_and_agreement() -> None:
@@ -285,7 +321,8 @@ def _transactions(path: Path, customers: range, seed: int = 1) -> Path:
 def fitted(tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("scoring")
     transactions = _transactions(folder / "transactions.parquet", range(60))
-    metrics = customer_metrics(transactions, ANALYSIS_DATE)
+    with engine.connect() as con:
+        metrics = customer_metrics(con, transactions, ANALYSIS_DATE)
     run = cluster.run_clustering(metrics, cluster.ClusterSettings(n_init=3, bootstrap_resamples=3, k_max=6))
     model = cluster.save_model(run, cluster.model_path("", folder), ANALYSIS_DATE)
     return {"folder": folder, "transactions": transactions, "run": run, "model": model,
@@ -360,7 +397,7 @@ def test_cli_errors_are_one_line_without_traceback(args, message, capsys, tmp_pa
 def test_load_model_rejects_other_files(tmp_path) -> None:
     other = tmp_path / "other.joblib"
     other.write_text("not a model")
-    cluster.checksum_path(other).write_text(f"{cluster.file_sha256(other)}  other.joblib\n")
+    cluster.checksum_path(other).write_text(f"{file_sha256(other)}  other.joblib\n")
     with pytest.raises(UserError, match="cannot read the model"):
         cluster.load_model(other)
 
@@ -375,7 +412,7 @@ def test_tampered_model_is_refused_before_unpickling(fitted, tmp_path, monkeypat
     import joblib
 
     model = _copy_model(fitted, tmp_path)
-    recorded = cluster.file_sha256(fitted["model"])
+    recorded = file_sha256(fitted["model"])
     (tmp_path / "manifest.json").write_text(json.dumps({"model": {"path": f"/runs/x/{model.name}", "sha256": recorded}}))
     model.write_bytes(model.read_bytes() + b"\0")  # one byte appended
     monkeypatch.setattr(joblib, "load", lambda *a, **k: pytest.fail("unpickled a tampered file"))
@@ -387,15 +424,15 @@ def test_tampered_model_is_refused_before_unpickling(fitted, tmp_path, monkeypat
 
 def test_model_checksum_comes_from_the_manifest_then_the_sidecar(fitted, tmp_path) -> None:
     assert cluster.checksum_path(fitted["model"]).read_text().split() == [
-        cluster.file_sha256(fitted["model"]), cluster.MODEL_FILE]
+        file_sha256(fitted["model"]), cluster.MODEL_FILE]
     model = _copy_model(fitted, tmp_path)
     with pytest.raises(UserError, match="no recorded checksum.*--sha256"):
         cluster.load_model(model)
-    assert cluster.load_model(model, sha256=cluster.file_sha256(model).upper())["k"] == fitted["run"].choice.k
+    assert cluster.load_model(model, sha256=file_sha256(model).upper())["k"] == fitted["run"].choice.k
     cluster.checksum_path(model).write_text("0" * 64 + "  x\n")
     with pytest.raises(UserError, match="sha256 differs"):
         cluster.load_model(model)
-    (tmp_path / "manifest.json").write_text(json.dumps({"model": {"path": str(model), "sha256": cluster.file_sha256(model)}}))
+    (tmp_path / "manifest.json").write_text(json.dumps({"model": {"path": str(model), "sha256": file_sha256(model)}}))
     assert cluster.load_model(model)["k"] == fitted["run"].choice.k  # the manifest comes first
 
 
@@ -463,3 +500,49 @@ def test_cli_reports_unreadable_transactions_in_one_line(fitted, tmp_path, capsy
     err = capsys.readouterr().err
     assert status == 1 and err.count("\n") == 1
     assert "cannot read the transactions" in err and "01_clean" in err
+
+
+def test_cli_rejects_a_date_that_is_not_one_and_a_missing_column(fitted, tmp_path, capsys) -> None:
+    args = ["score", "--model", str(fitted["model"]), "--out", str(tmp_path / "o.parquet")]
+    assert cluster.main([*args, "--transactions", str(fitted["transactions"]), "--analysis-date", "soon"]) == 1
+    assert "'soon' (--analysis-date) is not a date" in capsys.readouterr().err
+    lines = pd.read_parquet(fitted["transactions"]).drop(columns="is_return")
+    lines.to_parquet(tmp_path / "t.parquet", index=False)
+    assert cluster.main([*args, "--transactions", str(tmp_path / "t.parquet")]) == 1
+    assert "column 'is_return' is missing" in capsys.readouterr().err
+
+
+def test_python_m_helpers_cluster_still_runs_the_score_command(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "helpers.cluster", "score", "--model", str(tmp_path / "none.joblib"),
+         "--transactions", "t.parquet", "--out", "o.parquet"],
+        capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 1 and "model file not found" in done.stderr
+
+
+def test_cluster_re_exports_every_stage_name() -> None:
+    from helpers import (
+        cluster_features,
+        cluster_methods,
+        cluster_model,
+        cluster_select,
+        cluster_stability,
+    )
+
+    for name in cluster.__all__:
+        assert hasattr(cluster, name), name
+    for module in (cluster_features, cluster_select, cluster_methods, cluster_stability, cluster_model):
+        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+        defined = [t.id for node in tree.body if isinstance(node, ast.Assign | ast.AnnAssign)
+                   for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                   if isinstance(t, ast.Name)]
+        defined += [node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef)]
+        public = [name for name in defined if not name.startswith("_")]
+        assert public and not [n for n in public if n not in cluster.__all__], module.__name__
+    # saved models name helpers.cluster.SelectAndLog (before the split too); unpickling looks it up there
+    assert cluster.SelectAndLog is cluster_features.SelectAndLog
+    assert b"helpers.cluster_features" not in pickle.dumps(cluster.make_transform())

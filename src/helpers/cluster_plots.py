@@ -385,6 +385,27 @@ def plot_profiles(profile: pd.DataFrame, summary: pd.DataFrame) -> tuple[Figure,
     return fig, takeaway
 
 
+def _draw_boxes(ax, column: str, values: np.ndarray, labels: np.ndarray, clusters: Sequence[int]) -> None:
+    """Draw one panel of `plot_rfm_boxplots`: a box per cluster, frequency and monetary on a log axis."""
+    log = column in ("frequency", "monetary")
+    groups = [np.clip(values[labels == c], 1, None) if log else values[labels == c] for c in clusters]
+    box = ax.boxplot(groups, showfliers=False, patch_artist=True, widths=0.6)
+    for patch, cluster in zip(box["boxes"], clusters, strict=True):
+        patch.set_facecolor(cluster_color(cluster))
+        patch.set_alpha(0.7)
+    for median in box["medians"]:
+        median.set_color("black")
+    ax.set_xticks(range(1, len(clusters) + 1), [str(c) for c in clusters])
+    ax.set_xlabel("cluster")
+    ax.set_ylabel(feature_label(column) + (" (log scale)" if log else ""))
+    if log:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    _plain_axis(ax.yaxis)
+    ax.set_title(feature_label(column).split(" (")[0].capitalize())
+    ax.grid(alpha=0.3, axis="y")
+
+
 def plot_rfm_boxplots(
     run: ClusterRun,
     columns: Sequence[str] = ("recency_days", "frequency", "monetary"),
@@ -414,23 +435,7 @@ def plot_rfm_boxplots(
     best: list[tuple[str, int, str]] = []
     for ax, column in zip(axes[0], columns, strict=True):
         values = run.customers[column].to_numpy(dtype=float)
-        log = column in ("frequency", "monetary")
-        groups = [np.clip(values[labels == c], 1, None) if log else values[labels == c] for c in clusters]
-        box = ax.boxplot(groups, showfliers=False, patch_artist=True, widths=0.6)
-        for patch, cluster in zip(box["boxes"], clusters, strict=True):
-            patch.set_facecolor(cluster_color(cluster))
-            patch.set_alpha(0.7)
-        for median in box["medians"]:
-            median.set_color("black")
-        ax.set_xticks(range(1, len(clusters) + 1), [str(c) for c in clusters])
-        ax.set_xlabel("cluster")
-        ax.set_ylabel(feature_label(column) + (" (log scale)" if log else ""))
-        if log:
-            ax.set_yscale("log")
-            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        _plain_axis(ax.yaxis)
-        ax.set_title(feature_label(column).split(" (")[0].capitalize())
-        ax.grid(alpha=0.3, axis="y")
+        _draw_boxes(ax, column, values, labels, clusters)
         medians = [float(np.median(values[labels == c])) for c in clusters]
         pick = int(np.argmin(medians)) if column == "recency_days" else int(np.argmax(medians))
         word = {"recency_days": "most recent buyers", "frequency": "most orders",

@@ -140,22 +140,3 @@ def load_params(path: str | Path | None = None, *, check_input: bool = True) -> 
     params = _unflatten({key: value for _, flat in layers for key, value in flat.items()})
     params["_sources"] = [str(source) for source in files]
     return copy.deepcopy(params)
-
-
-def interim_paths(params: Mapping[str, Any]) -> dict[str, Path]:
-    """Return the files 01_clean writes, named once here for every later step."""
-    interim = Path(params["paths"]["interim_dir"])
-    return {
-        "transactions": interim / "transactions.parquet",
-        "cleaning_log": interim / "cleaning_log.csv",
-    }
-
-
-def processed_paths(params: Mapping[str, Any]) -> dict[str, Path]:
-    """Return the customer-level files later steps write."""
-    processed = Path(params["paths"]["processed_dir"])
-    return {
-        "customers": processed / "customers.parquet",
-        "rfm": processed / "rfm.parquet",
-        "clusters": processed / "clusters.parquet",
-    }

@@ -35,9 +35,6 @@ from typing import Any
 from helpers.config import PROJECT_ROOT, load_params
 from helpers.errors import UserError
 from helpers.metrics import PEAK_MEMORY_KEY, metrics_file
-from helpers.metrics import (
-    record_metrics as record_metrics,  # notebooks import it from helpers.metrics
-)
 from helpers.publish import Interrupts, OutputLock, Promotion, file_sha256, recover
 from helpers.steps import NOTEBOOKS, STEP_TITLES
 from helpers.summary import write_index
