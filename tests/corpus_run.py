@@ -22,7 +22,7 @@ def _same_last_folder_name(folder: Path) -> dict[str, Any]:
 def _check_same_last_folder_name(folder: Path, params: dict[str, Any]) -> None:
     interim = {p.name for p in (folder / "a" / "data").iterdir() if not p.name.startswith(".")}
     processed = {p.name for p in (folder / "b" / "data").iterdir() if not p.name.startswith(".")}
-    assert interim == {"transactions.parquet", "cleaning_log.csv"}, interim
+    assert interim == {"transactions.parquet", "cleaning_log.csv", "facts.json"}, interim
     assert processed == {"rfm.parquet"}, processed
 
 
@@ -33,7 +33,7 @@ def _same_folder_for_both(folder: Path) -> dict[str, Any]:
 
 def _check_same_folder_for_both(folder: Path, params: dict[str, Any]) -> None:
     names = {p.name for p in (folder / "data").iterdir() if not p.name.startswith(".")}
-    assert {"transactions.parquet", "cleaning_log.csv", "rfm.parquet"} <= names, names
+    assert {"transactions.parquet", "cleaning_log.csv", "facts.json", "rfm.parquet"} <= names, names
 
 
 def _processed_dir_under_a_file(folder: Path) -> dict[str, Any]:

@@ -151,7 +151,8 @@ def test_failed_run_leaves_data_folders_untouched(tmp_path, cleaning_csv, workdi
     assert file_sha256(cleaned) == before
     assert not (Path(workdirs["processed_dir"]) / "rfm.parquet").exists()
     manifest = json.loads((Path(workdirs["reports_dir"]) / "latest" / "manifest.json").read_text())
-    assert sorted(manifest["outputs"]) == sorted([str(cleaned), str(cleaned.with_name("cleaning_log.csv"))])
+    assert sorted(manifest["outputs"]) == sorted(
+        [str(cleaned), str(cleaned.with_name("cleaning_log.csv")), str(cleaned.with_name("facts.json"))])
 
 
 def test_literal_salt_is_redacted_from_run_files_but_used_by_the_notebooks(tmp_path, monkeypatch):
@@ -249,7 +250,7 @@ def test_data_folders_with_the_same_last_name_stay_apart(tmp_path, cleaning_csv,
     params_file = fixture_params(tmp_path, cleaning_csv, paths)
     run_report(str(params_file), notebooks=("01_clean", "03_rfm"))
     assert sorted(p.name for p in (tmp_path / "a" / "data").iterdir() if not p.name.startswith(".")) == [
-        "cleaning_log.csv", "transactions.parquet"]
+        "cleaning_log.csv", "facts.json", "transactions.parquet"]
     assert sorted(p.name for p in (tmp_path / "b" / "data").iterdir() if not p.name.startswith(".")) == ["rfm.parquet"]
 
 
