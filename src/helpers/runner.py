@@ -384,6 +384,20 @@ def _publish(
     return final
 
 
+def _start_manifest(run_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest's opening facts: params (salt redacted), input checksum, package versions."""
+    input_path = Path(params["input"]["path"])
+    return {
+        "run_id": run_id,
+        "started": dt.datetime.now().isoformat(timespec="seconds"),
+        "params_sources": params["_sources"],
+        "params": _public_params(params),
+        "input": {"path": str(input_path), "bytes": input_path.stat().st_size, "sha256": file_sha256(input_path)},
+        "packages": package_versions(),
+        "steps": [],
+    }
+
+
 def run_report(
     params_file: str | None = None,
     notebooks: Sequence[str] = NOTEBOOKS,
@@ -427,18 +441,9 @@ def run_report(
         for name in remove_stale_partials(reports_dir):
             _log(f"removed leftover folder of an interrupted run: {name}")
         run_id, partial, staged_dirs = _prepare_run(params, reports_dir, notebooks)
-        input_path = Path(params["input"]["path"])
-        manifest: dict[str, Any] = {
-            "run_id": run_id,
-            "started": dt.datetime.now().isoformat(timespec="seconds"),
-            "params_sources": params["_sources"],
-            "params": _public_params(params),
-            "input": {"path": str(input_path), "bytes": input_path.stat().st_size, "sha256": file_sha256(input_path)},
-            "packages": package_versions(),
-            "steps": [],
-        }
+        manifest = _start_manifest(run_id, params)
         started = time.perf_counter()
-        _log(f"report {run_id}: {len(notebooks)} notebooks, input {input_path.name}")
+        _log(f"report {run_id}: {len(notebooks)} notebooks, input {Path(params['input']['path']).name}")
         try:
             _run_steps(params, partial, notebooks, notebook_dir, manifest)
         except StepFailed as exc:
