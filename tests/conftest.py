@@ -50,3 +50,21 @@ def workdirs(tmp_path: Path) -> dict[str, Any]:
         "processed_dir": str(tmp_path / "processed"),
         "reports_dir": str(tmp_path / "reports"),
     }
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> dict:
+    """The EDA fixture's Parquet files (tests/eda_fixture.py), written once per test module."""
+    from eda_fixture import fixture_files
+
+    return fixture_files(tmp_path_factory.mktemp("eda"))
+
+
+@pytest.fixture()
+def con():
+    """An engine connection with the default settings, closed after the test."""
+    from helpers.engine import EngineSettings, connect
+
+    connection = connect(EngineSettings())
+    yield connection
+    connection.close()

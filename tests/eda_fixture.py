@@ -84,3 +84,4 @@ def fixture_files(directory: Path) -> dict:
         "one": write(directory, "one", [LINES[0]]),
         "directory": directory,
     }
+

@@ -12,23 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eda_fixture import LINES, UK, fixture_files, transactions, write
+from eda_fixture import LINES, UK, transactions, write
 from helpers import catalog, eda, eda_histograms
-from helpers.engine import EngineSettings, connect
 from helpers.errors import UserError
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return fixture_files(tmp_path_factory.mktemp("eda"))
-
-
-@pytest.fixture()
-def con():
-    connection = connect(EngineSettings())
-    yield connection
-    connection.close()
-
 
 # ----------------------------------------------------------------------------- input checks
 

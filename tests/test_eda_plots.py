@@ -16,21 +16,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from eda_fixture import LINES, UK, fixture_files, write  # noqa: E402
+from eda_fixture import LINES, UK, write  # noqa: E402
 from helpers import eda, eda_customer_plots, eda_histograms, eda_plots, eda_tables  # noqa: E402
-from helpers.engine import EngineSettings, connect  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return fixture_files(tmp_path_factory.mktemp("eda"))
-
-
-@pytest.fixture()
-def con():
-    connection = connect(EngineSettings())
-    yield connection
-    connection.close()
 
 
 @pytest.fixture(autouse=True)

@@ -29,7 +29,7 @@ import pandas as pd
 from helpers.catalog import METRIC_COLUMNS, TRANSACTION_COLUMNS, dataset
 from helpers.cluster_features import NO_KEPT_ORDER, check_features, split_by_kept_order
 from helpers.engine import EngineSettings, connect
-from helpers.errors import UserError
+from helpers.errors import UserError, cli_error
 from helpers.publish import file_sha256
 from helpers.rfm import customer_metrics, day_after_last_line
 
@@ -331,13 +331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             scored.to_csv(out, index=False)
         else:
             scored.to_parquet(out, index=False)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # the CLI promises one line, never a traceback
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        print(f"error: {type(exc).__name__}: {first}", file=sys.stderr)
-        return 1
+    except Exception as exc:  # noqa: BLE001 - the CLI promises one line, never a traceback
+        return cli_error(exc)
     counts = scored["cluster"].value_counts().sort_index()
     print(
         f"scored {len(scored):,} customers into {out}: "

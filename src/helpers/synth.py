@@ -69,7 +69,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from helpers.errors import UserError
+from helpers.errors import UserError, cli_error
 from helpers.synth_calibration import calibration_markdown, calibration_table
 from helpers.synth_constants import (
     ADD_TO_BASKET_RATE,
@@ -443,13 +443,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             chunk_customers=parse_count(args.chunk_customers),
         )
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # the CLI promises one line, never a traceback
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        print(f"error: {type(exc).__name__}: {first}", file=sys.stderr)
-        return 1
+    except Exception as exc:  # noqa: BLE001 - the CLI promises one line, never a traceback
+        return cli_error(exc)
     print(summary.line())
     return 0
 
