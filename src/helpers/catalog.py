@@ -38,6 +38,11 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "avg_days_between_orders", "first_order_date", "last_order_date", "purchase_invoices", "cancelled_orders",
 )
 RFM_COLUMNS: tuple[str, ...] = (*METRIC_COLUMNS, "r_score", "f_score", "m_score", "rfm_score", "segment")
+# Future value per customer (03_rfm, helpers.clv): buy-till-you-die inputs and predictions.
+CLV_COLUMNS: tuple[str, ...] = (
+    "customer_id", "frequency", "recency", "T", "p_alive", "expected_orders", "next_order_date",
+    "expected_spend", "predicted_clv", "p_no_order", "churn_risk",
+)
 CLUSTER_METHODS: tuple[str, ...] = ("kmeans", "hierarchical", "dbscan")
 LABEL_COLUMNS: tuple[str, ...] = ("customer_id", *CLUSTER_METHODS, "cluster")
 
@@ -77,6 +82,7 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
     Dataset("facts", "interim", "facts.json", "01_clean"),
     Dataset("customers", "processed", "customers.parquet", "02_eda", ("customer_id",)),
     Dataset("rfm", "processed", "rfm.parquet", "03_rfm", RFM_COLUMNS),
+    Dataset("clv", "processed", "clv.parquet", "03_rfm", CLV_COLUMNS),
     Dataset("clusters", "processed", "clusters.parquet", "04_clustering", LABEL_COLUMNS),
     Dataset("cluster_model", "run", "cluster_model.joblib", "04_clustering"),
     Dataset("segments", "run", "segments.csv", "05_personas", ("customer_id",)),
