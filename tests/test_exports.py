@@ -307,3 +307,33 @@ def test_ids_in_report_tables_are_the_pseudonyms_of_the_export():
     assert lines["customer_id"].tolist()[0] == "12346"  # a copy: the input is unchanged
     off = exports.check_privacy({"pseudonymize_ids": False, "salt": ""})
     assert exports.ids_for_report(lines, off)["customer_id"].tolist()[0] == "12346"
+
+
+def test_segments_table_adds_the_clv_columns_when_the_customers_have_them():
+    customers = _customers().assign(p_alive=[0.12345, np.nan, 0.9996], predicted_clv=[10.005, np.nan, 250.0],
+                                    churn_risk=["High", None, "=cmd|' /C calc'!A0"])
+    table = exports.segments_table(customers, {1: "Loyal", -2: "No kept order", 0: "New"})
+    assert table.columns.tolist() == [*exports.SEGMENT_COLUMNS, *exports.SEGMENT_FUTURE_COLUMNS]
+    text = exports.format_for_csv(table)  # rows by id: 100 (no clv row), 200, 300
+    assert text["p_alive"].tolist() == ["", "0.123", "1.000"]
+    assert text["predicted_clv"].tolist() == ["", "10.01", "250.00"]
+    assert text["churn_risk"].tolist() == ["", "High", "'=cmd|' /C calc'!A0"]  # never a formula
+    hidden = exports.segments_table(customers, {1: "L", -2: "N", 0: "W"}, pseudonymize=True, salt="s")
+    assert not set(hidden["customer_id"]) & {"100", "200", "300"}
+    assert exports.personal_columns([*exports.SEGMENT_FUTURE_COLUMNS, *exports.PERSONA_FUTURE_COLUMNS]) == []
+    # Without the clv columns (an older run): today's columns exactly.
+    assert exports.segments_table(_customers(), {1: "L", -2: "N", 0: "W"}).columns.tolist() == list(exports.SEGMENT_COLUMNS)
+
+
+def test_personas_csv_carries_the_clv_figures_when_present(tmp_path):
+    paths = write_fixture_run(tmp_path)
+    _, named = _named(paths)
+    future = named.assign(share_likely_lapsed=0.61234, median_p_alive=0.4321, predicted_value=1234.567,
+                          predicted_value_share=0.25, churn_high_share=0.5)
+    table = exports.personas_table(future)
+    columns = list(exports.PERSONA_COLUMNS)
+    at = columns.index("description")
+    assert table.columns.tolist() == columns[:at] + list(exports.PERSONA_FUTURE_COLUMNS) + columns[at:]
+    text = exports.format_for_csv(table)
+    assert (text.loc[0, "share_likely_lapsed"], text.loc[0, "median_p_alive"], text.loc[0, "predicted_value"]) == (
+        "0.6123", "0.432", "1234.57")

@@ -464,3 +464,133 @@ def test_traits_come_from_02_eda_and_a_traits_file_without_personal_columns(tmp_
     assert persona_traits.read_traits(params)["customer_id"].tolist() == ["1", "3"]
     with pytest.raises(UserError, match="personas.traits_file"):
         persona_traits.load_traits(tmp_path / "nope.csv")
+
+
+# --------------------------------------------------------------------------------------
+# Absolute evidence: P(alive) from 03_rfm's future-value model (issue 14)
+# --------------------------------------------------------------------------------------
+
+LAPSING_RULES = {"at_risk_big_spender", "dormant_low_value", "lapsing"}
+ACTIVE_WORDS = ("steady", "loyal", "recent", "new", "frequent", "promising", "active")
+
+
+def test_likely_lapsed_level_by_hand():
+    levels = persona_rules.cluster_levels
+    recent = CASES["promising_repeat"]  # recency 20 < 50 / 1.5: recent by the medians
+    assert not levels(recent, OVERALL).likely_lapsed  # no clv: today's levels
+    assert levels(recent, OVERALL).recent and not levels(recent, OVERALL).lapsed
+    lapsed = levels({**recent, "share_likely_lapsed": 0.5}, OVERALL)  # inclusive threshold
+    assert lapsed.likely_lapsed and lapsed.lapsed and not lapsed.recent
+    alive = levels({**recent, "share_likely_lapsed": 0.49}, OVERALL)
+    assert not alive.likely_lapsed and alive.recent and not alive.lapsed
+    assert not levels({**recent, "share_likely_lapsed": math.nan}, OVERALL).likely_lapsed
+
+
+@pytest.mark.parametrize("case", [k for k in CASES if k != "no_kept_order"])
+def test_a_likely_lapsed_cluster_is_always_named_by_a_lapsing_rule(case):
+    assert rule_for({**CASES[case], "share_likely_lapsed": 0.62}) in LAPSING_RULES
+    # Mostly alive customers: the relative names stand.
+    assert rule_for({**CASES[case], "share_likely_lapsed": 0.1}) == case
+
+
+def test_no_level_combination_lets_a_likely_lapsed_cluster_reach_the_fallback():
+    names = [n for n in persona_rules.LEVEL_NAMES if n not in ("likely_lapsed", "lapsed", "recent", "no_kept_order")]
+    for bits in range(2 ** len(names)):
+        chosen = {name: bool(bits >> i & 1) for i, name in enumerate(names)}
+        # What cluster_levels gives a likely-lapsed cluster with kept orders.
+        levels = persona_rules.Levels(**chosen, likely_lapsed=True, lapsed=True, recent=False, no_kept_order=False)
+        rule = persona_rules.match_rule(levels)
+        assert rule.key in LAPSING_RULES, f"{chosen} -> {rule.key}"
+        assert not any(word in rule.name.lower() for word in ACTIVE_WORDS)
+
+
+def _lapsed_majority_shop() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A shop where two thirds bought once, long ago: the case of issue 14.
+
+    As BG/NBD has it, the one-time buyers keep P(alive) = 1 (they can only drop out after a
+    repeat purchase); their lapse shows in the churn risk (High: no order expected in 90 days).
+    """
+    rng = np.random.default_rng(14)
+    groups = [  # cluster, customers, recency, frequency, monetary, p_alive, churn risk
+        (0, 200, (380, 620), (1, 1), (80, 400), (1.0, 1.0), "High"),
+        (1, 60, (5, 60), (4, 12), (1500, 6000), (0.8, 0.99), "Low"),
+        (2, 40, (100, 300), (2, 3), (300, 900), (0.4, 0.8), "Medium"),
+    ]
+    rows, model = [], []
+    for cluster, n, rec, freq, mon, alive, risk in groups:
+        for i in range(n):
+            cid = f"{cluster}-{i:03d}"
+            recency, frequency = float(rng.uniform(*rec)), int(rng.integers(freq[0], freq[1] + 1))
+            monetary = float(rng.uniform(*mon))
+            rows.append({"customer_id": cid, "recency_days": recency, "frequency": frequency, "monetary": monetary,
+                         "avg_order_value": monetary / frequency,
+                         "tenure_days": recency + (0.0 if frequency == 1 else 200.0), "cluster": cluster})
+            model.append({"customer_id": cid, "p_alive": float(rng.uniform(*alive)),
+                          "predicted_clv": monetary * (0.05 if risk == "High" else float(rng.uniform(*alive))),
+                          "churn_risk": risk})
+    model.append({"customer_id": "not-a-customer", "p_alive": 0.9, "predicted_clv": 1.0, "churn_risk": "Low"})
+    return pd.DataFrame(rows), pd.DataFrame(model)
+
+
+def _named_shop(customers: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    overall = personas.overall_profile(customers, [])
+    return personas.name_personas(personas.cluster_profiles(customers, []), overall), overall
+
+
+def test_the_biggest_persona_of_a_lapsed_majority_shop_is_not_called_steady():
+    customers, model = _lapsed_majority_shop()
+    before, _ = _named_shop(customers)  # relative words only: the lapsed majority looks typical
+    assert before.loc[0, "rule"] == "steady_mid_value"
+    joined = persona_traits.join_clv(customers, model)
+    assert len(joined) == len(customers)  # a clv row without a customer is not added
+    named, overall = _named_shop(joined)
+    biggest = named.sort_values("customers", ascending=False).iloc[0]
+    assert biggest["rule"] in LAPSING_RULES
+    assert not any(word in biggest["persona"].lower() for word in ACTIVE_WORDS)
+    assert biggest["share_likely_lapsed"] == 1.0 and biggest["churn_high_share"] == 1.0
+    assert "100% are likely lapsed (P(alive) < 50% or churn risk High)" in biggest["description"]
+    assert named["predicted_value"].sum() == pytest.approx(overall["predicted_value"])
+    assert named["predicted_value_share"].sum() == pytest.approx(1.0)
+    assert named.loc[1, "rule"] == "loyal_high_value"  # the alive core keeps its name
+    card = personas_report.card_fields(biggest, overall, horizon_days=365)
+    labels = [label for label, _, _ in card["figures"]]
+    assert "Share likely lapsed (P(alive) < 50% or churn risk High)" in labels and "Predicted value, next 365 days (share)" in labels
+    assert card["figures"][0][0] == "Days since last order"
+    page = personas_report.persona_cards_html(named, overall, horizon_days=365)
+    assert "Churn risk: share high" in page
+    metrics = personas.persona_metrics(named)
+    first = next(p for p in metrics["personas"] if p["persona"] == biggest["persona"])
+    assert first["likely_lapsed_share"] == 1.0 and first["churn_high_share"] == 1.0
+    assert 0 < first["predicted_value_share"] < 1
+    manifest = {"run_id": "r1", "input": {"path": "x.csv", "sha256": "0" * 64}, "steps": [],
+                "metrics": {"05_personas": metrics}}
+    index = index_html(manifest)
+    assert "Predicted value share" in index and "100.0% high" in index
+
+
+def test_without_clv_the_names_and_figures_are_todays():
+    customers, _ = _lapsed_majority_shop()
+    assert persona_traits.join_clv(customers, None) is customers
+    named, overall = _named_shop(customers)
+    assert "share_likely_lapsed" not in named.columns and "predicted_value" not in overall.index
+    assert "likely lapsed" not in " ".join(named["description"])
+    card = personas_report.card_fields(named.iloc[0], overall)
+    assert len(card["figures"]) == len(personas_report.CARD_FIGURES)
+    assert set(personas.persona_metrics(named)["personas"][0]) == {
+        "persona", "customers", "customer_share", "revenue_share", "action"}
+
+
+def test_clv_customers_without_a_row_get_missing_values_and_bad_tables_fail(tmp_path):
+    customers = pd.DataFrame({"customer_id": ["1", "2"], "cluster": [0, 0]})
+    model = pd.DataFrame({"customer_id": [1], "p_alive": [0.3], "predicted_clv": [12.5],
+                          "churn_risk": pd.Categorical(["High"])})
+    joined = persona_traits.join_clv(customers, model)
+    assert joined["p_alive"].isna().tolist() == [False, True] and joined["churn_risk"].tolist()[0] == "High"
+    figures = persona_traits.clv_figures(joined, 25.0)
+    assert figures["share_likely_lapsed"] == 1.0 and figures["predicted_value_share"] == 0.5
+    with pytest.raises(UserError, match="duplicates"):
+        persona_traits.join_clv(customers, pd.concat([model, model]))
+    with pytest.raises(UserError, match="'churn_risk' is missing"):
+        persona_traits.join_clv(customers, model.drop(columns="churn_risk"))
+    params = {"paths": {"interim_dir": str(tmp_path / "interim"), "processed_dir": str(tmp_path / "processed")}}
+    assert persona_traits.read_clv(params) is None  # an older run without the model

@@ -43,3 +43,16 @@ def test_index_without_metrics_still_renders():
 def test_index_skips_blocks_with_an_unexpected_shape():
     manifest = {**MANIFEST, "metrics": {"03_rfm": {"segments": {"Champions": 598}}}}
     assert "RFM segments at a glance" not in index_html(manifest)
+
+
+def test_index_shows_predicted_value_and_churn_risk_per_persona_when_recorded():
+    old = [{"persona": "Lapsing customers", "customers": 200, "customer_share": 0.66, "revenue_share": 0.2, "action": "Remind"}]
+    page = index_html({**MANIFEST, "metrics": {"05_personas": {"personas": old}}})
+    assert "Personas at a glance" in page and "Predicted value share" not in page and "Churn risk" not in page
+    new = [{**old[0], "predicted_value_share": 0.031, "likely_lapsed_share": 0.62, "churn_high_share": 0.7},
+           {**old[0], "persona": "Loyal high-value", "predicted_value_share": None, "churn_high_share": None}]
+    page = index_html({**MANIFEST, "metrics": {"05_personas": {"personas": new}}})
+    assert "<th class=\"num\">Predicted value share</th><th class=\"num\">Churn risk</th>" in page
+    assert "<td class=\"num\">3.1%</td><td class=\"num\">70.0% high</td>" in page
+    assert "<td class=\"num\"></td><td class=\"num\"></td>" in page  # a persona without the figures: blank
+    assert "RFM segments at a glance" not in page

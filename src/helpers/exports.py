@@ -6,9 +6,11 @@ notebook runs interactively): the catalog datasets "segments" and "personas", wh
 
 - ``segments.csv``: one row per customer of the RFM table, columns `SEGMENT_COLUMNS`,
   ready for a CRM import (customer id, the RFM metrics and scores, the RFM segment, the
-  cluster and its persona).
+  cluster and its persona); when 03_rfm's future-value model ran, also
+  `SEGMENT_FUTURE_COLUMNS` (P(alive) to 3 decimals, predicted value in cents, churn risk;
+  blank for a customer the model did not score).
 - ``personas.csv``: one row per persona with its figures and up to three actions,
-  columns `PERSONA_COLUMNS`.
+  columns `PERSONA_COLUMNS` (and `PERSONA_FUTURE_COLUMNS` with the future-value model).
 
 Both are byte-for-byte the same for the same input: rows sorted by a stable key, money
 rounded to 2 decimals, shares to 4, every number written by a fixed format, UTF-8 with
@@ -70,6 +72,8 @@ SEGMENT_COLUMNS: tuple[str, ...] = (
     "cluster",
     "persona",
 )
+# Added to segments.csv when the customer table carries 03_rfm's clv columns.
+SEGMENT_FUTURE_COLUMNS: tuple[str, ...] = ("p_alive", "predicted_clv", "churn_risk")
 PERSONA_COLUMNS: tuple[str, ...] = (
     "persona",
     "rule",
@@ -87,6 +91,14 @@ PERSONA_COLUMNS: tuple[str, ...] = (
     "action_1",
     "action_2",
     "action_3",
+)
+# Added to personas.csv (before the description) when the profiles carry the clv figures.
+PERSONA_FUTURE_COLUMNS: tuple[str, ...] = (
+    "share_likely_lapsed",
+    "median_p_alive",
+    "predicted_value",
+    "predicted_value_share",
+    "churn_high_share",
 )
 MAX_ACTIONS = 3
 PSEUDONYM_DIGITS = 16
@@ -333,7 +345,9 @@ def segments_table(
     -------
     pandas.DataFrame
         customer_id (text), recency_days (whole days, nullable), frequency, monetary (2
-        decimals), r_score, f_score, m_score, rfm_segment (text), cluster, persona.
+        decimals), r_score, f_score, m_score, rfm_segment (text), cluster, persona; when
+        `customers` has them, `SEGMENT_FUTURE_COLUMNS`: p_alive (3 decimals), predicted_clv
+        (cents), churn_risk (text), missing for customers the model did not score.
 
     Raises
     ------
@@ -366,6 +380,11 @@ def segments_table(
             "persona": customers["cluster"].map(dict(persona_of_cluster)).astype(object),
         }
     )
+    if all(c in customers.columns for c in SEGMENT_FUTURE_COLUMNS):
+        table["p_alive"] = customers["p_alive"].astype("float64").round(3) + 0.0
+        table["predicted_clv"] = _money(customers["predicted_clv"])
+        risk = customers["churn_risk"].astype(object)
+        table["churn_risk"] = risk.where(risk.notna(), None).map(lambda v: None if v is None else str(v))
     return table.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
 
 
@@ -381,14 +400,19 @@ def personas_table(personas: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        In the order of `personas`; ``action_1`` to ``action_3`` blank when fewer.
+        In the order of `personas`; ``action_1`` to ``action_3`` blank when fewer;
+        `PERSONA_FUTURE_COLUMNS` before ``description`` when `personas` has them.
     """
     table = personas.reset_index().rename(columns={"index": "cluster"})
     actions = table["actions"].map(lambda a: list(a)[:MAX_ACTIONS] + [""] * (MAX_ACTIONS - len(a)))
     for i in range(MAX_ACTIONS):
         table[f"action_{i + 1}"] = actions.map(lambda a, i=i: a[i])
     table["cluster"] = table["cluster"].astype("int64")
-    return table.loc[:, list(PERSONA_COLUMNS)]
+    columns = list(PERSONA_COLUMNS)
+    if all(c in table.columns for c in PERSONA_FUTURE_COLUMNS):
+        at = columns.index("description")
+        columns[at:at] = PERSONA_FUTURE_COLUMNS
+    return table.loc[:, columns]
 
 
 # --------------------------------------------------------------------------------------
@@ -421,6 +445,13 @@ EXPORT_DECIMALS: dict[str, int] = {
     "median_recency_days": 1,
     "median_frequency": 1,
     "median_tenure_days": 1,
+    "p_alive": 3,
+    "predicted_clv": 2,
+    "share_likely_lapsed": 4,
+    "median_p_alive": 3,
+    "predicted_value": 2,
+    "predicted_value_share": 4,
+    "churn_high_share": 4,
 }
 
 

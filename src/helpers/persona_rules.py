@@ -6,6 +6,14 @@ recency (days since the last order, smaller is better) high is called **lapsed**
 **recent**; a low tenure (first order not long ago) is **new**. `cluster_levels` turns a
 cluster's medians into these `Levels`.
 
+Relative words alone mislead on a shop where most customers have lapsed: the median
+customer is then lapsed too, and a lapsed cluster looks "typical". When 03_rfm's future-value
+model ran (dataset "clv"), a cluster is also **likely lapsed** when at least half of its
+customers with a P(alive) are likely lapsed (P(alive) < 0.5 or churn risk High), i.e. its median customer is probably no longer
+a customer. This absolute evidence wins: a likely-lapsed cluster counts as lapsed and never as
+recent, and no rule whose name says loyal, new, frequent or recent names it. Without the
+model ``likely_lapsed`` is False and the names are the relative ones.
+
 `PERSONA_RULES` lists the rules in the order they are tried; the first that fires names the
 cluster (`match_rule`), and the last always fires. Each rule is one `PersonaRule` entry:
 its key (used by ``personas.overrides``), persona name, condition (levels that must all
@@ -32,6 +40,9 @@ import pandas as pd
 from helpers.errors import UserError
 
 DEFAULT_RATIO = 1.5
+# P(alive) below this: the customer is likely lapsed; at least this share of them: the cluster is.
+ALIVE_THRESHOLD = 0.5
+LIKELY_LAPSED_SHARE = 0.5
 OVERRIDE_KEYS: tuple[str, ...] = ("name", "actions", "description")
 MAX_ACTIONS = 3
 
@@ -40,8 +51,8 @@ MAX_ACTIONS = 3
 class Levels:
     """Where a cluster stands against all customers (see the module docstring)."""
 
-    recent: bool
-    lapsed: bool
+    recent: bool  # recency low and not likely_lapsed
+    lapsed: bool  # recency high or likely_lapsed
     high_frequency: bool
     high_monetary: bool
     low_monetary: bool
@@ -49,6 +60,7 @@ class Levels:
     new: bool  # tenure low: first order not long ago
     single_order: bool  # median frequency <= 1
     no_kept_order: bool  # median frequency < 1
+    likely_lapsed: bool = False  # share likely lapsed (P(alive) < 0.5 or churn risk High) >= 0.5; False without clv
 
 
 LEVEL_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Levels))
@@ -119,18 +131,18 @@ PERSONA_RULES: tuple[PersonaRule, ...] = (
     PersonaRule(
         key="loyal_high_value",
         name="Loyal high-value",
-        when="monetary high, frequency high, recency not lapsed",
+        when="monetary high, frequency high, not lapsed (recency not high, median customer not likely lapsed)",
         why="They order often, recently and spend the most: the core of the revenue.",
         actions=("Invite them to a loyalty or VIP programme with early access to new ranges",
                  "Thank them with service perks (free delivery, a personal contact) rather than discounts",
                  "Ask them for reviews and referrals"),
         color="#009e73",
-        all_of=("high_monetary", "high_frequency"), none_of=("lapsed",),
+        all_of=("high_monetary", "high_frequency"), none_of=("lapsed", "likely_lapsed"),
     ),
     PersonaRule(
         key="at_risk_big_spender",
         name="At-risk big spenders",
-        when="recency lapsed, monetary or frequency high",
+        when="lapsed (recency high or median customer likely lapsed), monetary or frequency high",
         why="They used to buy a lot but have not ordered for a long time.",
         actions=("Win them back with a personal message and a time-limited offer on what they used to buy",
                  "Ask what changed (a short survey or call) before they are lost for good",
@@ -141,18 +153,19 @@ PERSONA_RULES: tuple[PersonaRule, ...] = (
     PersonaRule(
         key="new_first_time",
         name="New / first-time buyers",
-        when="median frequency <= 1 and recency recent or tenure low (first order not long ago)",
+        when=("median frequency <= 1, recency recent or tenure low (first order not long ago), "
+              "median customer not likely lapsed"),
         why="Most have placed a single order, not long ago.",
         actions=("Send a welcome series that leads to a second order within 30 days",
                  "Offer an incentive on the second order, such as free delivery",
                  "Recommend products often bought with their first purchase"),
         color="#0072b2",
-        all_of=("single_order",), any_of=("recent", "new"),
+        all_of=("single_order",), any_of=("recent", "new"), none_of=("likely_lapsed",),
     ),
     PersonaRule(
         key="dormant_low_value",
         name="Dormant low-value",
-        when="recency lapsed, monetary low",
+        when="lapsed (recency high or median customer likely lapsed), monetary low",
         why="They bought little and long ago.",
         actions=("Keep them on low-cost channels only (newsletter, one reactivation e-mail)",
                  "Try a single win-back offer, then stop contacting those who do not respond",
@@ -163,8 +176,8 @@ PERSONA_RULES: tuple[PersonaRule, ...] = (
     PersonaRule(
         key="lapsing",
         name="Lapsing customers",
-        when="recency lapsed (none of the rules above)",
-        why="They have not ordered for much longer than the typical customer.",
+        when="lapsed: recency high or median customer likely lapsed (none of the rules above)",
+        why="They have not ordered for a long time and may not come back.",
         actions=("Send a reminder with new products in the categories they bought",
                  "Offer a limited-time incentive to order again before they lapse for good"),
         color="#e69f00",
@@ -183,27 +196,27 @@ PERSONA_RULES: tuple[PersonaRule, ...] = (
     PersonaRule(
         key="frequent_small_basket",
         name="Frequent small-basket buyers",
-        when="frequency high (monetary not high)",
+        when="frequency high (monetary not high), median customer not likely lapsed",
         why="They order often but spend little per order.",
         actions=("Raise basket size with bundles and a free-delivery threshold just above their usual order",
                  "Cross-sell complementary products at checkout"),
         color="#56b4e9",
-        all_of=("high_frequency",),
+        all_of=("high_frequency",), none_of=("likely_lapsed",),
     ),
     PersonaRule(
         key="promising_repeat",
         name="Promising repeat buyers",
-        when="recency recent, median frequency >= 2",
+        when="recency recent (median customer not likely lapsed), median frequency >= 2",
         why="They came back recently for more than one order.",
         actions=("Nurture them towards loyalty with personalised recommendations",
                  "Offer a loyalty programme membership after their next order"),
         color="#6a3d9a",
-        all_of=("recent",), none_of=("single_order",),
+        all_of=("recent",), none_of=("single_order", "likely_lapsed"),
     ),
     PersonaRule(
         key="steady_mid_value",
         name="Steady mid-value customers",
-        when="always (fallback when no rule above fires)",
+        when="always (fallback when no rule above fires; never a likely-lapsed cluster, which a lapsed rule names)",
         why="They are close to the typical customer on every measure.",
         actions=("Keep them engaged with a regular newsletter and seasonal offers",
                  "Test cross-sell offers to lift their spend"),
@@ -243,7 +256,10 @@ def _median(row: Mapping[str, Any], metric: str) -> float:
 
 
 def cluster_levels(profile: Mapping[str, Any], overall: Mapping[str, Any], ratio: float = DEFAULT_RATIO) -> Levels:
-    """Compare one cluster's medians with all customers' medians.
+    """Compare one cluster's medians with all customers' medians, and read its P(alive) evidence.
+
+    ``likely_lapsed`` is ``share_likely_lapsed >= 0.5`` (a profile without it, i.e. a run
+    without the clv model, is never likely lapsed); it makes the cluster lapsed and not recent.
 
     Parameters
     ----------
@@ -265,15 +281,20 @@ def cluster_levels(profile: Mapping[str, Any], overall: Mapping[str, Any], ratio
     >>> levels = cluster_levels(cluster, overall)
     >>> levels.recent, levels.high_frequency, levels.high_monetary, levels.high_order_value
     (True, True, True, False)
+    >>> levels = cluster_levels(cluster | {"share_likely_lapsed": 0.62}, overall)
+    >>> levels.likely_lapsed, levels.lapsed, levels.recent
+    (True, True, False)
     """
     r, r0 = _median(profile, "recency_days"), _median(overall, "recency_days")
     f, f0 = _median(profile, "frequency"), _median(overall, "frequency")
     m, m0 = _median(profile, "monetary"), _median(overall, "monetary")
     aov, aov0 = _median(profile, "avg_order_value"), _median(overall, "avg_order_value")
     t, t0 = _median(profile, "tenure_days"), _median(overall, "tenure_days")
+    lapsed_share = profile.get("share_likely_lapsed")
+    likely_lapsed = lapsed_share is not None and pd.notna(lapsed_share) and float(lapsed_share) >= LIKELY_LAPSED_SHARE
     return Levels(
-        recent=_low(r, r0, ratio),
-        lapsed=_high(r, r0, ratio),
+        recent=_low(r, r0, ratio) and not likely_lapsed,
+        lapsed=_high(r, r0, ratio) or likely_lapsed,
         high_frequency=_high(f, f0, ratio),
         high_monetary=_high(m, m0, ratio),
         low_monetary=_low(m, m0, ratio),
@@ -281,6 +302,7 @@ def cluster_levels(profile: Mapping[str, Any], overall: Mapping[str, Any], ratio
         new=_low(t, t0, ratio),
         single_order=math.isfinite(f) and f <= 1,
         no_kept_order=math.isfinite(f) and f < 1,
+        likely_lapsed=likely_lapsed,
     )
 
 
@@ -294,8 +316,8 @@ def rules_table() -> pd.DataFrame:
 
     Examples
     --------
-    >>> rules_table().iloc[1, 1:].tolist()
-    ['loyal_high_value', 'Loyal high-value', 'monetary high, frequency high, recency not lapsed']
+    >>> rules_table().iloc[1, 1:3].tolist()
+    ['loyal_high_value', 'Loyal high-value']
     """
     return pd.DataFrame(
         [(i, r.key, r.name, r.when) for i, r in enumerate(PERSONA_RULES, 1)],

@@ -6,7 +6,10 @@ present, extra customer traits (`helpers.persona_traits`), and works in three st
 1. **Profiles.** `join_clusters` puts one row per customer together; `cluster_profiles`
    and `overall_profile` give each cluster's size, revenue, medians of recency,
    frequency, monetary, average order value and tenure, and of any extra trait
-   (numeric: median; true/false: share true; text: most common value and its share).
+   (numeric: median; true/false: share true; text: most common value and its share), and,
+   when 03_rfm's future-value model ran (`helpers.persona_traits.join_clv`), the share of
+   customers likely lapsed (P(alive) < 0.5 or churn risk High), the median P(alive), the predicted value and
+   its share, and the share at high churn risk.
    `relative_to_overall` and `segment_composition` say how a cluster differs; where it
    buys what is counted with DuckDB in `helpers.persona_rankings`.
 2. **Names.** `name_personas` compares each cluster's medians with the medians of all
@@ -42,6 +45,7 @@ from helpers.persona_rules import (  # noqa: F401
     match_rule,
     override_problems,
 )
+from helpers.persona_traits import CLV_TRAITS, clv_figures, future_sentence
 
 CLUSTER_COLUMN = "cluster"
 # Median columns of a profile: column of the customer table -> label in the report.
@@ -53,7 +57,7 @@ PROFILE_METRICS: dict[str, str] = {
     "tenure_days": "days since first order",
 }
 # Columns of the RFM table and of clusters.parquet: never treated as extra traits.
-_KNOWN_COLUMNS: frozenset[str] = frozenset({*catalog.RFM_COLUMNS, *catalog.LABEL_COLUMNS, "persona"})
+_KNOWN_COLUMNS: frozenset[str] = frozenset({*catalog.RFM_COLUMNS, *catalog.LABEL_COLUMNS, *CLV_TRAITS, "persona"})
 
 
 # --------------------------------------------------------------------------------------
@@ -157,7 +161,8 @@ def _trait_kind(values: pd.Series) -> str:
     return "top"
 
 
-def _profile(group: pd.DataFrame, total_customers: int, total_revenue: float, traits: Sequence[str]) -> dict[str, Any]:
+def _profile(group: pd.DataFrame, total_customers: int, total_revenue: float, traits: Sequence[str],
+             total_predicted: float = math.nan) -> dict[str, Any]:
     n = len(group)
     revenue = float(group["monetary"].sum())
     frequency = group["frequency"]
@@ -171,6 +176,8 @@ def _profile(group: pd.DataFrame, total_customers: int, total_revenue: float, tr
         row[f"median_{column}"] = float(group[column].median()) if group[column].notna().any() else np.nan
     row["single_order_share"] = float((frequency == 1).mean()) if n else np.nan
     row["no_order_share"] = float((frequency == 0).mean()) if n else np.nan
+    if "p_alive" in group.columns:
+        row.update(clv_figures(group, total_predicted))
     for trait in traits:
         values = group[trait]
         kind = _trait_kind(values)
@@ -210,8 +217,10 @@ def cluster_profiles(customers: pd.DataFrame, traits: Sequence[str] | None = Non
         Indexed by cluster label (ascending): customers, customer_share, revenue,
         revenue_share, ``median_<metric>`` for each of `PROFILE_METRICS` (customers
         without a kept order have no recency, tenure or order value and are skipped),
-        single_order_share, no_order_share, then the trait columns. ``customers`` and
-        ``revenue`` add up to the table's.
+        single_order_share, no_order_share, with the clv columns (`join_clv`) also
+        share_likely_lapsed, median_p_alive, predicted_value, predicted_value_share and
+        churn_high_share (`helpers.persona_traits.clv_figures`), then the trait columns.
+        ``customers``, ``revenue`` and ``predicted_value`` add up to the table's.
 
     Examples
     --------
@@ -227,8 +236,9 @@ def cluster_profiles(customers: pd.DataFrame, traits: Sequence[str] | None = Non
     traits = trait_columns(customers) if traits is None else list(traits)
     total_customers = len(customers)
     total_revenue = float(customers["monetary"].sum())
+    total_predicted = _total_predicted(customers)
     rows = {
-        label: _profile(group, total_customers, total_revenue, traits)
+        label: _profile(group, total_customers, total_revenue, traits, total_predicted)
         for label, group in customers.groupby(CLUSTER_COLUMN, sort=True)
     }
     profiles = pd.DataFrame.from_dict(rows, orient="index")
@@ -246,8 +256,13 @@ def overall_profile(customers: pd.DataFrame, traits: Sequence[str] | None = None
         Named ``"All customers"``; shares are 1.
     """
     traits = trait_columns(customers) if traits is None else list(traits)
-    row = _profile(customers, len(customers), float(customers["monetary"].sum()), traits)
+    row = _profile(customers, len(customers), float(customers["monetary"].sum()), traits,
+                   _total_predicted(customers))
     return pd.Series(row, name="All customers")
+
+
+def _total_predicted(customers: pd.DataFrame) -> float:
+    return float(customers["predicted_clv"].sum()) if "predicted_clv" in customers.columns else math.nan
 
 
 def relative_to_overall(customers: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -440,6 +455,10 @@ def describe_persona(profile: Mapping[str, Any], overall: Mapping[str, Any], why
     '1,703 customers (39.0% of all) bring 84.8% of net revenue. They buy often. The median
     customer last ordered 24 days ago (all customers: 51), placed 5 orders (2) and spent
     1,910 in net revenue (643), 338 per order (283).'
+
+    With the future-value model (``share_likely_lapsed`` and friends, see `cluster_profiles`)
+    a sentence in absolute words follows, e.g. "62% are likely lapsed (P(alive) < 50% or churn risk High); they
+    hold 3.1% of the predicted value and 70% are at high churn risk."
     """
     def get(row: Mapping[str, Any], key: str) -> float:
         value = row.get(key)
@@ -468,7 +487,7 @@ def describe_persona(profile: Mapping[str, Any], overall: Mapping[str, Any], why
             f"revenue ({format_money(get(overall, 'median_monetary'))}), {format_money(aov)} per order "
             f"({format_money(get(overall, 'median_avg_order_value'))})."
         )
-    return f"{head} {why} {figures}"
+    return f"{head} {why} {figures}{future_sentence(profile)}"
 
 
 def name_personas(
@@ -539,6 +558,9 @@ def _named_row(
 def persona_metrics(personas: pd.DataFrame) -> dict[str, Any]:
     """Return the figures ``index.html`` shows: ``{"personas": [{persona, customers, ...}]}``.
 
+    With the future-value model each persona also carries ``predicted_value_share``,
+    ``likely_lapsed_share`` and ``churn_high_share`` (None when missing).
+
     Examples
     --------
     >>> frame = pd.DataFrame({"persona": ["A"], "customers": [3], "customer_share": [1.0],
@@ -546,15 +568,23 @@ def persona_metrics(personas: pd.DataFrame) -> dict[str, Any]:
     >>> persona_metrics(frame)
     {'personas': [{'persona': 'A', 'customers': 3, 'customer_share': 1.0, 'revenue_share': 1.0, 'action': 'Call'}]}
     """
-    return {
-        "personas": [
-            {
-                "persona": str(row["persona"]),
-                "customers": int(row["customers"]),
-                "customer_share": round(float(row["customer_share"]), 6),
-                "revenue_share": round(float(row["revenue_share"]), 6) if pd.notna(row["revenue_share"]) else None,
-                "action": str(row["actions"][0]) if len(row["actions"]) else "",
-            }
-            for _, row in personas.iterrows()
-        ]
-    }
+    def share(row: pd.Series, column: str) -> float | None:
+        value = row.get(column)
+        return round(float(value), 6) if value is not None and pd.notna(value) else None
+
+    future = "share_likely_lapsed" in personas.columns
+    rows = []
+    for _, row in personas.iterrows():
+        entry = {
+            "persona": str(row["persona"]),
+            "customers": int(row["customers"]),
+            "customer_share": round(float(row["customer_share"]), 6),
+            "revenue_share": share(row, "revenue_share"),
+            "action": str(row["actions"][0]) if len(row["actions"]) else "",
+        }
+        if future:
+            entry |= {"predicted_value_share": share(row, "predicted_value_share"),
+                      "likely_lapsed_share": share(row, "share_likely_lapsed"),
+                      "churn_high_share": share(row, "churn_high_share")}
+        rows.append(entry)
+    return {"personas": rows}

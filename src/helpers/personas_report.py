@@ -42,6 +42,18 @@ CARD_FIGURES: tuple[tuple[str, str, Callable[[float], str]], ...] = (
 )
 
 
+def _share(value: float) -> str:
+    return f"{value:.0%}"
+
+
+# Added to each card when 03_rfm's future-value model ran (absolute, not relative, evidence).
+FUTURE_CARD_FIGURES: tuple[tuple[str, str, Callable[[float], str]], ...] = (
+    ("Share likely lapsed (P(alive) < 50% or churn risk High)", "share_likely_lapsed", _share),
+    ("P(alive)", "median_p_alive", lambda v: f"{v:.2f}"),
+    ("Churn risk: share high", "churn_high_share", _share),
+)
+
+
 # --------------------------------------------------------------------------------------
 # Cards
 # --------------------------------------------------------------------------------------
@@ -64,7 +76,9 @@ def _figure(row: Mapping[str, Any], key: str, fmt: Callable[[float], str]) -> st
     return fmt(float(raw)) if raw is not None and pd.notna(raw) else "n/a"
 
 
-def card_fields(row: pd.Series, overall: Mapping[str, Any], signature: str | None = None) -> dict[str, Any]:
+def card_fields(
+    row: pd.Series, overall: Mapping[str, Any], signature: str | None = None, horizon_days: int | None = None
+) -> dict[str, Any]:
     """Return the texts of one persona card, formatted and not yet escaped.
 
     Parameters
@@ -75,13 +89,16 @@ def card_fields(row: pd.Series, overall: Mapping[str, Any], signature: str | Non
         `helpers.personas.overall_profile` (the "all" column).
     signature : str, optional
         The persona's signature products (`signature_text`).
+    horizon_days : int, optional
+        ``clv.horizon_days``, named in the predicted value's label.
 
     Returns
     -------
     dict
         color (its rule's, `helpers.persona_rules.PersonaRule.color`), name, customers,
-        customer_share, revenue, figures (label, persona, all), description, signature,
-        actions.
+        customer_share, revenue, figures (label, persona, all; with the future-value model
+        also the share likely lapsed, P(alive), predicted value and its share, and the share
+        at high churn risk), description, signature, actions.
 
     Raises
     ------
@@ -89,13 +106,22 @@ def card_fields(row: pd.Series, overall: Mapping[str, Any], signature: str | Non
         The row's rule is not in `helpers.persona_rules.PERSONA_RULES`.
     """
     share = row["revenue_share"]
+    figures = [(label, _figure(row, key, fmt), _figure(overall, key, fmt)) for label, key, fmt in CARD_FIGURES]
+    if "share_likely_lapsed" in row.index:
+        figures += [(label, _figure(row, key, fmt), _figure(overall, key, fmt)) for label, key, fmt in FUTURE_CARD_FIGURES]
+        horizon = f", next {horizon_days:,} days" if horizon_days else ""
+        value_share = row.get("predicted_value_share")
+        value = _figure(row, "predicted_value", format_money)
+        if value_share is not None and pd.notna(value_share):
+            value += f" ({float(value_share):.1%})"
+        figures.append((f"Predicted value{horizon} (share)", value, _figure(overall, "predicted_value", format_money)))
     return {
         "color": rule(str(row["rule"])).color,
         "name": str(row["persona"]),
         "customers": f"{int(row['customers']):,}",
         "customer_share": f"{float(row['customer_share']):.1%}",
         "revenue": f"{float(share):.1%} of net revenue" if pd.notna(share) and share > 0 else "no net revenue",
-        "figures": [(label, _figure(row, key, fmt), _figure(overall, key, fmt)) for label, key, fmt in CARD_FIGURES],
+        "figures": figures,
         "description": str(row["description"]),
         "signature": str(signature) if signature else "",
         "actions": [str(action) for action in row["actions"]],
@@ -103,7 +129,10 @@ def card_fields(row: pd.Series, overall: Mapping[str, Any], signature: str | Non
 
 
 def persona_cards_html(
-    personas: pd.DataFrame, overall: Mapping[str, Any], signature: Mapping[int, str] | None = None
+    personas: pd.DataFrame,
+    overall: Mapping[str, Any],
+    signature: Mapping[int, str] | None = None,
+    horizon_days: int | None = None,
 ) -> str:
     """Return the persona cards as HTML: name, size, revenue share, key figures, actions.
 
@@ -119,6 +148,8 @@ def persona_cards_html(
         Output of `helpers.personas.overall_profile` (the "all customers" column of each card).
     signature : mapping, optional
         Cluster -> text of its signature products (`signature_text`), shown on its card.
+    horizon_days : int, optional
+        ``clv.horizon_days`` (see `card_fields`).
 
     Returns
     -------
@@ -126,7 +157,7 @@ def persona_cards_html(
         A ``<style>`` block and one ``<div class="persona-cards">``.
     """
     signature = signature if signature is not None else {}
-    cards = [card_fields(row, overall, signature.get(cluster)) for cluster, row in personas.iterrows()]
+    cards = [card_fields(row, overall, signature.get(cluster), horizon_days) for cluster, row in personas.iterrows()]
     return _templates().get_template("cards.html.j2").render(cards=cards)
 
 
@@ -146,7 +177,17 @@ PROFILE_TABLE_COLUMNS: dict[str, tuple[str, str]] = {
     "median_tenure_days": ("days since first order", "{:,.0f}"),
     "single_order_share": ("one order only", "{:.0%}"),
 }
-PROFILE_TABLE_FORMATS: dict[str, str] = {label: fmt for label, fmt in PROFILE_TABLE_COLUMNS.values()}
+# Added to the profile table when 03_rfm's future-value model ran.
+FUTURE_TABLE_COLUMNS: dict[str, tuple[str, str]] = {
+    "share_likely_lapsed": ("likely lapsed", "{:.0%}"),
+    "median_p_alive": ("P(alive)", "{:.2f}"),
+    "predicted_value": ("predicted value", "{:,.0f}"),
+    "predicted_value_share": ("share of predicted value", "{:.1%}"),
+    "churn_high_share": ("high churn risk", "{:.0%}"),
+}
+PROFILE_TABLE_FORMATS: dict[str, str] = {
+    label: fmt for label, fmt in (*PROFILE_TABLE_COLUMNS.values(), *FUTURE_TABLE_COLUMNS.values())
+}
 
 
 def profile_table(personas: pd.DataFrame, overall: pd.Series) -> pd.DataFrame:
@@ -155,9 +196,8 @@ def profile_table(personas: pd.DataFrame, overall: pd.Series) -> pd.DataFrame:
     Show it with ``table_html(frame, PROFILE_TABLE_FORMATS)``; medians are per customer.
     """
     rows = pd.concat([personas, overall.to_frame().T.assign(persona="All customers")])
-    table = rows.loc[:, ["persona", *PROFILE_TABLE_COLUMNS]].rename(
-        columns={c: label for c, (label, _) in PROFILE_TABLE_COLUMNS.items()}
-    )
+    columns = {**PROFILE_TABLE_COLUMNS, **{c: v for c, v in FUTURE_TABLE_COLUMNS.items() if c in rows.columns}}
+    table = rows.loc[:, ["persona", *columns]].rename(columns={c: label for c, (label, _) in columns.items()})
     table["customers"] = table["customers"].astype("int64")
     for column in table.columns[2:]:
         table[column] = table[column].astype("float64")

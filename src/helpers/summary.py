@@ -8,6 +8,9 @@ Metric contracts read here:
 - ``03_rfm``: ``segments``: list of {segment, customers, customer_share, revenue_share, action}
 - ``04_clustering``: chosen_k, k_reason, silhouette, stability_mean_ari, stable
 - ``05_personas``: ``personas``: list of {persona, customers, customer_share, revenue_share, action}
+  and, when 03_rfm's future-value model ran, predicted_value_share, likely_lapsed_share and
+  churn_high_share (shown as the columns "Predicted value share" and "Churn risk"; manifests
+  without them render as before)
 
 All text is HTML-escaped.
 """
@@ -70,8 +73,12 @@ def _group(title: str, rows: Any, name_key: str, link: str) -> dict[str, Any] | 
     if not isinstance(rows, list) or not rows or not all(isinstance(r, Mapping) for r in rows):
         return None
     shown = [{**row, name_key: str(row.get(name_key, "")), "action": str(row.get("action", "")),
-              "bar_rem": max(float(row.get("revenue_share") or 0), 0) * 8} for row in rows]
-    return {"title": title, "rows": shown, "name_key": name_key, "link": link}
+              "bar_rem": max(float(row.get("revenue_share") or 0), 0) * 8,
+              "value_share": _pct(row.get("predicted_value_share")),
+              "churn": f"{_pct(row.get('churn_high_share'))} high" if _pct(row.get("churn_high_share")) else ""}
+             for row in rows]
+    future = any(row["value_share"] or row["churn"] for row in shown)
+    return {"title": title, "rows": shown, "name_key": name_key, "link": link, "future": future}
 
 
 def _template() -> Any:
