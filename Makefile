@@ -57,7 +57,8 @@ synthetic-report: synthetic ## Run the whole report on the synthetic data (param
 bench: $(STAMP) ## Benchmark stages on 1M and 10M synthetic lines (BENCH_ARGS=--large adds 100M); writes reports/bench/
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-clean: ## Remove generated data, reports and caches (keeps data/raw and .venv)
-	rm -rf data/interim/* data/processed/* data/synthetic reports/* .pytest_cache .ruff_cache
+clean: ## Remove generated data, run reports and caches (keeps data/raw, reports/bench and .venv)
+	rm -rf data/interim/* data/processed/* data/synthetic .pytest_cache .ruff_cache
+	find reports -mindepth 1 -maxdepth 1 ! -name bench ! -name .gitkeep -exec rm -rf {} +
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
 	@touch data/interim/.gitkeep data/processed/.gitkeep reports/.gitkeep

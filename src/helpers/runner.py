@@ -23,6 +23,7 @@ import copy
 import datetime as dt
 import importlib.metadata
 import json
+import logging
 import os
 import platform
 import shutil
@@ -469,6 +470,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     notebooks = [n.strip() for n in args.only.split(",") if n.strip()] or list(NOTEBOOKS)
     unknown = [n for n in notebooks if n not in NOTEBOOKS]
+    # A kernel stopped by an interrupt leaves nbclient's asyncio tasks failing with
+    # DeadKernelError; asyncio would print their tracebacks on the terminal after the
+    # runner's one line. The runner reports the outcome itself.
+    logging.getLogger("asyncio").addHandler(logging.NullHandler())
+    logging.getLogger("asyncio").propagate = False
     with Interrupts() as interrupts:
         return _main(args.params, notebooks, unknown, interrupts)
 
