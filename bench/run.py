@@ -56,7 +56,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REPORT_DIR = PROJECT_ROOT / "reports" / "bench"
 STAGE_ORDER = (
     "ingest_csv", "clean_csv", "clean_parquet", "eda_customer_table", "rfm_metrics",
-    "rfm_scoring", "clustering", "pandas_eda_table", "pandas_rfm_metrics", "report",
+    "rfm_scoring", "clv", "clustering", "pandas_eda_table", "pandas_rfm_metrics", "report",
 )
 # Each engine stage checked against the targets, and its plain-pandas baseline.
 # The "customer features" are what RFM scoring and clustering run on: 03_rfm's
@@ -178,6 +178,8 @@ def bench_size(rows: int, stages: Sequence[str], args: argparse.Namespace, env: 
             plan.append((name, {"transactions": str(cleaned), "out": str(work / "rfm_metrics.parquet")}, name))
         elif name == "rfm_scoring":
             plan.append((name, {"metrics": str(work / "rfm_metrics.parquet"), "out": str(work / "rfm.parquet")}, name))
+        elif name == "clv":
+            plan.append((name, {"transactions": str(cleaned), "out": str(work / "clv.parquet")}, name))
         elif name == "clustering" and rows <= args.cluster_max:
             plan.append((name, {"rfm_table": str(work / "rfm.parquet"),
                                 "customers": str(work / "customers.parquet")}, name))

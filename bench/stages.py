@@ -122,6 +122,43 @@ def rfm_metrics(transactions: str, out: str, params_file: str) -> dict[str, Any]
 
 
 @stage
+def clv(transactions: str, out: str, params_file: str) -> dict[str, Any]:
+    """03_rfm's future value: BTYD inputs, BG/NBD and Gamma-Gamma fits, predictions, Parquet.
+
+    The out-of-time validation is not included (it repeats the inputs and the BG/NBD fit on
+    the calibration period).
+    """
+    from helpers import clv as btyd
+    from helpers import rfm
+
+    params = _params(params_file)
+    settings = params["clv"]
+    laps: dict[str, float] = {}
+    start = last = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        laps[name] = round(now - last, 2)
+        last = now
+
+    with _connect(params) as con:
+        analysis_date = rfm.day_after_last_line(con, transactions)
+        inputs = btyd.btyd_inputs(con, transactions, analysis_date)
+    lap("inputs_s")
+    bgnbd = btyd.fit_bgnbd(inputs)
+    gg = btyd.fit_gamma_gamma(inputs)
+    lap("fit_s")
+    predictions = btyd.predict(inputs, bgnbd, gg, horizon_days=settings["horizon_days"],
+                               churn_days=settings["churn_days"],
+                               discount_rate=settings["discount_rate"], analysis_date=analysis_date)
+    lap("predict_s")
+    predictions.to_parquet(out, index=False)
+    lap("write_s")
+    return {"wall_s": time.perf_counter() - start, "customers": len(predictions), **laps}
+
+
+@stage
 def rfm_scoring(metrics: str, out: str, params_file: str) -> dict[str, Any]:
     """03_rfm's 1-5 scores and segments on the metrics table (pandas, customer level)."""
     import pandas as pd

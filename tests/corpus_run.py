@@ -23,7 +23,7 @@ def _check_same_last_folder_name(folder: Path, params: dict[str, Any]) -> None:
     interim = {p.name for p in (folder / "a" / "data").iterdir() if not p.name.startswith(".")}
     processed = {p.name for p in (folder / "b" / "data").iterdir() if not p.name.startswith(".")}
     assert interim == {"transactions.parquet", "cleaning_log.csv", "facts.json"}, interim
-    assert processed == {"rfm.parquet"}, processed
+    assert processed == {"clv.parquet", "rfm.parquet"}, processed
 
 
 def _same_folder_for_both(folder: Path) -> dict[str, Any]:

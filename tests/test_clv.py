@@ -25,6 +25,7 @@ out). D: recency Jan 10 -> Mar 31 = 21 + 29 + 31 = 81, T = 82. E: T Feb 20 -> Ap
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -32,7 +33,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import clv, clv_validation, engine, rfm
+from helpers import catalog, clv, clv_validation, engine, rfm
 from helpers.catalog import TRANSACTION_COLUMNS
 from helpers.errors import UserError
 from helpers.synth_btyd import simulate_btyd
@@ -316,3 +317,61 @@ def test_simulation_routes_agree() -> None:
     # every holdout purchase is by a customer still alive at T
     alive = truth.customers.set_index("customer_id")["alive"]
     assert alive.loc[truth.holdout_orders["customer_id"].unique()].all()
+
+
+# ------------------------------------------------------------------------------ future_value (03_rfm)
+
+CLV_PARAMS = {"horizon_days": 365, "churn_days": 90, "holdout_days": 180, "discount_rate": 0.1}
+
+
+def test_future_value_fits_predicts_and_validates(con, tmp_path: Path) -> None:
+    _, truth = simulate_btyd(3000, **TRUE, seed=5, holdout_days=120, lines=True,
+                             analysis_date="2024-01-01")
+    path = tmp_path / "lines.parquet"
+    truth.lines.to_parquet(path, index=False)
+    predictions, info = clv_validation.future_value(con, path, "2024-04-30",
+                                                    {**CLV_PARAMS, "holdout_days": 120})
+    assert list(predictions.columns) == list(catalog.CLV_COLUMNS) and len(predictions) == 3000
+    assert predictions["p_alive"].between(0, 1).all() and predictions["predicted_clv"].notna().all()
+    assert info["fit_skipped"] is None and info["validation_skipped"] is None
+    assert info["validation"]["beats_naive"] and info["validation"]["holdout_days"] == 120
+    metrics = clv_validation.future_value_metrics(predictions, info)
+    assert json.loads(json.dumps(metrics)) == metrics  # plain JSON types only
+    assert set(metrics["bg_nbd"]) == {"r", "alpha", "a", "b"} and metrics["time_unit"] == "days"
+    assert sum(metrics["churn_risk"].values()) == 3000
+    assert metrics["validation"]["beats_naive"] is True
+
+
+def test_future_value_without_repeat_buyers_writes_unknown_predictions(con, tmp_path: Path) -> None:
+    lines = [(c, str(i), f"2024-0{1 + i % 3}-1{i} 10:00", 10.0 + i, False)
+             for i, c in enumerate("PQRS")]
+    path = write_lines(lines, tmp_path / "once.parquet")
+    predictions, info = clv_validation.future_value(con, path, AS_OF, CLV_PARAMS)
+    assert list(predictions.columns) == list(catalog.CLV_COLUMNS) and len(predictions) == 4
+    assert predictions["p_alive"].isna().all() and predictions["predicted_clv"].isna().all()
+    assert (predictions["churn_risk"] == "unknown").all()
+    assert "nobody bought on two different days" in info["fit_skipped"]
+    assert info["bgnbd"] is None and info["validation"] is None
+    metrics = clv_validation.future_value_metrics(predictions, info)
+    assert metrics["bg_nbd"] is None and metrics["validation"] is None
+    assert metrics["predicted_value"] is None and metrics["churn_risk"] == {"unknown": 4}
+    catalog.write({"paths": {"processed_dir": str(tmp_path)}}, "clv", predictions)  # contract holds
+
+
+def test_future_value_skips_validation_on_a_short_window(con, transactions: Path) -> None:
+    # the fixture spans Jan 1 -> Apr 1 = 91 days: a 180-day holdout needs 360; at most 45 fits
+    predictions, info = clv_validation.future_value(con, transactions, AS_OF, CLV_PARAMS)
+    assert info["validation"] is None and info["bgnbd"] is not None
+    assert info["validation_skipped"] == (
+        "The out-of-time check is skipped: the data spans 91 days, less than twice the 180-day "
+        "holdout; fix: set clv.holdout_days to at most 45.")
+    assert predictions["p_alive"].notna().all()
+    assert set(predictions["churn_risk"].cat.categories) == {"Low", "Medium", "High", "unknown"}
+    _, ok = clv_validation.future_value(con, transactions, AS_OF, {**CLV_PARAMS, "holdout_days": 45})
+    assert ok["validation_skipped"] is None or "nobody bought twice" in ok["validation_skipped"]
+
+
+def test_max_holdout_days_is_half_the_window() -> None:
+    frame = pd.DataFrame({"first_purchase": pd.to_datetime(["2024-01-01"])})
+    assert clv_validation.max_holdout_days(frame, "2024-01-11 15:00") == 5
+    assert clv_validation.max_holdout_days(frame.iloc[:0], "2024-01-11") == 0

@@ -208,7 +208,8 @@ def test_failed_promotion_rolls_back_every_output(tmp_path, cleaning_csv, workdi
         real_move(source, dest)
 
     monkeypatch.setattr(publish, "_move", failing_move)
-    with pytest.raises(UserError, match=r"rfm\.parquet: cannot publish the run \(Permission denied\); no output was changed"):
+    # 03_rfm publishes clv.parquet and rfm.parquet: the first one refused is named
+    with pytest.raises(UserError, match=r"(clv|rfm)\.parquet: cannot publish the run \(Permission denied\); no output was changed"):
         run_report(str(changed), notebooks=("01_clean", "03_rfm"))
     reports = Path(workdirs["reports_dir"])
     assert _digests(workdirs["interim_dir"], workdirs["processed_dir"]) == before
@@ -251,7 +252,7 @@ def test_data_folders_with_the_same_last_name_stay_apart(tmp_path, cleaning_csv,
     run_report(str(params_file), notebooks=("01_clean", "03_rfm"))
     assert sorted(p.name for p in (tmp_path / "a" / "data").iterdir() if not p.name.startswith(".")) == [
         "cleaning_log.csv", "facts.json", "transactions.parquet"]
-    assert sorted(p.name for p in (tmp_path / "b" / "data").iterdir() if not p.name.startswith(".")) == ["rfm.parquet"]
+    assert sorted(p.name for p in (tmp_path / "b" / "data").iterdir() if not p.name.startswith(".")) == ["clv.parquet", "rfm.parquet"]
 
 
 def test_a_second_run_on_the_same_folders_refuses_with_one_line(tmp_path, cleaning_csv, workdirs):

@@ -20,6 +20,7 @@ Orders are purchase days, as in `helpers.clv`: a customer's holdout orders are t
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +29,20 @@ import numpy as np
 import pandas as pd
 
 from helpers.clv import (
+    CHURN_BANDS,
+    PREDICTION_COLUMNS,
     PURCHASE_DAYS_CTE,
     BgNbd,
+    GammaGamma,
     btyd_inputs,
     expected_if_alive,
     expected_orders,
     expected_spend,
     fit_bgnbd,
     fit_gamma_gamma,
+    frequency_spend_correlation,
     p_alive,
+    predict,
 )
 from helpers.errors import UserError
 
@@ -196,7 +202,7 @@ def validate(calibration_inputs: pd.DataFrame, holdout_orders: pd.DataFrame,
         fitted values); ``tracking`` (day, cumulative actual and predicted repeat orders);
         ``conditional`` (frequency 0..7+, customers, mean actual, predicted and naive
         holdout orders); ``mae_model``, ``mae_naive``, ``beats_naive`` (model MAE strictly
-        lower); ``orders_actual``, ``orders_predicted``, ``spend_actual``,
+        lower); ``orders_actual``, ``orders_predicted``, ``naive_orders``, ``spend_actual``,
         ``spend_predicted`` (holdout totals); ``customers``, ``holdout_days``; ``verdict``.
     """
     bgnbd = fit_bgnbd(calibration_inputs)
@@ -216,7 +222,169 @@ def validate(calibration_inputs: pd.DataFrame, holdout_orders: pd.DataFrame,
         "conditional": _conditional(x, actual, predicted, naive),
         "mae_model": mae_model, "mae_naive": mae_naive, "beats_naive": mae_model < mae_naive,
         "orders_actual": int(actual.sum()), "orders_predicted": float(predicted.sum()),
+        "naive_orders": float(naive.sum()),
         "spend_actual": spend_actual, "spend_predicted": spend_predicted,
         "customers": len(x), "holdout_days": int(holdout_days),
         "verdict": verdict_sentence(mae_model, mae_naive, holdout_days),
+    }
+
+
+# --------------------------------------------------------------------------------------
+# The step's decision: fit, predict and validate, or skip with a reason (03_rfm)
+# --------------------------------------------------------------------------------------
+# Kept here rather than in helpers.clv, which is near the ~600-line mark; this is the only
+# place that needs both the fit of helpers.clv and the validation above.
+
+UNKNOWN_RISK = "unknown"  # churn_risk when the models could not be fitted
+
+
+def unfitted_predictions(inputs: pd.DataFrame) -> pd.DataFrame:
+    """Return `PREDICTION_COLUMNS` with NaN predictions and churn_risk "unknown".
+
+    Written when BG/NBD cannot be fitted, so later steps see every customer and know that
+    no prediction was made.
+
+    >>> frame = pd.DataFrame({"customer_id": ["A"], "frequency": [0], "recency": [0.0], "T": [9.0]})
+    >>> row = unfitted_predictions(frame).iloc[0]
+    >>> bool(np.isnan(row["p_alive"])), row["churn_risk"]
+    (True, 'unknown')
+    """
+    n = len(inputs)
+    labels = [label for _, label in CHURN_BANDS]
+    frame = pd.DataFrame({c: inputs[c].to_numpy() for c in ("customer_id", "frequency", "recency", "T")})
+    for column in ("p_alive", "expected_orders", "expected_spend", "predicted_clv", "p_no_order"):
+        frame[column] = np.full(n, np.nan)
+    frame["next_order_date"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    frame["churn_risk"] = pd.Categorical([UNKNOWN_RISK] * n, categories=[*labels, UNKNOWN_RISK],
+                                         ordered=True)
+    return frame.loc[:, list(PREDICTION_COLUMNS)]
+
+
+def _with_unknown(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Give churn_risk the "unknown" category too, so fitted and unfitted files share a type."""
+    risk = predictions["churn_risk"].cat.add_categories([UNKNOWN_RISK])
+    return predictions.assign(churn_risk=risk)
+
+
+def _fit_and_predict(inputs: pd.DataFrame, analysis_date: pd.Timestamp,
+                     clv_params: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Fit both models on all customers and predict; spend columns are NaN without Gamma-Gamma."""
+    bgnbd = fit_bgnbd(inputs)
+    info: dict[str, Any] = {"bgnbd": bgnbd, "gamma_gamma": None, "spend_skipped": None}
+    try:
+        gg = fit_gamma_gamma(inputs)
+        expected_spend(gg, np.zeros(1), np.zeros(1))  # raises when q <= 1
+    except UserError as error:
+        gg, info["spend_skipped"] = None, (f"Spend is not predicted: {error}")
+    predictions = predict(inputs, bgnbd, gg or GammaGamma(p=1.0, q=2.0, v=1.0),
+                          horizon_days=clv_params["horizon_days"],
+                          churn_days=clv_params["churn_days"],
+                          discount_rate=clv_params["discount_rate"], analysis_date=analysis_date)
+    if gg is None:
+        predictions[["expected_spend", "predicted_clv"]] = np.nan
+    info["gamma_gamma"] = gg
+    return _with_unknown(predictions), info
+
+
+def max_holdout_days(inputs: pd.DataFrame, analysis_date: pd.Timestamp | str) -> int:
+    """Return the longest holdout the data allows: half the days from the first purchase.
+
+    >>> frame = pd.DataFrame({"first_purchase": pd.to_datetime(["2024-01-01", "2024-02-01"])})
+    >>> max_holdout_days(frame, "2024-03-01")
+    30
+    """
+    if inputs.empty:
+        return 0
+    window = (pd.Timestamp(analysis_date).normalize() - inputs["first_purchase"].min()).days
+    return max(int(window) // 2, 0)
+
+
+def _validation(con, transactions, analysis_date, inputs, holdout_days: int) -> tuple[Any, str | None]:
+    """Run the out-of-time check, or return the sentence saying why it was skipped."""
+    longest = max_holdout_days(inputs, analysis_date)
+    if holdout_days > longest:
+        window = (pd.Timestamp(analysis_date).normalize() - inputs["first_purchase"].min()).days
+        return None, (f"The out-of-time check is skipped: the data spans {window} days, less "
+                      f"than twice the {holdout_days}-day holdout; fix: set clv.holdout_days "
+                      f"to at most {longest}.")
+    calibration, holdout = calibration_holdout(con, transactions, analysis_date, holdout_days)
+    if not (calibration["frequency"] > 0).any():
+        return None, ("The out-of-time check is skipped: nobody bought twice before the start of "
+                      f"the {holdout_days}-day holdout; fix: set clv.holdout_days lower.")
+    return validate(calibration, holdout, holdout_days), None
+
+
+def future_value(
+    con: duckdb.DuckDBPyConnection,
+    transactions: str | Path,
+    analysis_date: pd.Timestamp | str,
+    clv_params: Mapping[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Fit, predict and validate the BTYD models for 03_rfm, skipping what the data cannot support.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+    transactions : str or Path
+        Cleaned lines (01_clean's contract).
+    analysis_date : Timestamp or str
+    clv_params : mapping
+        The ``clv`` section of the params: horizon_days, churn_days, holdout_days,
+        discount_rate.
+
+    Returns
+    -------
+    predictions : pandas.DataFrame
+        `PREDICTION_COLUMNS` for every customer with a purchase day; NaN predictions and
+        churn_risk "unknown" when BG/NBD cannot be fitted (nobody bought twice).
+    fit_info : dict
+        ``inputs``; ``bgnbd`` and ``gamma_gamma`` (None when not fitted);
+        ``frequency_spend_correlation``; ``fit_skipped`` and ``spend_skipped`` (a sentence
+        or None); ``validation`` (`validate`'s dict or None) and ``validation_skipped``
+        (a sentence or None); ``max_holdout_days``.
+    """
+    inputs = btyd_inputs(con, transactions, analysis_date)
+    info: dict[str, Any] = {
+        "inputs": inputs, "bgnbd": None, "gamma_gamma": None, "spend_skipped": None,
+        "frequency_spend_correlation": frequency_spend_correlation(inputs),
+        "fit_skipped": None, "validation": None, "validation_skipped": None,
+        "max_holdout_days": max_holdout_days(inputs, analysis_date),
+    }
+    if not (inputs["frequency"] > 0).any():
+        info["fit_skipped"] = ("Future value is not predicted: nobody bought on two different "
+                               "days, so BG/NBD cannot estimate how customers drop out; fix: "
+                               "use a longer period of transactions.")
+        info["validation_skipped"] = "The out-of-time check is skipped as well."
+        return unfitted_predictions(inputs), info
+    predictions, fitted = _fit_and_predict(inputs, pd.Timestamp(analysis_date), clv_params)
+    info.update(fitted)
+    info["validation"], info["validation_skipped"] = _validation(
+        con, transactions, analysis_date, inputs, int(clv_params["holdout_days"]))
+    return predictions, info
+
+
+def _number(value: Any) -> float | None:
+    """Return a JSON-safe float: None for NaN or missing."""
+    return None if value is None or not math.isfinite(float(value)) else float(value)
+
+
+def future_value_metrics(predictions: pd.DataFrame, fit_info: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the headline figures of `future_value` for `helpers.metrics.record_metrics`.
+
+    Skipped parts are None; every number is a plain float or int.
+    """
+    bgnbd, gg, validation = fit_info["bgnbd"], fit_info["gamma_gamma"], fit_info["validation"]
+    risk = predictions["churn_risk"].astype(str).value_counts()
+    return {
+        "time_unit": "days",
+        "bg_nbd": {k: float(v) for k, v in bgnbd.params().items()} if bgnbd else None,
+        "gamma_gamma": {k: float(v) for k, v in gg.params().items()} if gg else None,
+        "frequency_spend_correlation": _number(fit_info["frequency_spend_correlation"]),
+        "validation": None if validation is None else {
+            "holdout_days": int(validation["holdout_days"]),
+            "mae_model": _number(validation["mae_model"]),
+            "mae_naive": _number(validation["mae_naive"]),
+            "beats_naive": bool(validation["beats_naive"])},
+        "predicted_value": _number(predictions["predicted_clv"].sum(min_count=1)),
+        "churn_risk": {str(k): int(v) for k, v in risk.items()},
     }
