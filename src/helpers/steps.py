@@ -51,7 +51,7 @@ def step(name: str) -> Step:
     """Return the registry entry of notebook `name`.
 
     >>> step("03_rfm").outputs
-    ('rfm',)
+    ('rfm', 'clv')
     """
     for entry in STEPS:
         if entry.name == name:
