@@ -72,12 +72,14 @@ _LOG_BOUNDS = (math.log(1e-6), math.log(1e6))  # parameters searched within 1e-6
 # day; a day counts when that sum is positive. Shared with helpers.clv_validation.
 PURCHASE_DAYS_CTE = """
 days AS (
-    SELECT customer_id, invoice_date::DATE AS day, sum(coalesce(amount, 0)) AS spend
+    -- Exact decimal sums: a parallel float sum can differ in the last bits from run to run,
+    -- and the exports must be byte-identical for the same input.
+    SELECT customer_id, invoice_date::DATE AS day, sum(coalesce(amount, 0)::DECIMAL(38, 6)) AS spend
     FROM read_parquet($path)
     WHERE invoice_date < $analysis_date AND customer_id IS NOT NULL
       AND NOT coalesce(is_return, false)
     GROUP BY customer_id, day
-    HAVING sum(coalesce(amount, 0)) > 0
+    HAVING sum(coalesce(amount, 0)::DECIMAL(38, 6)) > 0
 )"""
 # The first day's spend is taken out of monetary_value (arg_min: the spend of the first day).
 _INPUTS_SQL = "WITH " + PURCHASE_DAYS_CTE + """

@@ -2,17 +2,20 @@
 
 Everything here turns the outputs of `helpers.rfm` and `helpers.rfm_movement` into what a
 reader sees: tables with readable headers and numbers as text, sentences, HTML lists.
-Charts are in `helpers.rfm_plots`.
+Charts are in `helpers.rfm_plots`. `segment_evidence` checks the segment names against
+the future-value predictions, in absolute terms.
 """
 
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 from helpers.eda_tables import summary_table
+from helpers.persona_rules import ALIVE_THRESHOLD, LIKELY_LAPSED_SHARE
 from helpers.rfm import (
     HIGHER_IS_BETTER,
     MAX_SCORE,
@@ -302,3 +305,142 @@ def biggest_flows(counts: pd.DataFrame, n: int = 5) -> pd.DataFrame:
         for row in flows.itertuples(index=False)
     ]
     return flows.assign(sentence=pd.Series(sentences, index=flows.index, dtype=str))
+
+
+# --------------------------------------------------------------------------------------
+# Segments in absolute terms (issue 14)
+# --------------------------------------------------------------------------------------
+
+# Segments whose name promises an active customer; flagged when most of them are likely lapsed.
+ACTIVE_SEGMENTS: tuple[str, ...] = (
+    "Champions", "Loyal", "Potential Loyalist", "New Customers", "Promising",
+)
+
+# Columns of `segment_evidence` as shown in the report, with their formats.
+EVIDENCE_TABLE_COLUMNS: dict[str, tuple[str, str]] = {
+    "customers": ("customers", "{:,}"),
+    "median_recency_days": ("median days since last order", "{:,.0f}"),
+    "share_likely_lapsed": ("share likely lapsed", "{:.0%}"),
+    "predicted_value_share": ("share of predicted value", "{:.1%}"),
+    "churn_high_share": ("share at high churn risk", "{:.0%}"),
+}
+EVIDENCE_TABLE_FORMATS: dict[str, str] = {
+    label: fmt for label, fmt in EVIDENCE_TABLE_COLUMNS.values()
+}
+
+
+def _evidence_row(group: pd.DataFrame, total_predicted: float) -> dict[str, float]:
+    """One segment's figures; the lapsed rule is `helpers.persona_traits.clv_figures`'s."""
+    scored = group.loc[group["p_alive"].notna()]
+    risk = group["churn_risk"].astype(str)
+    lapsed = (scored["p_alive"] < ALIVE_THRESHOLD) | (risk.loc[scored.index] == "High")
+    banded = risk[risk.isin(["Low", "Medium", "High"])]
+    value = float(group["predicted_clv"].sum())
+    return {
+        "customers": len(group),
+        "median_recency_days": float(group["recency_days"].median()) if len(group) else math.nan,
+        "share_likely_lapsed": float(lapsed.mean()) if len(scored) else math.nan,
+        "predicted_value_share": (
+            value / total_predicted if len(scored) and total_predicted > 0 else math.nan
+        ),
+        "churn_high_share": float((banded == "High").mean()) if len(banded) else math.nan,
+    }
+
+
+def segment_evidence(
+    segmented: pd.DataFrame, predictions: pd.DataFrame, segment_map: pd.DataFrame
+) -> pd.DataFrame:
+    """Measure each RFM segment in absolute terms with the future-value predictions.
+
+    RFM scores are ranks, so a segment name such as "Potential Loyalist (recent customers)"
+    is relative to the shop: where most customers have lapsed, its customers may not have
+    ordered for months. A customer is *likely lapsed* when P(alive) < `ALIVE_THRESHOLD` or
+    the churn risk is High, as in `helpers.persona_traits.clv_figures`.
+
+    Parameters
+    ----------
+    segmented : pandas.DataFrame
+        Output of `helpers.rfm.assign_segments` (customer_id, recency_days, segment).
+    predictions : pandas.DataFrame
+        The "clv" dataset (`helpers.catalog.CLV_COLUMNS`): p_alive, predicted_clv and
+        churn_risk per customer; NaN and "unknown" when BG/NBD was not fitted.
+    segment_map : pandas.DataFrame
+        Output of `helpers.rfm_segment_map.load_segment_map`; every segment gets a row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per segment in map order: segment, customers, median_recency_days,
+        share_likely_lapsed (over customers with a P(alive)), predicted_value_share (of
+        all customers' predicted value), churn_high_share (over customers with a
+        Low/Medium/High band). The last three are NaN when the predictions are unfitted.
+    """
+    model = predictions.loc[:, ["customer_id", "p_alive", "predicted_clv", "churn_risk"]]
+    joined = segmented.loc[:, ["customer_id", "recency_days", "segment"]].merge(
+        model, on="customer_id", how="left", validate="one_to_one"
+    )
+    joined["segment"] = joined["segment"].astype(str)
+    total_predicted = float(joined["predicted_clv"].sum())
+    rows = [
+        {"segment": segment,
+         **_evidence_row(joined.loc[joined["segment"] == segment], total_predicted)}
+        for segment in (str(s) for s in segment_map["segment"].cat.categories)
+    ]
+    evidence = pd.DataFrame(rows, columns=["segment", *EVIDENCE_TABLE_COLUMNS])
+    return evidence.astype({"customers": "int64"})
+
+
+def evidence_table(evidence: pd.DataFrame) -> pd.DataFrame:
+    """Return `segment_evidence` with readable headers, for ``table_html(.., EVIDENCE_TABLE_FORMATS)``."""
+    return evidence.rename(
+        columns={column: label for column, (label, _) in EVIDENCE_TABLE_COLUMNS.items()}
+    )
+
+
+def segment_evidence_notes(evidence: pd.DataFrame) -> list[str]:
+    """Say which active-sounding segments are mostly likely lapsed customers.
+
+    A segment of `ACTIVE_SEGMENTS` is flagged when at least `LIKELY_LAPSED_SHARE` of its
+    scored customers are likely lapsed, i.e. its median customer is.
+
+    Parameters
+    ----------
+    evidence : pandas.DataFrame
+        Output of `segment_evidence`.
+
+    Returns
+    -------
+    list of str
+        One sentence per flagged segment; otherwise one sentence that the names hold, or
+        that the check was skipped because the predictions are unfitted.
+
+    Examples
+    --------
+    >>> evidence = pd.DataFrame({"segment": ["Potential Loyalist"], "customers": [25],
+    ...     "median_recency_days": [261.0], "share_likely_lapsed": [0.64]})
+    >>> segment_evidence_notes(evidence)[0]
+    'Potential Loyalist: 64% are likely lapsed and the median customer last ordered 261 days ago — the name is relative to this shop; treat them as lapsing.'
+    """
+    if evidence["share_likely_lapsed"].isna().all():
+        return [
+            "No future-value predictions (BG/NBD was not fitted), so the segment names "
+            "were not checked in absolute terms."
+        ]
+    active = evidence.loc[evidence["segment"].isin(ACTIVE_SEGMENTS)]
+    flagged = active.loc[active["share_likely_lapsed"] >= LIKELY_LAPSED_SHARE]
+    notes = []
+    for row in flagged.itertuples(index=False):
+        ago = (
+            f" and the median customer last ordered {row.median_recency_days:,.0f} days ago"
+            if pd.notna(row.median_recency_days) else ""
+        )
+        notes.append(
+            f"{row.segment}: {share_label(row.share_likely_lapsed)} are likely lapsed{ago} — "
+            f"the name is relative to this shop; treat them as lapsing."
+        )
+    if notes:
+        return notes
+    return [
+        f"The names hold: in no segment named for activity ({', '.join(ACTIVE_SEGMENTS)}) "
+        f"are {LIKELY_LAPSED_SHARE:.0%} or more of the customers likely lapsed."
+    ]
