@@ -6,6 +6,7 @@ Usage::
     python -m bench.run --large                 # also 100M lines (Parquet only, ~1.5 GB disk)
     python -m bench.run --sizes 1M --report     # also the full report (all notebooks)
     python -m bench.run --sizes 100M --stages clean_parquet,eda_customer_table,pandas_eda_table
+    python -m bench.run --sizes 1M --stages clv --clv-customers 1M   # clv on 1M customers, lifetimes beside
 
 Per size, the data are generated (or reused) under ``data/bench/`` by `bench.generate`,
 then each stage runs in its own process (`bench.stages`), so its peak resident memory
@@ -25,6 +26,12 @@ then each stage runs in its own process (`bench.stages`), so its peak resident m
   ``rfm_metrics``: the same work (invoices, LIFO matching of cancellations to orders, kept
   frequency, recency, monetary in cents), vectorised (`bench.baseline.pandas_customer_metrics`);
 - ``verify``: the engine's tables against the pandas ones, column by column;
+- with ``--clv-customers 1M``: that many customers simulated from known BG/NBD and
+  Gamma-Gamma parameters (`helpers.synth_btyd`, CDNOW-like truth), written as cleaned
+  transactions (reused when present), then ``clv`` (cleaned transactions to
+  ``clv.parquet``) and ``clv_reference`` (the `lifetimes` library's default path on the
+  same inputs, skipped when lifetimes is not installed), and their agreement (fitted
+  parameters, P(alive), expected orders);
 - ``report``: the full report (``--report``).
 
 Results go to ``reports/bench/bench-<time>.csv`` and ``.md`` (and ``latest.csv`` /
@@ -74,6 +81,13 @@ TARGET_SPEEDUP = 3.0
 TARGET_MEMORY_RATIO = 4.0
 TARGET_CLEAN_CSV_ROWS = 10_000_000
 TARGET_CLEAN_CSV_WALL_S = 30.0
+TARGET_CLV_CUSTOMERS = 1_000_000
+TARGET_CLV_WALL_S = 30.0
+TARGET_CLV_PEAK_MIB = 1.5 * 1024
+# --clv-customers: CDNOW-like truth (alpha and v per day), T of 200-400 days, fixed seed.
+CLV_TRUTH = {"r": 0.24, "alpha": 4.4, "a": 0.79, "b": 2.4, "p": 6.25, "q": 3.74, "v": 15.44}
+CLV_T_DAYS = (200, 400)
+CLV_SEED = 2024
 
 
 def machine() -> dict[str, Any]:
@@ -209,6 +223,105 @@ def bench_size(rows: int, stages: Sequence[str], args: argparse.Namespace, env: 
     return results
 
 
+def clv_label(customers: int) -> str:
+    """Return the size label of a ``--clv-customers`` run, e.g. ``"1M customers"``."""
+    return f"{rows_label(customers)} customers"
+
+
+def write_clv_lines(customers: int, out_dir: Path, seed: int = CLV_SEED, force: bool = False) -> Path:
+    """Write (or reuse) the cleaned transactions of `customers` simulated BTYD customers.
+
+    `helpers.synth_btyd.simulate_btyd` with `CLV_TRUTH`, `CLV_T_DAYS` and `seed`, one line
+    per purchase in 01_clean's columns; the file is reused when its fingerprint matches.
+    """
+    import pandas as pd
+
+    from helpers.synth_btyd import simulate_btyd
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"clv-{rows_label(customers)}-customers.parquet"
+    meta = path.with_suffix(".json")
+    fingerprint = {"customers": customers, "seed": seed, "truth": CLV_TRUTH, "T_days": list(CLV_T_DAYS)}
+    if (not force and path.is_file() and meta.is_file()
+            and json.loads(meta.read_text(encoding="utf-8")) == fingerprint):
+        return path
+    _, truth = simulate_btyd(customers, **CLV_TRUTH, T_days=CLV_T_DAYS, seed=seed, lines=True)
+    assert truth.lines is not None
+    partial = path.with_name(path.name + ".partial")
+    lines: pd.DataFrame = truth.lines
+    lines.to_parquet(partial, index=False)
+    partial.replace(path)
+    meta.write_text(json.dumps(fingerprint, indent=2), encoding="utf-8")
+    return path
+
+
+def bench_clv(customers: int, args: argparse.Namespace, env: dict[str, str], log: Path) -> list[dict[str, Any]]:
+    """Simulate `customers` BTYD customers, then time ``clv`` and ``clv_reference`` on them."""
+    label = clv_label(customers)
+    start = time.perf_counter()
+    # In a child process: the parent's peak memory would otherwise show in every stage's.
+    written = run_stage("clv_lines", {"customers": customers, "data": str(Path(args.data).resolve()),
+                                      "seed": CLV_SEED}, env, log)
+    if not written["ok"]:
+        raise RuntimeError(f"simulating {label} failed: {written['error']}")
+    cleaned = Path(written["path"])
+    print(f"[{label}] data ready in {time.perf_counter() - start:.0f} s: {cleaned.name} "
+          f"({cleaned.stat().st_size / 2**20:,.0f} MiB)", flush=True)
+    work = Path(args.data) / "work" / label.replace(" ", "-")
+    work.mkdir(parents=True, exist_ok=True)
+    results = []
+    for name, out in (("clv", "clv.parquet"), ("clv_reference", "clv_reference.parquet")):
+        arguments = {"transactions": str(cleaned), "out": str(work / out), "params_file": str(args.engine_params)}
+        best: dict[str, Any] | None = None
+        for _ in range(args.repeat):
+            result = run_stage(name, arguments, env, log)
+            if best is None or (result["ok"] and result.get("wall_s", math.inf) < best.get("wall_s", math.inf)):
+                best = result
+        assert best is not None
+        best.update({"size": label, "rows": customers, "stage": name})
+        results.append(best)
+        shown = (f"{best['wall_s']:.1f} s wall, {best['cpu_s']:.0f} s CPU, {best['peak_mib']:,} MiB peak"
+                 if best["ok"] and not math.isnan(best.get("wall_s", math.nan))
+                 else best.get("skipped") or best.get("error"))
+        print(f"[{label}] {name:<18} {shown} (load {best['load_1min']})", flush=True)
+    results.append(compare_clv(label, customers, work, *results))
+    print(f"[{label}] clv vs reference   {results[-1]['detail']}", flush=True)
+    return results
+
+
+def compare_clv(label: str, customers: int, work: Path, ours: dict[str, Any],
+                reference: dict[str, Any]) -> dict[str, Any]:
+    """Compare ``clv`` with ``clv_reference``: fitted parameters and per-customer predictions.
+
+    Max absolute differences of r, alpha, a, b (BG/NBD), p, q, v (Gamma-Gamma), and of
+    P(alive), expected orders in the horizon and expected spend, customers aligned by id.
+    """
+    import numpy as np
+    import pandas as pd
+
+    row: dict[str, Any] = {"size": label, "rows": customers, "stage": "clv_agreement", "ok": None}
+    if not (ours.get("ok") and reference.get("ok") and "params" in ours and "params" in reference):
+        row["detail"] = "not compared: " + (reference.get("skipped") or reference.get("error")
+                                            or ours.get("error") or "missing figures")
+        return row
+    diffs = {k: abs(ours["params"][k] - reference["params"][k]) for k in CLV_TRUTH}
+    mine = pd.read_parquet(work / "clv.parquet", columns=["customer_id", "p_alive", "expected_orders",
+                                                          "expected_spend"])
+    theirs = pd.read_parquet(work / "clv_reference.parquet").set_index("customer_id").reindex(mine["customer_id"])
+    for column in ("p_alive", "expected_orders", "expected_spend"):
+        diffs[column] = float(np.nanmax(np.abs(mine[column].to_numpy(dtype=float)
+                                               - theirs[column].to_numpy(dtype=float))))
+    row.update({f"diff_{k}": v for k, v in diffs.items()})
+    row["max_param_diff_bgnbd"] = max(diffs[k] for k in ("r", "alpha", "a", "b"))
+    row["ok"] = True
+    row["detail"] = ("max abs diff: " + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items())
+                     + f" (ours r={ours['params']['r']:.4f} alpha={ours['params']['alpha']:.4f} "
+                     f"a={ours['params']['a']:.4f} b={ours['params']['b']:.4f}; truth "
+                     + ", ".join(f"{k}={CLV_TRUTH[k]}" for k in ("r", "alpha", "a", "b")) + ")")
+    return row
+
+
 def verify(label: str, rows: int, work: Path) -> dict[str, Any]:
     """Compare the engine's tables with the pandas baselines written in this run.
 
@@ -246,7 +359,8 @@ def verify(label: str, rows: int, work: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- output
 
 CSV_FIELDS = ("size", "rows", "stage", "ok", "wall_s", "process_s", "cpu_s", "peak_mib", "load_1min",
-              "customers", "kept", "ingest_s", "rules_s", "summary_s", "outputs_s", "steps", "detail")
+              "customers", "kept", "ingest_s", "rules_s", "summary_s", "outputs_s", "inputs_s", "fit_s",
+              "predict_s", "library_s", "write_s", "steps", "detail")
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -260,14 +374,17 @@ def _fmt(value: Any, digits: int = 1) -> str:
 
 
 def _note(result: dict[str, Any]) -> str:
-    if result["stage"] == "verify":
+    if result["stage"] in ("verify", "clv_agreement"):
         return result["detail"]
     if not result.get("ok"):
         return result.get("error", "failed")
     if result.get("skipped"):
         return "skipped: " + result["skipped"]
-    parts = [f"{k.removesuffix('_s')} {result[k]:.1f} s" for k in ("ingest_s", "rules_s", "summary_s", "outputs_s")
-             if k in result]
+    parts = [f"{k.removesuffix('_s')} {result[k]:.1f} s"
+             for k in ("ingest_s", "rules_s", "summary_s", "outputs_s", "inputs_s", "fit_s", "predict_s",
+                       "library_s", "write_s") if k in result]
+    if result.get("lifetimes"):
+        parts.append(f"lifetimes {result['lifetimes']}")
     for key in ("kept", "customers"):
         if key in result:
             parts.append(f"{key} {result[key]:,}")
@@ -313,6 +430,19 @@ def targets(results: Sequence[dict[str, Any]]) -> list[tuple[str, str, bool | No
                        f"{clean['wall_s']:.1f} s", clean["wall_s"] <= TARGET_CLEAN_CSV_WALL_S))
     else:
         checks.append((f"{label}-line CSV ingested and cleaned", "not run", None))
+    clv_size = clv_label(TARGET_CLV_CUSTOMERS)
+    clv = next((r for r in results if r["stage"] == "clv" and r["size"] == clv_size and r.get("ok")), None)
+    clv_target = (f"clv.parquet for {clv_size} <= {TARGET_CLV_WALL_S:.0f} s and "
+                  f"<= {TARGET_CLV_PEAK_MIB / 1024:.1f} GiB")
+    if clv:
+        reference = next((r for r in results if r["stage"] == "clv_reference" and r["size"] == clv_size
+                          and r.get("ok") and not math.isnan(r.get("wall_s", math.nan))), None)
+        beside = (f" (lifetimes {reference['wall_s']:.1f} s, {reference['peak_mib']:,} MiB)" if reference
+                  else " (lifetimes not timed)")
+        checks.append((clv_target, f"{clv['wall_s']:.1f} s, {clv['peak_mib']:,} MiB{beside}",
+                       clv["wall_s"] <= TARGET_CLV_WALL_S and clv["peak_mib"] <= TARGET_CLV_PEAK_MIB))
+    else:
+        checks.append((clv_target, "not run (use --clv-customers 1M)", None))
     verified = [r for r in results if r["stage"] == "verify"]
     if verified:
         checks.append(("engine and pandas tables identical",
@@ -353,6 +483,9 @@ def write_report(results: Sequence[dict[str, Any]], info: dict[str, Any], args: 
         if r["stage"] == "verify":
             lines.append(f"| {r['size']} | verify (engine vs pandas) | | | | | {r['detail']} |")
             continue
+        if r["stage"] == "clv_agreement":
+            lines.append(f"| {r['size']} | clv vs clv_reference | | | | | {r['detail']} |")
+            continue
         lines.append(f"| {r['size']} | {r['stage']} | {_fmt(r.get('wall_s'))} | {_fmt(r.get('cpu_s'))} | "
                      f"{_fmt(r.get('peak_mib'))} | {_fmt(r.get('load_1min'), 2)} | {_note(r)} |")
     lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
@@ -382,6 +515,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_OUT, help="folder for generated data (gitignored)")
     parser.add_argument("--out", type=Path, default=REPORT_DIR, help="folder for the CSV and Markdown results")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--clv-customers", type=parse_rows, default=0,
+                        help="also simulate this many BTYD customers (e.g. 1M) and time clv and "
+                             "clv_reference (lifetimes) on them (default off)")
     args = parser.parse_args(argv)
     args.argv = argv
     sizes = [parse_rows(s) for s in args.sizes.split(",") if s.strip()]
@@ -404,11 +540,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     for rows in sorted(sizes):
         results += bench_size(rows, stages, args, env, log)
+    if args.clv_customers:
+        results += bench_clv(args.clv_customers, args, env, log)
     csv_path, md_path = write_report(results, info, args, args.out)
     print(f"wrote {csv_path} and {md_path}")
     for target, measured, met in targets(results):
         print(f"  {target}: {measured}{'' if met is None else (' (met)' if met else ' (NOT met)')}")
-    return 0 if all(r.get("ok") for r in results) else 1
+    return 0 if all(r.get("ok") or r["stage"] == "clv_agreement" and r["ok"] is None for r in results) else 1
 
 
 if __name__ == "__main__":

@@ -155,7 +155,73 @@ def clv(transactions: str, out: str, params_file: str) -> dict[str, Any]:
     lap("predict_s")
     predictions.to_parquet(out, index=False)
     lap("write_s")
-    return {"wall_s": time.perf_counter() - start, "customers": len(predictions), **laps}
+    fitted = {"r": bgnbd.r, "alpha": bgnbd.alpha, "a": bgnbd.a, "b": bgnbd.b,
+              "p": gg.p, "q": gg.q, "v": gg.v}
+    return {"wall_s": time.perf_counter() - start, "customers": len(predictions), **laps,
+            "params": fitted}
+
+
+@stage
+def clv_lines(customers: int, data: str, seed: int) -> dict[str, Any]:
+    """Write (or reuse) the simulated customers' cleaned transactions (`bench.run.write_clv_lines`).
+
+    A stage of its own so the simulation's memory stays out of the parent process: a child
+    started by vfork and exec inherits its parent's peak resident memory in ``ru_maxrss``.
+    """
+    from bench.run import write_clv_lines
+
+    start = time.perf_counter()
+    path = write_clv_lines(customers, Path(data), seed=seed)
+    return {"wall_s": time.perf_counter() - start, "path": str(path)}
+
+
+LIFETIMES_MISSING = "lifetimes not installed (pip install lifetimes==0.11.3 into .venv to time it beside)"
+
+
+@stage
+def clv_reference(transactions: str, out: str, params_file: str) -> dict[str, Any]:
+    """The reference library's default path (`lifetimes`), on `clv`'s inputs, for comparison.
+
+    The inputs step (`helpers.clv.btyd_inputs`) is the same as `clv`'s and is timed apart
+    (``inputs_s``); ``library_s`` is lifetimes alone: ``BetaGeoFitter().fit(frequency,
+    recency, T)``, ``GammaGammaFitter().fit`` on repeat customers, then P(alive), expected
+    purchases over the horizon and expected spend per order. ``wall_s`` is the whole, so it
+    compares with `clv`'s. The project does not depend on lifetimes (unmaintained since
+    2020): without it the stage is skipped.
+    """
+    try:
+        import lifetimes
+    except ImportError:
+        return {"wall_s": float("nan"), "skipped": LIFETIMES_MISSING}
+    import pandas as pd
+
+    from helpers import clv as btyd
+    from helpers import rfm
+
+    params = _params(params_file)
+    horizon = params["clv"]["horizon_days"]
+    start = time.perf_counter()
+    with _connect(params) as con:
+        inputs = btyd.btyd_inputs(con, transactions, rfm.day_after_last_line(con, transactions))
+    inputs_done = time.perf_counter()
+    frequency, recency, big_t = inputs["frequency"], inputs["recency"], inputs["T"]
+    bgf = lifetimes.BetaGeoFitter().fit(frequency, recency, big_t)
+    repeat = inputs[inputs["frequency"] > 0]
+    ggf = lifetimes.GammaGammaFitter().fit(repeat["frequency"], repeat["monetary_value"])
+    fit_done = time.perf_counter()
+    alive = bgf.conditional_probability_alive(frequency, recency, big_t)
+    orders = bgf.conditional_expected_number_of_purchases_up_to_time(horizon, frequency, recency, big_t)
+    spend = ggf.conditional_expected_average_profit(frequency, inputs["monetary_value"])
+    library_done = time.perf_counter()
+    pd.DataFrame({"customer_id": inputs["customer_id"].to_numpy(), "p_alive": alive,
+                  "expected_orders": orders, "expected_spend": spend}).to_parquet(out, index=False)
+    end = time.perf_counter()
+    fitted = {k: float(bgf.params_[k]) for k in ("r", "alpha", "a", "b")}
+    fitted.update({k: float(ggf.params_[k]) for k in ("p", "q", "v")})
+    return {"wall_s": end - start, "customers": len(inputs), "inputs_s": round(inputs_done - start, 2),
+            "fit_s": round(fit_done - inputs_done, 2), "predict_s": round(library_done - fit_done, 2),
+            "library_s": round(library_done - inputs_done, 2), "write_s": round(end - library_done, 2),
+            "lifetimes": getattr(lifetimes, "__version__", "?"), "params": fitted}
 
 
 @stage
