@@ -320,6 +320,21 @@ def ids_for_report(
 # --------------------------------------------------------------------------------------
 
 
+def _check_segment_input(ids: pd.Series, clusters: pd.Series, persona_of_cluster: Mapping[Any, str]) -> None:
+    """Refuse duplicate customer ids and clusters without a persona (one line, with the fix)."""
+    if ids.duplicated().any():
+        raise UserError(
+            f"column 'customer_id': {int(ids.duplicated().sum()):,} duplicate ids in the customer "
+            f"table; fix: re-run 03_rfm and 04_clustering"
+        )
+    missing = sorted({c for c in clusters.unique() if c not in persona_of_cluster})
+    if missing:
+        raise UserError(
+            f"column 'cluster': label {missing[0]} has no persona; fix: name every cluster "
+            f"with name_personas"
+        )
+
+
 def segments_table(
     customers: pd.DataFrame,
     persona_of_cluster: Mapping[Any, str],
@@ -355,17 +370,7 @@ def segments_table(
         Duplicate ids, or a cluster without a persona.
     """
     ids = customers["customer_id"].astype(str)
-    if ids.duplicated().any():
-        raise UserError(
-            f"column 'customer_id': {int(ids.duplicated().sum()):,} duplicate ids in the customer "
-            f"table; fix: re-run 03_rfm and 04_clustering"
-        )
-    missing = sorted({c for c in customers["cluster"].unique() if c not in persona_of_cluster})
-    if missing:
-        raise UserError(
-            f"column 'cluster': label {missing[0]} has no persona; fix: name every cluster "
-            f"with name_personas"
-        )
+    _check_segment_input(ids, customers["cluster"], persona_of_cluster)
     table = pd.DataFrame(
         {
             "customer_id": pseudonymize_ids(ids, salt) if pseudonymize else ids.astype(object),

@@ -385,6 +385,14 @@ def _publish(
     return final
 
 
+def _clean_leftovers(targets: Mapping[str, Path], reports_dir: Path) -> None:
+    """Finish or undo a publication a killed run left half done; remove its run folder."""
+    for line in recover(targets, reports_dir):
+        _log(line)
+    for name in remove_stale_partials(reports_dir):
+        _log(f"removed leftover folder of an interrupted run: {name}")
+
+
 def _start_manifest(run_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The manifest's opening facts: params (salt redacted), input checksum, package versions."""
     input_path = Path(params["input"]["path"])
@@ -416,7 +424,7 @@ def run_report(
     notebook_dir : Path
         Folder holding the notebooks.
     interrupts : helpers.publish.Interrupts, optional
-        Signal handling of the command line (`main`): signals are held while publishing.
+        The command line's signal handling (`main`); signals wait while publishing.
 
     Returns
     -------
@@ -437,10 +445,7 @@ def run_report(
     _check_reports_dir(reports_dir)
     targets = {k: Path(params["paths"][k]) for k in STAGED_KEYS}
     with OutputLock({"paths.reports_dir": reports_dir, **{f"paths.{k}": v for k, v in targets.items()}}):
-        for line in recover(targets, reports_dir):
-            _log(line)
-        for name in remove_stale_partials(reports_dir):
-            _log(f"removed leftover folder of an interrupted run: {name}")
+        _clean_leftovers(targets, reports_dir)
         run_id, partial, staged_dirs = _prepare_run(params, reports_dir, notebooks)
         manifest = _start_manifest(run_id, params)
         started = time.perf_counter()
