@@ -136,6 +136,23 @@ def run_stage(name: str, arguments: dict[str, Any], env: dict[str, str], log: Pa
     return result
 
 
+def best_of(function: str, arguments: dict[str, Any], repeat: int, env: dict[str, str], log: Path,
+            labels: dict[str, Any]) -> dict[str, Any]:
+    """Run a stage `repeat` times, keep the fastest successful run, tag it with `labels`, print it."""
+    best: dict[str, Any] | None = None
+    for _ in range(repeat):
+        result = run_stage(function, arguments, env, log)
+        if best is None or (result["ok"] and result.get("wall_s", math.inf) < best.get("wall_s", math.inf)):
+            best = result
+    assert best is not None
+    best.update(labels)
+    shown = (f"{best['wall_s']:.1f} s wall, {best['cpu_s']:.0f} s CPU, {best['peak_mib']:,} MiB peak"
+             if best["ok"] and not math.isnan(best.get("wall_s", math.nan))
+             else best.get("skipped") or best.get("error"))
+    print(f"[{labels['size']}] {labels['stage']:<18} {shown} (load {best['load_1min']})", flush=True)
+    return best
+
+
 def engine_params(args: argparse.Namespace) -> Path:
     """Write the params every stage loads: the engine's memory limit and work folder.
 
@@ -205,18 +222,7 @@ def bench_size(rows: int, stages: Sequence[str], args: argparse.Namespace, env: 
     for name, arguments, function in plan:
         if function != "report":
             arguments = {**arguments, "params_file": str(args.engine_params)}
-        best: dict[str, Any] | None = None
-        for _ in range(args.repeat):
-            result = run_stage(function, arguments, env, log)
-            if best is None or (result["ok"] and result.get("wall_s", math.inf) < best.get("wall_s", math.inf)):
-                best = result
-        assert best is not None
-        best.update({"size": label, "rows": rows, "stage": name})
-        results.append(best)
-        shown = (f"{best['wall_s']:.1f} s wall, {best['cpu_s']:.0f} s CPU, {best['peak_mib']:,} MiB peak"
-                 if best["ok"] and not math.isnan(best.get("wall_s", math.nan))
-                 else best.get("skipped") or best.get("error"))
-        print(f"[{label}] {name:<18} {shown} (load {best['load_1min']})", flush=True)
+        results.append(best_of(function, arguments, args.repeat, env, log, {"size": label, "rows": rows, "stage": name}))
     if {"eda_customer_table", "rfm_metrics", "pandas_eda_table", "pandas_rfm_metrics"} & set(stages):
         results.append(verify(label, rows, work))
         print(f"[{label}] verify             {results[-1]['detail']}", flush=True)
@@ -273,18 +279,7 @@ def bench_clv(customers: int, args: argparse.Namespace, env: dict[str, str], log
     results = []
     for name, out in (("clv", "clv.parquet"), ("clv_reference", "clv_reference.parquet")):
         arguments = {"transactions": str(cleaned), "out": str(work / out), "params_file": str(args.engine_params)}
-        best: dict[str, Any] | None = None
-        for _ in range(args.repeat):
-            result = run_stage(name, arguments, env, log)
-            if best is None or (result["ok"] and result.get("wall_s", math.inf) < best.get("wall_s", math.inf)):
-                best = result
-        assert best is not None
-        best.update({"size": label, "rows": customers, "stage": name})
-        results.append(best)
-        shown = (f"{best['wall_s']:.1f} s wall, {best['cpu_s']:.0f} s CPU, {best['peak_mib']:,} MiB peak"
-                 if best["ok"] and not math.isnan(best.get("wall_s", math.nan))
-                 else best.get("skipped") or best.get("error"))
-        print(f"[{label}] {name:<18} {shown} (load {best['load_1min']})", flush=True)
+        results.append(best_of(name, arguments, args.repeat, env, log, {"size": label, "rows": customers, "stage": name}))
     results.append(compare_clv(label, customers, work, *results))
     print(f"[{label}] clv vs reference   {results[-1]['detail']}", flush=True)
     return results

@@ -21,6 +21,19 @@ from typing import Any
 STAGES: dict[str, Callable[..., dict[str, Any]]] = {}
 
 
+class Laps(dict):
+    """Sub-step timings of a stage: ``lap(name)`` records the seconds since the previous lap."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.start = self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self[name] = round(now - self._last, 2)
+        self._last = now
+
+
 def stage(function: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
     """Register a stage under its function name."""
     STAGES[function.__name__] = function
@@ -64,30 +77,24 @@ def clean(raw: str, out_dir: str, params_file: str) -> dict[str, Any]:
     params = _params(params_file, raw)
     params["paths"]["interim_dir"] = out_dir
     con = _connect(params)
-    laps: dict[str, float] = {}
-    start = last = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal last
-        now = time.perf_counter()
-        laps[name] = round(now - last, 2)
-        last = now
+    laps = Laps()
+    start = laps.start
 
     source = io.load_transactions(con, params["input"])
     clean_report.mapping_table(params["input"], source)
-    lap("ingest_s")
+    laps.lap("ingest_s")
     log = cleaning.apply_cleaning(con, params["cleaning"])
-    lap("rules_s")
+    laps.lap("rules_s")
     summary = cleaning.clean_summary(con)
     arithmetic = cleaning.row_arithmetic(log, source["rows"], summary["rows"])
     clean_report.cleaning_takeaway(log, arithmetic)
-    lap("summary_s")
+    laps.lap("summary_s")
     cleaning.flagged_lines(con, limit=10)
     io.write_cleaned(con, catalog.path(params, "transactions"))
     catalog.write(params, "cleaning_log", log)
     catalog.write(params, "facts", cleaning.cleaning_facts(summary, arithmetic))
     clean_report.summary_table(summary)
-    lap("outputs_s")
+    laps.lap("outputs_s")
     return {"wall_s": time.perf_counter() - start, "rows": source["rows"], "kept": summary["rows"],
             "customers": summary["customers"], **laps}
 
@@ -133,28 +140,22 @@ def clv(transactions: str, out: str, params_file: str) -> dict[str, Any]:
 
     params = _params(params_file)
     settings = params["clv"]
-    laps: dict[str, float] = {}
-    start = last = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal last
-        now = time.perf_counter()
-        laps[name] = round(now - last, 2)
-        last = now
+    laps = Laps()
+    start = laps.start
 
     with _connect(params) as con:
         analysis_date = rfm.day_after_last_line(con, transactions)
         inputs = btyd.btyd_inputs(con, transactions, analysis_date)
-    lap("inputs_s")
+    laps.lap("inputs_s")
     bgnbd = btyd.fit_bgnbd(inputs)
     gg = btyd.fit_gamma_gamma(inputs)
-    lap("fit_s")
+    laps.lap("fit_s")
     predictions = btyd.predict(inputs, bgnbd, gg, horizon_days=settings["horizon_days"],
                                churn_days=settings["churn_days"],
                                discount_rate=settings["discount_rate"], analysis_date=analysis_date)
-    lap("predict_s")
+    laps.lap("predict_s")
     predictions.to_parquet(out, index=False)
-    lap("write_s")
+    laps.lap("write_s")
     fitted = {"r": bgnbd.r, "alpha": bgnbd.alpha, "a": bgnbd.a, "b": bgnbd.b,
               "p": gg.p, "q": gg.q, "v": gg.v}
     return {"wall_s": time.perf_counter() - start, "customers": len(predictions), **laps,

@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from helpers.eda_tables import summary_table
-from helpers.persona_rules import ALIVE_THRESHOLD, LIKELY_LAPSED_SHARE
+from helpers.persona_rules import LIKELY_LAPSED_SHARE
+from helpers.persona_traits import clv_figures
 from helpers.rfm import (
     HIGHER_IS_BETTER,
     MAX_SCORE,
@@ -330,20 +331,15 @@ EVIDENCE_TABLE_FORMATS: dict[str, str] = {
 
 
 def _evidence_row(group: pd.DataFrame, total_predicted: float) -> dict[str, float]:
-    """One segment's figures; the lapsed rule is `helpers.persona_traits.clv_figures`'s."""
-    scored = group.loc[group["p_alive"].notna()]
-    risk = group["churn_risk"].astype(str)
-    lapsed = (scored["p_alive"] < ALIVE_THRESHOLD) | (risk.loc[scored.index] == "High")
-    banded = risk[risk.isin(["Low", "Medium", "High"])]
-    value = float(group["predicted_clv"].sum())
+    """One segment's figures, by the same rules as the personas' (`persona_traits.clv_figures`)."""
+    figures = clv_figures(group, total_predicted)
+    scored = bool(group["p_alive"].notna().any())
     return {
         "customers": len(group),
         "median_recency_days": float(group["recency_days"].median()) if len(group) else math.nan,
-        "share_likely_lapsed": float(lapsed.mean()) if len(scored) else math.nan,
-        "predicted_value_share": (
-            value / total_predicted if len(scored) and total_predicted > 0 else math.nan
-        ),
-        "churn_high_share": float((banded == "High").mean()) if len(banded) else math.nan,
+        "share_likely_lapsed": figures["share_likely_lapsed"],
+        "predicted_value_share": figures["predicted_value_share"] if scored else math.nan,
+        "churn_high_share": figures["churn_high_share"],
     }
 
 
