@@ -190,7 +190,7 @@ def write(params: Mapping[str, Any], name: str, data: Any, run_dir: str | Path =
     return file
 
 
-def _parse_date(value: Any) -> pd.Timestamp | None:
+def parse_analysis_date(value: Any) -> pd.Timestamp | None:
     """Return `value` as midnight, or None for auto/empty; UserError when it is not a date."""
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto")):
         return None
@@ -219,7 +219,7 @@ def analysis_date(params: Mapping[str, Any]) -> pd.Timestamp:
     """
     facts = read(params, "facts")
     first, last = pd.Timestamp(facts["first_date"]), pd.Timestamp(facts["last_date"])
-    given = _parse_date(params["rfm"]["analysis_date"])
+    given = parse_analysis_date(params["rfm"]["analysis_date"])
     if given is None:
         return last.normalize() + pd.Timedelta(days=1)
     if given <= first:

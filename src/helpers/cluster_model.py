@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pandas as pd
 
-from helpers.catalog import METRIC_COLUMNS, TRANSACTION_COLUMNS, dataset
+from helpers.catalog import METRIC_COLUMNS, TRANSACTION_COLUMNS, dataset, parse_analysis_date
 from helpers.cluster_features import NO_KEPT_ORDER, check_features, split_by_kept_order
 from helpers.engine import EngineSettings, connect
 from helpers.errors import UserError, cli_error
@@ -285,18 +285,14 @@ def _check_transactions(path: Path) -> None:
 
 def _as_of(con: duckdb.DuckDBPyConnection, transactions: str | Path, analysis_date: Any) -> pd.Timestamp:
     """Return the analysis date as midnight: the given date, or the day after the last line."""
-    if analysis_date is None or (isinstance(analysis_date, str) and analysis_date.strip().lower() in ("", "auto")):
-        return day_after_last_line(con, transactions)
     try:
-        stamp = pd.Timestamp(analysis_date)
-    except (ValueError, TypeError):
-        stamp = pd.NaT
-    if pd.isna(stamp):
+        stamp = parse_analysis_date(analysis_date)  # the parse 03_rfm uses
+    except UserError:
         raise UserError(
             f"analysis date {analysis_date!r} (--analysis-date) is not a date; fix: write it like "
             f"2011-12-10, or leave it out for the day after the last transaction"
-        )
-    return stamp.tz_localize(None).normalize() if stamp.tzinfo else stamp.normalize()
+        ) from None
+    return day_after_last_line(con, transactions) if stamp is None else stamp
 
 
 class _Parser(argparse.ArgumentParser):

@@ -293,18 +293,21 @@ def max_holdout_days(inputs: pd.DataFrame, analysis_date: pd.Timestamp | str) ->
     >>> max_holdout_days(frame, "2024-03-01")
     30
     """
+    return max(_window_days(inputs, analysis_date) // 2, 0)
+
+
+def _window_days(inputs: pd.DataFrame, analysis_date: Any) -> int:
+    """Days from the first purchase of any customer to the analysis date (0 without customers)."""
     if inputs.empty:
         return 0
-    window = (pd.Timestamp(analysis_date).normalize() - inputs["first_purchase"].min()).days
-    return max(int(window) // 2, 0)
+    return int((pd.Timestamp(analysis_date).normalize() - inputs["first_purchase"].min()).days)
 
 
 def _validation(con, transactions, analysis_date, inputs, holdout_days: int) -> tuple[Any, str | None]:
     """Run the out-of-time check, or return the sentence saying why it was skipped."""
     longest = max_holdout_days(inputs, analysis_date)
     if holdout_days > longest:
-        window = (pd.Timestamp(analysis_date).normalize() - inputs["first_purchase"].min()).days
-        return None, (f"The out-of-time check is skipped: the data spans {window} days, less "
+        return None, (f"The out-of-time check is skipped: the data spans {_window_days(inputs, analysis_date)} days, less "
                       f"than twice the {holdout_days}-day holdout; fix: set clv.holdout_days "
                       f"to at most {longest}.")
     calibration, holdout = calibration_holdout(con, transactions, analysis_date, holdout_days)

@@ -367,18 +367,13 @@ def _check_rfm(checks: _Checks) -> None:
         checks.add(f"{'keys' if len(empty) > 1 else 'key'} {named} {'are' if len(empty) > 1 else 'is'} empty but "
                    f"rfm.scoring is 'cuts'; fix: give {N_CUTS} cut points for each, or use quintiles",
                    *empty, "rfm.scoring")
-    date = flat.get("rfm.analysis_date")
-    if checks.usable("rfm.analysis_date") and isinstance(date, str) and date.strip().lower() not in ("", "auto"):
-        import pandas as pd  # parse as 03_rfm does (rfm._parse_analysis_date)
+    if checks.usable("rfm.analysis_date"):
+        from helpers.catalog import parse_analysis_date  # the parse 03_rfm uses
 
         try:
-            parsed = pd.Timestamp(date)
-        except (ValueError, TypeError):
-            parsed = pd.NaT
-        if pd.isna(parsed):
-            checks.add(f"key 'rfm.analysis_date': {date!r} is not a date; "
-                       f"fix: write it like 2011-12-10, or auto for the day after the last transaction",
-                       "rfm.analysis_date")
+            parse_analysis_date(flat.get("rfm.analysis_date"))
+        except UserError as exc:
+            checks.add(str(exc), "rfm.analysis_date")
 
 
 def _check_segment_map(checks: _Checks) -> None:
