@@ -397,13 +397,20 @@ def plot_orders_by_hour(hourly: pd.DataFrame) -> tuple[Figure | None, str]:
     Returns
     -------
     (Figure or None, str)
-        The figure and a sentence naming the peak hour, or noting that the timestamps carry
-        no time of day.
+        The figure and a sentence naming the peak hour. When every order is at 00:00 (dates
+        without a time of day) no figure, and a sentence saying so: 02_eda skips the chart
+        before, from `helpers.eda_fields.field_presence`.
     """
     title = "Purchase orders by hour of the day"
     total = int(hourly["orders"].sum())
     if total == 0:
         return no_chart("There are no purchase orders to place in the day.")
+    peak = hourly.loc[hourly["orders"].idxmax()]
+    if int(peak["orders"]) == total and int(peak["hour"]) == 0:
+        # One 00:00 bar would only show that the dates carry no time of day.
+        return no_chart(
+            "Every order is stamped 00:00, so the data likely holds dates without times of day."
+        )
     fig, ax = plt.subplots(figsize=FIGSIZE, layout="constrained")
     ax.bar(hourly["hour"], hourly["orders"], color=COLOR)
     ax.set_xticks(range(0, 24, 2))
@@ -414,15 +421,9 @@ def plot_orders_by_hour(hourly: pd.DataFrame) -> tuple[Figure | None, str]:
     ax.grid(axis="y", alpha=0.3)
     number_axis(ax.yaxis, counts=True)
 
-    peak = hourly.loc[hourly["orders"].idxmax()]
-    if int(peak["orders"]) == total and int(peak["hour"]) == 0:
-        takeaway = (
-            "Every order is stamped 00:00, so the data likely holds dates without times of day."
-        )
-    else:
-        hour = int(peak["hour"])
-        takeaway = (
-            f"Orders peak between {hour:02d}:00 and {hour:02d}:59 with "
-            f"{count_phrase(int(peak['orders']), 'purchase orders')} ({format_share(peak['orders'] / total)} of all)."
-        )
+    hour = int(peak["hour"])
+    takeaway = (
+        f"Orders peak between {hour:02d}:00 and {hour:02d}:59 with "
+        f"{count_phrase(int(peak['orders']), 'purchase orders')} ({format_share(peak['orders'] / total)} of all)."
+    )
     return fig, takeaway

@@ -8,6 +8,8 @@ and 03_rfm.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import pandas as pd
 
@@ -40,25 +42,52 @@ def format_count(value: float, decimals: int = 1) -> str:
     return f"{rounded:,.{decimals}f}"
 
 
-def overview_table(overview_frame: pd.DataFrame) -> pd.DataFrame:
+# Overview figures that count an optional field (`helpers.eda_fields.OPTIONAL_FIELDS`).
+OVERVIEW_FIELD_FIGURES: dict[str, str] = {"products": "product", "countries": "country"}
+NOT_IN_EXPORT = "not in the export"
+
+
+def _overview_value(name: str, value: object, missing: Collection[str]) -> str:
+    """Format one overview figure; dates without a time of day as dates only."""
+    if OVERVIEW_FIELD_FIGURES.get(name) in missing:
+        return NOT_IN_EXPORT  # a count of 0 would read as a shop with no products
+    if isinstance(value, (pd.Timestamp, np.datetime64)) or "date" in name:
+        if pd.isna(value):
+            return ""
+        return f"{pd.Timestamp(value):%Y-%m-%d}" if "time_of_day" in missing else str(pd.Timestamp(value))
+    if name == "net_revenue":
+        return f"{float(value):,.2f}"
+    return f"{int(value):,}"
+
+
+def overview_table(overview_frame: pd.DataFrame, missing: Collection[str] = ()) -> pd.DataFrame:
     """Turn the one-row `helpers.eda.overview` into a two-column table of formatted figures.
+
+    Parameters
+    ----------
+    overview_frame : pandas.DataFrame
+        Output of `helpers.eda.overview`.
+    missing : collection of str, default ()
+        Optional fields no line carries (``FieldPresence.missing`` of
+        `helpers.eda_fields.field_presence`): their counts read "not in the export" instead
+        of 0, and without a time of day the first and last date show as dates.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Text columns figure and value, one row per column of `overview_frame`.
 
     Examples
     --------
     >>> overview_table(pd.DataFrame({"lines": [1200], "net_revenue": [1234.5]}))["value"].tolist()
     ['1,200', '1,234.50']
+    >>> overview_table(pd.DataFrame({"countries": [0]}), missing=("country",))["value"].tolist()
+    ['not in the export']
     """
     if overview_frame.empty:
         return pd.DataFrame({"figure": [], "value": []})
     row = overview_frame.iloc[0]
-    values = []
-    for name, value in row.items():
-        if isinstance(value, (pd.Timestamp, np.datetime64)) or "date" in str(name):
-            values.append("" if pd.isna(value) else str(pd.Timestamp(value)))
-        elif name == "net_revenue":
-            values.append(f"{float(value):,.2f}")
-        else:
-            values.append(f"{int(value):,}")
+    values = [_overview_value(str(name), value, missing) for name, value in row.items()]
     return pd.DataFrame({"figure": [str(n).replace("_", " ") for n in row.index], "value": values})
 
 
@@ -158,11 +187,14 @@ def customer_table_summary(customers: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     customers : pandas.DataFrame
-        Output of `helpers.eda.customer_summary`.
+        Output of `helpers.eda.customer_summary`, possibly without the columns that
+        `helpers.eda_fields.drop_missing_fields` took out (e.g. distinct products for an
+        export without products): those get no row.
 
     Returns
     -------
     pandas.DataFrame
-        One row per column of `CUSTOMER_SUMMARY_COLUMNS` with quartiles.
+        One row per column of `CUSTOMER_SUMMARY_COLUMNS` in `customers`, with quartiles.
     """
-    return summary_table(customers, CUSTOMER_SUMMARY_COLUMNS, quantiles=(0.25, 0.75))
+    shown = {c: spec for c, spec in CUSTOMER_SUMMARY_COLUMNS.items() if c in customers.columns}
+    return summary_table(customers, shown, quantiles=(0.25, 0.75))

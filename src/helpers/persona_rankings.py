@@ -7,6 +7,11 @@ baskets than of all baskets (lift). Both take a connection from `helpers.engine.
 ``catalog.require(params, "transactions")`` returns and the customers with their cluster;
 only lines before the analysis date count, as in 03_rfm.
 
+When no line carries the field ranked (an export without a country column, or without
+product ids and descriptions), the result is empty and ``attrs["missing"]`` names the field
+(`helpers.eda_fields.field_presence` decides); `missing_field_line` turns that into the one
+line 05_personas shows instead of blank columns.
+
 The SQL is in the named constants below, complete and fixed; values (file, date, n,
 thresholds) reach it as DuckDB parameters, and the cluster labels as the table ``labels``,
 registered for the query and removed after it (as is the temporary table ``candidates``).
@@ -14,7 +19,7 @@ registered for the query and removed after it (as is the temporary table ``candi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,7 +27,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from helpers.eda_fields import field_presence
 from helpers.errors import UserError
+from helpers.field_notes import notes_line
 
 CLUSTER_COLUMN = "cluster"
 
@@ -187,6 +194,17 @@ def _query_params(transactions_path: str | Path, n: int, analysis_date: str | pd
     return {"path": str(Path(transactions_path)), "analysis_date": cutoff.to_pydatetime(), "n": int(n)}
 
 
+def _note_missing(con: duckdb.DuckDBPyConnection, transactions_path: str | Path, ranked: pd.DataFrame,
+                  field: str) -> pd.DataFrame:
+    """Record ``attrs["missing"] = field`` on an empty `ranked` when no line carries `field`.
+
+    Only an empty result is checked (one cheap query), so a shop with the field pays nothing.
+    """
+    if ranked.empty and field in field_presence(con, transactions_path).missing:
+        ranked.attrs["missing"] = field
+    return ranked
+
+
 @contextmanager
 def _labels(con: duckdb.DuckDBPyConnection, customers: pd.DataFrame) -> Iterator[None]:
     """Register the ``labels`` table the SQL joins (customer_id as text, cluster as int64) for a while."""
@@ -234,6 +252,8 @@ def top_by_cluster(
     pandas.DataFrame
         cluster, rank (1 = top), item (country, or product id), description (products:
         the most frequent description), customers, customer_share, revenue, revenue_share.
+        Empty with ``attrs["missing"]`` = `by` when no line carries it (see
+        `missing_field_line`).
 
     Raises
     ------
@@ -249,7 +269,7 @@ def top_by_cluster(
         top = con.execute(TOP_PRODUCTS_SQL if by == "product" else TOP_COUNTRIES_SQL, query).df()
     top["rank"] = top["rank"].astype("int64")
     top["customers"] = top["customers"].astype("int64")
-    return top
+    return _note_missing(con, transactions_path, top, by)
 
 
 def signature_products(
@@ -293,7 +313,8 @@ def signature_products(
         cluster, rank (1 = most distinctive), item (product id, or the description when the
         shop has none), description (most frequent), buyers, buyer_share (of the cluster's
         customers), line_share (of the cluster's purchase lines), overall_line_share (of all
-        purchase lines), lift. A cluster with no product past the thresholds has no rows.
+        purchase lines), lift. A cluster with no product past the thresholds has no rows;
+        without product ids and descriptions, empty with ``attrs["missing"] = "product"``.
 
     Raises
     ------
@@ -309,4 +330,44 @@ def signature_products(
         top = con.execute(SIGNATURE_SQL, query).df()
     for column in ("rank", "buyers"):
         top[column] = top[column].astype("int64")
-    return top
+    return _note_missing(con, transactions_path, top, "product")
+
+
+def missing_field_line(
+    rankings: Mapping[str, pd.DataFrame], input_params: Mapping[str, Any] | None = None
+) -> str | None:
+    """Say in one line which rankings are left out because no line carries their field.
+
+    Parameters
+    ----------
+    rankings : mapping of str to pandas.DataFrame
+        What each ranking lists (plural, e.g. "top countries") -> the frame of
+        `top_by_cluster` or `signature_products`, in the order the line names them.
+    input_params : mapping, optional
+        The ``input`` section of the params, so the line names the column to map.
+
+    Returns
+    -------
+    str or None
+        None when no frame records a missing field (``attrs["missing"]``), else one line:
+        why, per field, and what is not listed.
+
+    Examples
+    --------
+    >>> countries = pd.DataFrame()
+    >>> countries.attrs["missing"] = "country"
+    >>> missing_field_line({"top countries": countries, "top products": pd.DataFrame()},
+    ...                    {"columns": {"country": None}})
+    "No country column is mapped (input.columns.country), so the personas' top countries are not listed."
+    """
+    by_field: dict[str, list[str]] = {}
+    for listed, frame in rankings.items():
+        field = frame.attrs.get("missing")
+        if field is not None:
+            by_field.setdefault(field, []).append(listed)
+    if not by_field:
+        return None
+    consequences = [
+        (field, f"the personas' {' and '.join(listed)} are not listed") for field, listed in by_field.items()
+    ]
+    return notes_line(consequences, input_params)
