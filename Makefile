@@ -13,7 +13,7 @@ SYNTH_ARGS ?= --customers 5000 --segments 4 --seed 42
 
 BENCH_ARGS ?=
 
-.PHONY: help setup report lab test test-fast lint clean synthetic synthetic-report bench
+.PHONY: help setup report lab test test-fast lint clean synthetic synthetic-report customers-report bench
 
 help: ## Show this list of targets
 	@echo "Usage: make <target> [PARAMS=params.yaml]"
@@ -53,6 +53,10 @@ synthetic: $(STAMP) ## Generate data/synthetic/ (transactions, customers, sessio
 
 synthetic-report: synthetic ## Run the whole report on the synthetic data (params/synthetic.yaml)
 	@$(BIN)/python -m helpers.runner --params params/synthetic.yaml
+
+customers-report: $(STAMP) ## Customer-level example: build data/examples/ from the shipped export, run params/customers.example.yaml
+	$(BIN)/python -m helpers.customer_example --out data/examples/online_retail_customers.csv
+	@$(BIN)/python -m helpers.runner --params params/customers.example.yaml
 
 bench: $(STAMP) ## Benchmark stages on 1M and 10M synthetic lines (BENCH_ARGS=--large adds 100M); writes reports/bench/
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

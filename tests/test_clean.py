@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import catalog, clean, clean_report
+from helpers import catalog, clean, clean_report, io
 from helpers.config import load_params
 from helpers.errors import UserError
 from helpers.io import load_transactions
@@ -250,9 +250,12 @@ def test_mapping_table_names_what_stands_in_for_unmapped_fields():
     params["columns"] = {**params["columns"], "amount": None, "invoice_id": None, "country": None}
     table = clean_report.mapping_table(params, {"unparsed": {"unit_price": 3}}).set_index("canonical field")
     assert table.loc["amount", "source column"] == "(quantity x unit_price)"
-    assert table.loc["invoice_id", "source column"] == "(one order per row)"
+    assert table.loc["invoice_id", "source column"] == "(one order per customer and day; that day's return lines one return)"
     assert table.loc["country", "source column"] == "(not in export)"
     assert table.loc["unit_price", "values not parsed"] == 3
+    params["orders_without_id"] = "row"
+    table = clean_report.mapping_table(params, {"unparsed": {}}).set_index("canonical field")
+    assert table.loc["invoice_id", "source column"] == f"({io.ORDERS_WITHOUT_ID['row'][0]})"
 
 
 def test_only_cancellations_left_is_a_user_error(tmp_path):

@@ -80,7 +80,9 @@ def test_parquet_with_float_ids_amount_only_and_no_invoice(tmp_path, input_param
                          "unit_price": None, "amount": "total", "product_id": None, "description": None, "country": None}
     _, frame = load(params, path)
     assert frame["customer_id"].tolist() == ["17850", "17850", "12"]
-    assert frame["invoice_id"].tolist() == ["row-1", "row-2", "row-3"]  # one order per row
+    # input.orders_without_id: customer_day (default): a customer's lines on one day are one
+    # order, and that day's return lines one return "invoice" of their own
+    assert frame["invoice_id"].tolist() == ["day-17850-2011-01-01", "day-17850-2011-01-02-return", "day-12-2011-01-03"]
     assert frame["amount"].tolist() == [10.0, -2.5, 7.0]
     assert frame["quantity"].isna().all()
 

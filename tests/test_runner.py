@@ -53,15 +53,18 @@ def test_run_publishes_latest_with_manifest_and_html(tmp_path, cleaning_csv, wor
 def test_failing_notebook_keeps_latest_and_prints_one_line(tmp_path, cleaning_csv, workdirs):
     good = fixture_params(tmp_path, cleaning_csv, workdirs)
     first = run_report(str(good), notebooks=("01_clean",))
-    bad = write_params(tmp_path / "bad.yaml", {
-        "input": {"path": str(cleaning_csv), "columns": {"customer_id": "Client"}}, "paths": workdirs,
-    })
+    # Readable and well mapped (the preflight passes), but only cancellations: 01_clean stops.
+    only_cancellations = tmp_path / "cancellations.csv"
+    only_cancellations.write_text(
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "C1,P1,Mug,-1,2011-01-01 10:00:00,2.0,1,France\nC2,P1,Mug,-2,2011-01-02 10:00:00,2.0,2,France\n")
+    bad = write_params(tmp_path / "bad.yaml", {"input": {"path": str(only_cancellations)}, "paths": workdirs})
     result = run_cli(bad, "--only", "01_clean")
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: 01_clean.ipynb failed in cell")
-    assert "'Client'" in lines[0] and "orders.csv" in lines[0] and "input.columns.customer_id" in lines[0]
+    assert "every one of the 2 kept lines is a cancellation or return" in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
     reports = Path(workdirs["reports_dir"])
     assert (reports / "latest").resolve() == first.resolve()

@@ -80,6 +80,7 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
     Dataset("transactions", "interim", "transactions.parquet", "01_clean", TRANSACTION_COLUMNS),
     Dataset("cleaning_log", "interim", "cleaning_log.csv", "01_clean", CLEANING_LOG_COLUMNS),
     Dataset("facts", "interim", "facts.json", "01_clean"),
+    Dataset("customer_table", "interim", "customer_table.parquet", "01_clean", ("customer_id",)),  # input.level: customers
     Dataset("customers", "processed", "customers.parquet", "02_eda", ("customer_id",)),
     Dataset("rfm", "processed", "rfm.parquet", "03_rfm", RFM_COLUMNS),
     Dataset("clv", "processed", "clv.parquet", "03_rfm", CLV_COLUMNS),
@@ -208,7 +209,8 @@ def analysis_date(params: Mapping[str, Any]) -> pd.Timestamp:
     """Return the date RFM is measured at, from ``rfm.analysis_date`` and 01_clean's facts.
 
     ``auto`` is midnight of the day after the last cleaned line, so the latest buyer has a
-    recency of 1 day. A given date must fall after the first line, or no customer would
+    recency of 1 day. For a customer-level input (``input.level: customers``) it is the date
+    01_clean recorded (`helpers.customer_level.default_analysis_date`). A given date must fall after the first line, or no customer would
     have an order before it.
 
     Raises
@@ -218,6 +220,8 @@ def analysis_date(params: Mapping[str, Any]) -> pd.Timestamp:
         range), or no facts (01_clean has not run).
     """
     facts = read(params, "facts")
+    if facts.get("level") == "customers":  # 01_clean resolved it from the customer table
+        return pd.Timestamp(facts["analysis_date"])
     first, last = pd.Timestamp(facts["first_date"]), pd.Timestamp(facts["last_date"])
     given = parse_analysis_date(params["rfm"]["analysis_date"])
     if given is None:

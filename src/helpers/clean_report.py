@@ -13,12 +13,13 @@ from typing import Any
 import pandas as pd
 
 from helpers.config import CANONICAL_FIELDS
+from helpers.io import ORDERS_WITHOUT_ID
 
 # Number formats of the tables, per column, for `helpers.report.table_html`.
 LOG_FORMATS = {"revenue": "{:,.2f}"}
 FLAGGED_LINE_FORMATS = {"quantity": "{:,.0f}", "unit_price": "{:,.2f}", "amount": "{:,.2f}"}
 # What stands in for a canonical field the export does not have (`helpers.io.canonical_exprs`).
-_UNMAPPED = {"amount": "(quantity x unit_price)", "invoice_id": "(one order per row)"}
+_UNMAPPED = {"amount": "(quantity x unit_price)"}
 
 
 def source_sentence(source: Mapping[str, Any]) -> str:
@@ -37,6 +38,8 @@ def mapping_table(input_params: Mapping[str, Any], source: Mapping[str, Any]) ->
     records = []
     for field in CANONICAL_FIELDS:
         how = input_params["columns"].get(field) or _UNMAPPED.get(field, "(not in export)")
+        if field == "invoice_id" and not input_params["columns"].get(field):  # input.orders_without_id
+            how = f"({ORDERS_WITHOUT_ID[input_params.get('orders_without_id', 'customer_day')][0]})"
         records.append((field, how, int(source["unparsed"].get(field, 0))))
     return pd.DataFrame(records, columns=["canonical field", "source column", "values not parsed"])
 

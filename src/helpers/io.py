@@ -31,10 +31,16 @@ reading the file itself, CSV quoting and Excel header rows: `helpers.readers`):
   zone, in UTC where the export said which zone it was in. ``input.date_format`` applies to
   text columns; typed date columns (Parquet, Excel) are read as they are.
 
+- No invoice id (``input.columns.invoice_id: null``): orders follow
+  ``input.orders_without_id`` (`ORDERS_WITHOUT_ID`, `order_id_sql`): a customer's lines on
+  one calendar day form one order and that day's return lines one return (``customer_day``),
+  or every line is an order (``row``).
+
 Values that do not parse (text in a number column, a date in another format) are counted.
 If more than `MAX_BAD_SHARE` of a column's non-empty values fail, loading stops with a
 message that names the file, the column, an example value and the fix; below that, the
-rows keep a NULL and 01_clean removes and logs them as ``invalid_values``.
+rows keep a NULL and 01_clean removes and logs them as ``invalid_values``. Before any step
+runs, `check_transactions` applies the same checks to the first rows (`helpers.preflight`).
 
 The canonical expressions are SQL text (`canonical_exprs`; `helpers.traits` reuses
 `_date` and `_identifier`), so the export's column names go through
@@ -48,9 +54,9 @@ from __future__ import annotations
 import difflib
 import shutil
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -58,7 +64,9 @@ from helpers.catalog import TRANSACTION_COLUMNS
 from helpers.config import CANONICAL_FIELDS
 from helpers.engine import STAGING_DB, quote_identifier, quote_literal, work_dir
 from helpers.errors import UserError
+from helpers.params_checks_input import SYNTHETIC_ORDER_PREFIXES
 from helpers.readers import (  # detect_format, register_source: also imported from here by others
+    DATA_VALUE_PATTERNS,
     QUOTED_NEWLINES,
     csv_error,
     detect_format,
@@ -66,6 +74,7 @@ from helpers.readers import (  # detect_format, register_source: also imported f
     register_source,
 )
 
+T = TypeVar("T")
 MAX_BAD_SHARE = 0.01
 # A number in the "," convention that contains a dot: the dots separate thousands.
 _GROUPED_COMMA_NUMBER = r"[+-]?\d{1,3}(\.\d{3})+(,\d*)?"
@@ -85,9 +94,26 @@ _ROW_ID_FIELDS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, dict[str, s
     weakref.WeakKeyDictionary()
 )
 
+# Rows of the export `check_transactions` reads before any step runs (the first ones).
+PREFLIGHT_ROWS = 100_000
+# Orders of an export without invoice id (input.orders_without_id): what the report says, and
+# the id as SQL over the staged canonical columns, computed in the view ``canonical`` ({prefix}:
+# `SYNTHETIC_ORDER_PREFIXES`; {is_return}: the sign part of `helpers.clean.return_condition`).
+# A line without customer or date (removed by cleaning) keeps a row id.
+ORDERS_WITHOUT_ID: dict[str, tuple[str, str]] = {
+    "customer_day": (
+        "one order per customer and day; that day's return lines one return",
+        "CASE WHEN customer_id IS NULL OR invoice_date IS NULL THEN 'row-' || CAST(row_id AS VARCHAR) "
+        "ELSE {prefix} || customer_id || '-' || strftime(invoice_date, '%Y-%m-%d') "
+        "|| CASE WHEN {is_return} THEN '-return' ELSE '' END END",
+    ),
+    "row": ("one order per row", "{prefix} || CAST(row_id AS VARCHAR)"),
+}
+
 _SOURCE_TYPES_SQL = "SELECT column_name, column_type FROM (DESCRIBE source)"
 _STAGE_SQL = f"CREATE OR REPLACE TABLE {STAGED_LINES} AS SELECT {{columns}} FROM source"
-_PARSE_COUNTS_SQL = f"SELECT {{counts}} FROM {STAGED_LINES}"
+_PARSE_COUNTS_SQL = "SELECT {counts} FROM {relation}"
+_SAMPLE_SQL = "(SELECT {columns} FROM (SELECT * FROM source LIMIT {rows}))"
 _STAGED_COLUMNS_SQL = (
     "SELECT column_name FROM duckdb_columns() WHERE database_name = $database AND table_name = $table "
     "ORDER BY column_index"
@@ -103,8 +129,14 @@ _CLEANED_COLUMNS_SQL = "SELECT column_name FROM (DESCRIBE cleaned)"
 _COPY_CLEANED_SQL = "COPY cleaned TO {path} (FORMAT parquet, COMPRESSION zstd)"
 
 
-def _check_mapping(path: Path, columns: list[str], mapping: Mapping[str, str | None], fmt: str = "csv") -> None:
-    """Stop when a mapped column is not in the export, suggesting the closest name."""
+def _check_mapping(
+    path: Path, columns: list[str], mapping: Mapping[str, str | None], fmt: str = "csv", key: str = "input"
+) -> None:
+    """Stop when a mapped column is not in the export, suggesting the closest name.
+
+    A column name that looks like a value (a number or a date) hints at a file without a
+    header row: the fix then names ``<key>.csv.header``.
+    """
     for field, source_col in mapping.items():
         if source_col and source_col not in columns:
             by_case = [c for c in columns if c.strip().lower() == source_col.strip().lower()]
@@ -112,10 +144,12 @@ def _check_mapping(path: Path, columns: list[str], mapping: Mapping[str, str | N
             hint = f"did you mean '{close[0]}'?" if close else "available: " + ", ".join(columns[:20])
             # pandas names the columns of an empty header cell "Unnamed: n": title rows above the names
             titled = fmt == "excel" and any(c.startswith("Unnamed: ") for c in columns)
-            also = ", or input.excel.header_row to the row of the column names" if titled else ""
+            valued = fmt == "csv" and any(p.fullmatch(c.strip()) for c in columns for p in DATA_VALUE_PATTERNS.values())
+            also = (", or input.excel.header_row to the row of the column names" if titled else
+                    f", or {key}.csv.header: false if the file has no header row" if valued else "")
             raise UserError(
                 f"{path}: column '{source_col}' (mapped to {field}) not found; "
-                f"fix: set input.columns.{field} in your params{also} ({hint})"
+                f"fix: set {key}.columns.{field} in your params{also} ({hint})"
             )
 
 
@@ -205,8 +239,8 @@ def canonical_exprs(
     exprs["customer_id"] = _identifier(cols["customer_id"], kind["customer_id"])
     if "invoice_id" in cols:
         exprs["invoice_id"] = _identifier(cols["invoice_id"], kind["invoice_id"])
-    else:  # no invoice id: every row is its own order
-        exprs["invoice_id"] = "'row-' || CAST(row_id AS VARCHAR)"
+    else:  # no invoice id: orders by input.orders_without_id
+        exprs["invoice_id"] = order_id_sql(input_params.get("orders_without_id", "customer_day"))
     exprs["invoice_date"] = _date(cols["invoice_date"], kind["invoice_date"], input_params["date_format"])
     for field in _TEXT_FIELDS:
         exprs[field] = _text(cols[field]) if field in cols else "CAST(NULL AS VARCHAR)"
@@ -217,6 +251,28 @@ def canonical_exprs(
     if "amount" not in cols:
         exprs["amount"] = f"({exprs['quantity']}) * ({exprs['unit_price']})"
     return exprs
+
+
+def order_id_sql(mode: str) -> str:
+    """Return the order id of a line of an export without invoice ids, as SQL (`ORDERS_WITHOUT_ID`).
+
+    The SQL reads the canonical columns and ``row_id``, so the view ``canonical`` computes
+    it. With ``customer_day``, a customer's lines on one calendar day share the id
+    ``day-<customer>-<YYYY-MM-DD>`` and that day's return lines (negative quantity, or
+    negative amount without quantity: `helpers.clean.return_condition`) share
+    ``day-<customer>-<YYYY-MM-DD>-return``, so a return is an invoice of its own, as 03_rfm's
+    cancellation matching expects; with ``row``, each line is ``row-<row_id>``.
+
+    Examples
+    --------
+    >>> order_id_sql("row")
+    "'row-' || CAST(row_id AS VARCHAR)"
+    """
+    from helpers.clean import return_condition  # clean imports this module
+
+    sign_rule = return_condition({"cancellation_prefixes": []})  # prefixes cannot match the ids made here
+    template = ORDERS_WITHOUT_ID[mode][1]
+    return template.format(prefix=quote_literal(SYNTHETIC_ORDER_PREFIXES[mode]), is_return=sign_rule)
 
 
 def header_row_condition(mapping: Mapping[str, str | None], types: Mapping[str, str] | None = None) -> str:
@@ -272,8 +328,12 @@ def _check_parsing(
     mapping: Mapping[str, str | None],
     exprs: Mapping[str, str],
     input_params: Mapping[str, Any],
+    relation: str = STAGED_LINES,
 ) -> tuple[int, dict[str, int]]:
-    """Count rows and values that did not parse per field; fail when a column mostly fails."""
+    """Count rows and values that did not parse per field; fail when a column mostly fails.
+
+    `relation` holds the staged columns (`_stage_select`): the staged table, or a sample of the source.
+    """
     fields = _parsed_fields(mapping, exprs)
     parts = ["count(*)"]
     for field in fields:
@@ -282,7 +342,7 @@ def _check_parsing(
             f"count(unparsed_{field})",
             f"any_value(unparsed_{field})",
         ]
-    row = con.execute(_PARSE_COUNTS_SQL.format(counts=", ".join(parts))).fetchall()[0]
+    row = con.execute(_PARSE_COUNTS_SQL.format(counts=", ".join(parts), relation=relation)).fetchall()[0]
     bad_counts = {f: 0 for f in ("invoice_date", *_NUMERIC_FIELDS) if mapping.get(f)}
     for i, field in enumerate(fields):
         filled, bad, example = row[1 + 3 * i : 4 + 3 * i]
@@ -346,33 +406,83 @@ def load_transactions(con: duckdb.DuckDBPyConnection, input_params: Mapping[str,
     types = dict(con.execute(_SOURCE_TYPES_SQL).fetchall())
     exprs = canonical_exprs(types, mapping, input_params)
     stage_list, row_id_fields = _stage_select(mapping, types, exprs)
-    _stage(con, path, stage_list, input_params)
+    sql = _STAGE_SQL.format(columns=stage_list)
+    _reading(con, path, input_params, lambda: con.execute(sql).fetchall())
     rows, unparsed = _check_parsing(con, path, mapping, exprs, input_params)
     if rows == 0:
-        raise UserError(f"{path}: the file has a header but no data rows; fix: export again with data")
+        raise _no_rows_error(path, input_params)
     _ROW_ID_FIELDS[con] = row_id_fields
     _create_canonical_view(con)
     return {"file": path.name, "rows": rows, "columns": columns, "unparsed": unparsed}
 
 
-def _stage(con: duckdb.DuckDBPyConnection, path: Path, stage_list: str, input_params: Mapping[str, Any]) -> None:
-    """Write the typed rows to `STAGED_LINES` in one streaming statement.
+def check_transactions(
+    con: duckdb.DuckDBPyConnection, input_params: Mapping[str, Any], sample_rows: int = PREFLIGHT_ROWS
+) -> int:
+    """Check the export before any step runs: readable, mapped columns present, values parse.
+
+    The checks and messages of `load_transactions`, on the first `sample_rows` rows and
+    without staging anything: a wrong delimiter, encoding, mapping, date format or decimal
+    sign stops here, before 01_clean starts. Problems further down the file (a quote never
+    closed at line 5M) are still found by `load_transactions`.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Receives the view ``source``.
+    input_params : mapping
+        The ``input`` section of the params.
+    sample_rows : int, default `PREFLIGHT_ROWS`
+        Rows read from the start of the export.
+
+    Returns
+    -------
+    int
+        Rows checked.
+
+    Raises
+    ------
+    UserError
+        As `load_transactions`, in one line naming the file, the column or key and the fix.
+    """
+    path = Path(input_params["path"])
+    columns = register_source(con, input_params, sample_rows=sample_rows)
+    mapping = {f: input_params["columns"].get(f) for f in CANONICAL_FIELDS}
+    _check_mapping(path, columns, mapping, detect_format(path, input_params["format"]))
+    types = dict(con.execute(_SOURCE_TYPES_SQL).fetchall())
+    exprs = canonical_exprs(types, mapping, input_params)
+    sample = _SAMPLE_SQL.format(columns=_stage_select(mapping, types, exprs)[0], rows=int(sample_rows))
+    rows, _ = _reading(con, path, input_params,
+                       lambda: _check_parsing(con, path, mapping, exprs, input_params, sample), sample_rows)
+    if rows == 0:
+        raise _no_rows_error(path, input_params)
+    return rows
+
+
+def _reading(
+    con: duckdb.DuckDBPyConnection, path: Path, input_params: Mapping[str, Any], run: Callable[[], T],
+    sample_rows: int | None = None,
+) -> T:
+    """Return `run()`, a query over ``source``, with DuckDB's errors turned into one line.
 
     A quoted field that spans lines may only show up here, deep in a CSV: the source is
-    then registered again without NULL padding and the rows are staged once more.
+    then registered again without NULL padding and `run` runs once more.
     """
-    sql = _STAGE_SQL.format(columns=stage_list)
     try:
-        con.execute(sql).fetchall()
-        return
+        return run()
     except duckdb.Error as exc:
         if QUOTED_NEWLINES not in str(exc):
             raise _staging_error(path, exc, input_params) from None
-    register_source(con, input_params, null_padding=False)
+    register_source(con, input_params, null_padding=False, sample_rows=sample_rows)
     try:
-        con.execute(sql).fetchall()
+        return run()
     except duckdb.Error as exc:
         raise _staging_error(path, exc, input_params) from None
+
+
+def _no_rows_error(path: Path, input_params: Mapping[str, Any]) -> UserError:
+    has = "a header but " if input_params.get("csv", {}).get("header", True) else ""
+    return UserError(f"{path}: the file has {has}no data rows; fix: export again with data")
 
 
 def _staging_error(path: Path, exc: Exception, input_params: Mapping[str, Any]) -> UserError:

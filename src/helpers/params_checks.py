@@ -3,15 +3,15 @@
 Rules as data, walked by small functions: `SCHEMA` (each key's type), `RANGES` (each
 number's bounds), then what the steps need (cut points, regular expressions, the memory
 cap, the salt's environment variable, persona overrides, a segment map that fits the
-scoring, one source column per field, input files). `config.load_params` asks
-`params_problems` for every problem at once; `cluster.ClusterSettings` asks
-`settings_problems`, so the clustering bounds live here only. No other `helpers` module
-is imported at import time (io, rfm and personas import `config`, which imports this).
+scoring; the input tables' options, column mappings and files come from
+`helpers.params_checks_input`). `config.load_params` asks `params_problems` for every
+problem at once; `cluster.ClusterSettings` asks `settings_problems`, so the clustering
+bounds live here only. No other `helpers` module but `params_checks_input` is imported at
+import time (io, rfm and personas import `config`, which imports this).
 """
 
 from __future__ import annotations
 
-import codecs
 import datetime
 import difflib
 import os
@@ -22,6 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from helpers.errors import UserError
+from helpers.params_checks_input import (
+    CSV_OPTIONS,
+    INPUT_TABLES,
+    SYNTHETIC_ORDER_PREFIXES,
+    check_input_columns,
+    check_input_files,
+    check_reading_options,
+    check_synthetic_order_ids,
+)
 
 CANONICAL_FIELDS: tuple[str, ...] = (
     "customer_id",
@@ -34,6 +43,11 @@ CANONICAL_FIELDS: tuple[str, ...] = (
     "description",
     "country",
 )
+# Fields a one-row-per-customer table (input.level: customers) may map; helpers.customer_level reads them.
+CUSTOMER_LEVEL_FIELDS: tuple[str, ...] = (
+    "customer_id", "recency_days", "frequency", "monetary", "signup_date", "birth_date", "birth_year",
+    "age", "gender", "country", "city", "region",
+)
 
 _STR = (str,)
 _OPT_STR = (str, type(None))
@@ -44,20 +58,21 @@ _OPT_INT = (int, type(None))
 _STR_LIST = ("list[str]",)
 _NUM_LIST = ("list[number]",)
 FREE_MAPPING = ("mapping",)  # a mapping kept whole (not flattened); another module checks it
+# The type of each key of a table's `csv` block (input, customers_input, sessions_input).
+_CSV_TYPES: dict[str, Any] = {"delimiter": _STR, "encoding": _STR, "decimal": [".", ","],
+                              "header_rows_to_skip": _INT, "max_line_size": _INT, "header": _BOOL}
 
 # dotted key -> allowed Python types, or a list of allowed string values.
 SCHEMA: dict[str, Any] = {
     "input.path": _STR,
     "input.format": ["auto", "csv", "excel", "parquet"],
-    "input.csv.delimiter": _STR,
-    "input.csv.encoding": _STR,
-    "input.csv.decimal": [".", ","],
-    "input.csv.header_rows_to_skip": _INT,
-    "input.csv.max_line_size": _INT,
+    "input.orders_without_id": list(SYNTHETIC_ORDER_PREFIXES),
+    **{f"{table}.csv.{key}": _CSV_TYPES[key] for table in INPUT_TABLES for key in CSV_OPTIONS},
+    **{f"{table}.date_format": _STR for table in INPUT_TABLES},
     "input.excel.sheet": (str, int),
     "input.excel.header_row": _INT,
-    "input.date_format": _STR,
-    **{f"input.columns.{field}": _OPT_STR for field in CANONICAL_FIELDS},
+    "input.level": ["transactions", "customers"],
+    **{f"input.columns.{field}": _OPT_STR for field in (*CANONICAL_FIELDS, *CUSTOMER_LEVEL_FIELDS)},
     "customers_input.path": _OPT_STR,
     **{f"customers_input.columns.{f}": _OPT_STR for f in (
         "customer_id", "birth_date", "age", "gender", "country", "region", "city", "signup_date")},
@@ -108,16 +123,17 @@ SCHEMA: dict[str, Any] = {
     "run.threads": _OPT_INT,
 }
 
+# Keys a params file may set but params.yaml need not list (absent = null): the fields only a
+# customer-level table maps, so the transaction mapping in params.yaml stays short.
+OPTIONAL_KEYS: frozenset[str] = frozenset(
+    f"input.columns.{f}" for f in CUSTOMER_LEVEL_FIELDS if f not in CANONICAL_FIELDS)
+
 # A DuckDB memory size (run.memory_limit): 2GB, 512 MiB, 1.5TB, or a share of RAM, 50%.
 MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B|%)", re.IGNORECASE)
 _UNIT_BYTES = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
                "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 MIN_MEMORY_BYTES = 10**6  # below this DuckDB cannot allocate one block (tried: 100KB fails)
 
-# Column mappings: within one table, two fields may not name the same source column.
-COLUMN_MAPPINGS = ("input.columns", "customers_input.columns", "sessions_input.columns")
-# Optional tables: the columns they need once their path is set.
-REQUIRED_WHEN_SET = {"customers_input": ("customer_id",), "sessions_input": ("customer_id", "session_start")}
 REQUIRED_TEXT = ("input.path", "paths.interim_dir", "paths.processed_dir", "paths.reports_dir", "run.kernel")
 RFM_METRICS = ("recency", "frequency", "monetary")
 N_CUTS = 4  # cut points per metric: the upper ends of scores 1-4 (5 is above the last)
@@ -153,8 +169,8 @@ class _Range:
 
 # Number keys with the range the steps accept; `cluster.ClusterSettings` reads the clustering ones.
 RANGES: dict[str, _Range] = {
-    "input.csv.header_rows_to_skip": _Range("0", 0),
-    "input.csv.max_line_size": _Range("16000000", 1),
+    **{f"{table}.csv.header_rows_to_skip": _Range("0", 0) for table in INPUT_TABLES},
+    **{f"{table}.csv.max_line_size": _Range("16000000", 1) for table in INPUT_TABLES},
     "input.excel.header_row": _Range("1", 1),
     "cleaning.outliers.k": _Range("3.0", 0, low_open=True),
     "eda.top_n": _Range("10", 1),
@@ -282,50 +298,19 @@ def _check_ranges(checks: _Checks) -> None:
                        f"fix: use e.g. {allowed.example}", key)
 
 
-def _check_columns(checks: _Checks) -> None:
-    """Required columns are mapped, and no source column feeds two fields of one table."""
-    flat = checks.flat
-    for required in ("customer_id", "invoice_date"):
-        key = f"input.columns.{required}"
-        if checks.usable(key) and not flat[key]:
-            checks.add(f"key '{key}' is empty; fix: name the column of your export that holds {required}", key)
-    amount_keys = [f"input.columns.{f}" for f in ("amount", "quantity", "unit_price")]
-    if checks.usable(*amount_keys) and not flat[amount_keys[0]] and not (flat[amount_keys[1]] and flat[amount_keys[2]]):
-        checks.add("neither 'input.columns.amount' nor both 'input.columns.quantity' and 'input.columns.unit_price' "
-                   "are set; fix: map an amount column, or quantity and unit price", *amount_keys)
-    for table, needed in REQUIRED_WHEN_SET.items():
-        for name in needed:
-            key = f"{table}.columns.{name}"
-            if checks.usable(f"{table}.path", key) and flat[f"{table}.path"] and not flat[key]:
-                checks.add(f"key '{key}' is empty while {table}.path is set; "
-                           f"fix: name that column, or set {table}.path to null", key)
-    for mapping in COLUMN_MAPPINGS:
-        keys_by_column: dict[str, list[str]] = {}
-        for key in SCHEMA:
-            if key.startswith(f"{mapping}.") and checks.usable(key) and (flat[key] or "").strip():
-                keys_by_column.setdefault(flat[key].strip(), []).append(key)
-        for column, keys in keys_by_column.items():
-            if len(keys) > 1:
-                named = ", ".join(f"'{k}'" for k in keys[:-1]) + f" and '{keys[-1]}'"
-                checks.add(f"keys {named} {'both' if len(keys) == 2 else 'all'} name column '{column}'; "
-                           f"fix: map each field to its own column (null for a field the export lacks)", *keys)
+def _transaction_only_keys(flat: Mapping[str, Any]) -> set[str]:
+    """input.columns keys a customer-level table ignores (their defaults name transaction columns)."""
+    if flat.get("input.level") != "customers":
+        return set()
+    return {f"input.columns.{f}" for f in CANONICAL_FIELDS if f not in CUSTOMER_LEVEL_FIELDS}
 
 
 def _check_texts(checks: _Checks) -> None:
-    """Encoding, date format, prefixes and regular expressions the steps would trip over."""
+    """Required texts, prefixes and regular expressions the steps would trip over."""
     flat = checks.flat
     for key in REQUIRED_TEXT:
         if checks.usable(key) and not flat[key].strip():
             checks.add(f"key '{key}' is empty; fix: set it (see params.yaml for the default)", key)
-    if checks.usable("input.csv.encoding"):
-        try:
-            codecs.lookup(flat["input.csv.encoding"])
-        except LookupError:
-            checks.add(f"key 'input.csv.encoding': {flat['input.csv.encoding']!r} is not a known encoding; "
-                       f"fix: use the file's encoding, e.g. utf-8, latin-1 or cp1252", "input.csv.encoding")
-    if checks.usable("input.date_format") and flat["input.date_format"] != "auto" and "%" not in flat["input.date_format"]:
-        checks.add(f"key 'input.date_format': {flat['input.date_format']!r} is not a strptime format; "
-                   f'fix: write it like "%d/%m/%Y %H:%M" or "%Y%m%d", or auto', "input.date_format")
     for key in ("cleaning.cancellation_prefixes", "cleaning.adjustment_prefixes", "cleaning.non_product_patterns"):
         if checks.usable(key) and any(not entry.strip() for entry in flat[key]):
             checks.add(f"key '{key}' has an empty entry, which matches every line; fix: remove it", key)
@@ -490,41 +475,10 @@ def _check_memory(checks: _Checks) -> None:
         checks.add(f"key 'run.memory_limit' is {value!r}, {problem[0]}; fix: {problem[1]}", "run.memory_limit")
 
 
-def _check_files(checks: _Checks, check_input: bool) -> None:
-    """Input files: a file type the readers know and, when `check_input`, that they exist."""
-    from helpers.readers import detect_format
-
-    flat = checks.flat
-    for key, fmt_key in (("input.path", "input.format"), ("customers_input.path", None), ("sessions_input.path", None)):
-        path = flat.get(key)
-        if not checks.usable(key) or not path:
-            continue
-        if check_input and not Path(path).is_file():
-            text = (f"input file not found (key 'input.path' in {checks.origin[key].name}); fix: point input.path at your export"
-                    if key == "input.path" else f"file not found (key '{key}'); fix: point it at the file or set it to null")
-            checks.add(text, key, where=path)
-            continue
-        if fmt_key and not checks.usable(fmt_key):
-            continue
-        try:
-            detect_format(Path(path), flat[fmt_key] if fmt_key else "auto")
-        except UserError:
-            fix = "set input.format to csv, excel or parquet" if fmt_key else "save it as .csv, .xlsx or .parquet"
-            checks.add(f"key '{key}': cannot tell the file type of {path} from its extension; fix: {fix}", key)
-    traits = flat.get("personas.traits_file")
-    if checks.usable("personas.traits_file") and traits and str(traits).strip():
-        if check_input and not Path(traits).is_file():
-            checks.add("traits file not found (key 'personas.traits_file'); "
-                       "fix: point it at a CSV or Parquet file, or set it to null", "personas.traits_file", where=traits)
-        elif not "".join(Path(traits).suffixes).lower().endswith((".parquet", ".csv", ".csv.gz", ".tsv", ".txt")):
-            checks.add(f"key 'personas.traits_file': {traits} must be .csv or .parquet; fix: save it as one of them",
-                       "personas.traits_file")
-
-
 # Run in this order after the type checks; each skips keys that already failed.
 _CHECKS: tuple[Callable[[_Checks], None], ...] = (
-    _check_ranges, _check_columns, _check_texts, _check_rfm, _check_segment_map, _check_clustering,
-    _check_overrides, _check_salt, _check_memory,
+    _check_ranges, check_input_columns, _check_texts, check_reading_options, check_synthetic_order_ids,
+    _check_rfm, _check_segment_map, _check_clustering, _check_overrides, _check_salt, _check_memory,
 )
 
 
@@ -552,11 +506,11 @@ def params_problems(layers: Sequence[tuple[Path, Mapping[str, Any]]], *, check_i
         _check_keys(flat, source, checks)
         checks.flat.update(flat)
         checks.origin.update(dict.fromkeys(flat, source))
-    for key in sorted(set(SCHEMA) - set(checks.flat)):
+    for key in sorted(set(SCHEMA) - set(checks.flat) - OPTIONAL_KEYS):
         checks.add(f"key '{key}' is missing; fix: restore it from git", key, where=default_file)
     for check in _CHECKS:
         check(checks)
-    _check_files(checks, check_input)
+    check_input_files(checks, check_input)
     return checks.problems
 
 

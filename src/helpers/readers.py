@@ -17,6 +17,16 @@ columns (`helpers.io.load_transactions`); `helpers.traits` reads its optional ta
   are on row ``input.excel.header_row`` (1-based); rows above it (titles, notes) are
   skipped, on every sheet with ``sheet: all``.
 - Parquet is read by DuckDB directly.
+- ``<table>.csv.header: false``: the file has no header row; its columns are named
+  ``column0``, ``column1``, ... (`headerless_names`) and the column mapping names those.
+  With a header row (the default), a first row whose every value is a number or a date
+  is data, not column names: reading stops and suggests ``header: false``
+  (`first_row_is_data`).
+
+Messages name the params keys of the table being read (``input.csv.encoding``, or
+``customers_input.csv.encoding`` for the customer table): the ``key`` argument.
+`register_source`'s ``sample_rows`` reads only the first rows where a reader would
+otherwise convert the whole file (Excel, the CSV fallback), for `helpers.preflight`.
 
 Paths and reader options reach SQL through `helpers.engine.quote_literal`: a view cannot
 take query parameters.
@@ -27,7 +37,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +64,16 @@ _EXCEL_VIEW_SQL = "CREATE OR REPLACE VIEW source AS SELECT * FROM source_frame"
 # Reading the first row makes DuckDB open and sniff the file, so errors surface here.
 _FIRST_ROW_SQL = "SELECT * FROM source LIMIT 1"
 _SOURCE_COLUMNS_SQL = "DESCRIBE source"
+# What a value of a data row looks like (a header row has at least one name that is neither).
+DATA_VALUE_PATTERNS: dict[str, re.Pattern[str]] = {
+    "number": re.compile(r"[+-]?(\d[\d.,' ]*)?\d([.,]\d*)?([eE][+-]?\d+)?%?"),
+    "date": re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}([.,]\d+)?)?)?"
+                       r"( ?[AaPp][Mm])?( ?(Z|UTC|[+-]\d{2}:?\d{2}))?"),
+}
+# A name the reader made: an empty header cell (DuckDB: column3), or a repeated name made unique
+# (DuckDB: 5_1, pandas: 5.1).
+_MADE_NAME = re.compile(r"column\d+")
+_REPEATED_NAME = re.compile(r"(.+?)(_\d+|\.\d+)")
 
 
 def detect_format(path: Path, fmt: str = "auto") -> str:
@@ -83,7 +103,12 @@ def detect_format(path: Path, fmt: str = "auto") -> str:
 
 
 def register_source(
-    con: duckdb.DuckDBPyConnection, input_params: Mapping[str, Any], null_padding: bool = True
+    con: duckdb.DuckDBPyConnection,
+    input_params: Mapping[str, Any],
+    null_padding: bool = True,
+    *,
+    key: str = "input",
+    sample_rows: int | None = None,
 ) -> list[str]:
     """Create the view ``source`` over the export, exactly as exported.
 
@@ -91,37 +116,78 @@ def register_source(
     ----------
     con : duckdb.DuckDBPyConnection
     input_params : mapping
-        The ``input`` section of the params.
+        The ``input`` section of the params, or a table's section in the same shape (path,
+        format, csv, excel).
     null_padding : bool, default True
         CSV only: pad short rows with NULLs. `helpers.io.load_transactions` turns it off when a quoted
         field spans lines, which DuckDB's parallel reader cannot combine with padding.
+    key : str, default "input"
+        The params section of the table (``customers_input``, ...), named in messages.
+    sample_rows : int, optional
+        Read at most this many rows where the reader copies the file (Excel, the CSV
+        fallback); None reads all. DuckDB's own readers stream, so the caller's ``LIMIT``
+        is enough for them.
 
     Returns
     -------
     list of str
-        The export's column names.
+        The export's column names (``column0``, ``column1``, ... for a CSV without header).
     """
     path = Path(input_params["path"])
     if not path.is_file():
-        raise UserError(f"{path}: input file not found (key input.path); fix: point input.path at your export")
+        fix = "point input.path at your export" if key == "input" else f"point {key}.path at the file or set it to null"
+        raise UserError(f"{path}: input file not found (key {key}.path); fix: {fix}")
     if path.stat().st_size == 0:
         raise UserError(f"{path}: the file is empty (0 bytes); fix: export again")
     fmt = detect_format(path, input_params["format"])
     if fmt == "csv":
-        _register_csv(con, path, input_params["csv"], null_padding)
+        _register_csv(con, path, input_params["csv"], null_padding, key=key, sample_rows=sample_rows)
     elif fmt == "excel":
-        _register_excel(con, path, input_params["excel"])
+        _register_excel(con, path, input_params["excel"], sample_rows)
     else:
         _register_parquet(con, path)
     return [row[0] for row in con.execute(_SOURCE_COLUMNS_SQL).fetchall()]
 
 
-def _csv_to_parquet(path: Path, csv_params: Mapping[str, Any], out: Path) -> None:
-    """Convert a CSV that DuckDB cannot read natively to Parquet, chunk by chunk."""
+def headerless_names(count: int) -> list[str]:
+    """Return the column names of a CSV without header row: column0, column1, ...
+
+    >>> headerless_names(3)
+    ['column0', 'column1', 'column2']
+    """
+    return [f"column{i}" for i in range(count)]
+
+
+def first_row_is_data(names: Sequence[str]) -> bool:
+    """Return True when every value of a header row is a number or a date: it is data, not names.
+
+    Names the reader made (an empty cell: ``column3``; a repeated value made unique: ``5_1``
+    or ``5.1``) are left out; `DATA_VALUE_PATTERNS` says what a number and a date look like.
+
+    Examples
+    --------
+    >>> first_row_is_data(["17850", "2011-01-03 10:00", "5.50", "17850_1"])
+    True
+    >>> first_row_is_data(["CustomerID", "2011-01-03"])
+    False
+    """
+    seen: set[str] = set()
+    values = []
+    for name in names:
+        repeated = _REPEATED_NAME.fullmatch(name)
+        if not (_MADE_NAME.fullmatch(name) or (repeated and repeated.group(1) in seen)):
+            values.append(name.strip())
+        seen.add(name)
+    return bool(values) and all(any(p.fullmatch(v) for p in DATA_VALUE_PATTERNS.values()) for v in values)
+
+
+def _csv_to_parquet(path: Path, csv_params: Mapping[str, Any], out: Path, sample_rows: int | None = None) -> None:
+    """Convert a CSV that DuckDB cannot read natively to Parquet, chunk by chunk (the first `sample_rows` rows only)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     delim = csv_params["delimiter"]
+    header = bool(csv_params.get("header", True))
     sep: str | None = r"\s+" if delim == "whitespace" else (None if delim == "auto" else delim)
     reader = pd.read_csv(
         path,
@@ -129,13 +195,17 @@ def _csv_to_parquet(path: Path, csv_params: Mapping[str, Any], out: Path) -> Non
         engine="python" if sep is None or sep == r"\s+" else "c",
         encoding=csv_params["encoding"],
         skiprows=csv_params["header_rows_to_skip"],
+        header=0 if header else None,
         dtype=str,
         keep_default_na=False,
         chunksize=500_000,
+        nrows=sample_rows,
     )
     writer = None
     try:
         for chunk in reader:
+            if not header:
+                chunk.columns = headerless_names(len(chunk.columns))
             table = pa.Table.from_pandas(chunk, preserve_index=False)
             if writer is None:
                 writer = pq.ParquetWriter(out, table.schema)
@@ -144,33 +214,51 @@ def _csv_to_parquet(path: Path, csv_params: Mapping[str, Any], out: Path) -> Non
         if writer is not None:
             writer.close()
     if writer is None:
-        raise UserError(f"{path}: the file has a header but no data rows; fix: export again with data")
+        has = "a header but " if header else ""
+        raise UserError(f"{path}: the file has {has}no data rows; fix: export again with data")
 
 
 def _register_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, csv_params: Mapping[str, Any], null_padding: bool = True
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    csv_params: Mapping[str, Any],
+    null_padding: bool = True,
+    *,
+    key: str = "input",
+    sample_rows: int | None = None,
 ) -> None:
     """Create the view ``source`` over a CSV, natively or through the chunked fallback.
 
-    Short rows are padded with NULLs (`null_padding`) unless a quoted field spans lines,
-    which DuckDB's parallel reader cannot combine: then the view is made again without
-    padding (single-threaded reading would let a quote that is never closed swallow the
-    rest of the file without an error).
+    With a header row, a first row that reads as data stops here (`first_row_is_data`).
     """
     try:
         codec = codecs.lookup(csv_params["encoding"]).name
     except LookupError:
         raise UserError(
-            f"{path}: unknown encoding '{csv_params['encoding']}' (key input.csv.encoding); "
+            f"{path}: unknown encoding '{csv_params['encoding']}' (key {key}.csv.encoding); "
             f"fix: use utf-8, latin-1 or cp1252"
         ) from None
     if codec not in _DUCKDB_ENCODINGS or csv_params["delimiter"] == "whitespace":
-        _register_converted_csv(con, path, csv_params, codec)
-        return
+        _register_converted_csv(con, path, csv_params, codec, key, sample_rows)
+    else:
+        _register_native_csv(con, path, csv_params, codec, null_padding, key)
+    if csv_params.get("header", True):
+        names = [row[0] for row in con.execute(_SOURCE_COLUMNS_SQL).fetchall()]
+        if first_row_is_data(names):
+            shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+            raise UserError(
+                f"{path}: the first row looks like data, not column names ({shown}); fix: set "
+                f"{key}.csv.header: false if the file has no header row, and map {key}.columns to column0, column1, ..."
+            )
+
+
+def _csv_view_sql(path: Path, csv_params: Mapping[str, Any], codec: str, null_padding: bool,
+                  names: Sequence[str] | None = None) -> str:
+    """Return the statement that makes ``source`` read the CSV with DuckDB (`names`: without header)."""
     max_line = int(csv_params.get("max_line_size", DEFAULT_MAX_LINE_SIZE))
     options = [
         "all_varchar = true",
-        "header = true",
+        f"header = {str(bool(csv_params.get('header', True))).lower()}",
         f"encoding = {quote_literal(_DUCKDB_ENCODINGS[codec])}",
         f"skip = {int(csv_params['header_rows_to_skip'])}",
         # RFC 4180 quotes: sniffed, quoting is off when the sampled rows hold no quote, and
@@ -182,40 +270,59 @@ def _register_csv(
     ]
     if csv_params["delimiter"] != "auto":
         options.append(f"delim = {quote_literal(csv_params['delimiter'])}")
-    sql = _CSV_VIEW_SQL.format(path=quote_literal(str(path)), options=", ".join(options))
+    if names:
+        options.append("names = [" + ", ".join(quote_literal(n) for n in names) + "]")
+    return _CSV_VIEW_SQL.format(path=quote_literal(str(path)), options=", ".join(options))
+
+
+def _register_native_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, csv_params: Mapping[str, Any], codec: str, null_padding: bool, key: str
+) -> None:
+    """Create the view ``source`` over a CSV read by DuckDB itself.
+
+    Short rows are padded with NULLs (`null_padding`) unless a quoted field spans lines,
+    which DuckDB's parallel reader cannot combine: then the view is made again without
+    padding (single-threaded reading would let a quote that is never closed swallow the
+    rest of the file without an error). Without a header row, the view is made once more
+    with the names `headerless_names` (DuckDB would pad them: column00, column01, ...).
+    """
     try:
-        con.execute(sql)
+        con.execute(_csv_view_sql(path, csv_params, codec, null_padding))
         con.execute(_FIRST_ROW_SQL).fetchall()
     except duckdb.Error as exc:
         if null_padding and QUOTED_NEWLINES in str(exc):
-            _register_csv(con, path, csv_params, null_padding=False)
+            _register_native_csv(con, path, csv_params, codec, False, key)
             return
-        raise csv_error(path, exc, csv_params) from None
-    if csv_params["delimiter"] == "auto":
-        _check_sniffed(con, path)
+        raise csv_error(path, exc, csv_params, key) from None
+    if not csv_params.get("header", True):
+        count = len(con.execute(_SOURCE_COLUMNS_SQL).fetchall())
+        con.execute(_csv_view_sql(path, csv_params, codec, null_padding, headerless_names(count)))
+    elif csv_params["delimiter"] == "auto":
+        _check_sniffed(con, path, key)
 
 
 def _register_converted_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, csv_params: Mapping[str, Any], codec: str
+    con: duckdb.DuckDBPyConnection, path: Path, csv_params: Mapping[str, Any], codec: str, key: str = "input",
+    sample_rows: int | None = None,
 ) -> None:
     """Create the view ``source`` over a Parquet copy of a CSV DuckDB cannot read natively."""
     tmp = work_dir(con) / "source.parquet"
     try:
-        _csv_to_parquet(path, csv_params, tmp)
+        _csv_to_parquet(path, csv_params, tmp, sample_rows)
     except UnicodeDecodeError as exc:
         raise UserError(
             f"{path}: bytes at position {exc.start} are not valid {codec}; "
-            f"fix: set input.csv.encoding to the file's encoding (often latin-1 or cp1252)"
+            f"fix: set {key}.csv.encoding to the file's encoding (often latin-1 or cp1252)"
         ) from None
     except pd.errors.ParserError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(
-            f"{path}: cannot read as CSV ({reason}); fix: check input.csv.delimiter and the quotes"
+            f"{path}: cannot read as CSV ({reason}); fix: check {key}.csv.delimiter and the quotes"
         ) from None
     con.execute(_PARQUET_VIEW_SQL.format(path=quote_literal(str(tmp))))
 
 
-def _check_sniffed(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+def _check_sniffed(con: duckdb.DuckDBPyConnection, path: Path, key: str = "input") -> None:
     """Stop when the sniffed header is one column holding delimiters: the sniffer gave up.
 
     That happens on a quote never closed (named with its line) or a short row next to a
@@ -228,19 +335,19 @@ def _check_sniffed(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             raise UserError(_unclosed_quote_message(path, line))
         raise UserError(
             f"{path}: the header reads as one column ({names[0][:40]!r}...), the delimiter was not "
-            f"detected; fix: set input.csv.delimiter, and check that quoted fields are closed"
+            f"detected; fix: set {key}.csv.delimiter, and check that quoted fields are closed"
         )
 
 
-def csv_error(path: Path, exc: Exception, csv_params: Mapping[str, Any]) -> UserError:
-    """Turn DuckDB's CSV error into one line naming the file, the line and the fix."""
+def csv_error(path: Path, exc: Exception, csv_params: Mapping[str, Any], key: str = "input") -> UserError:
+    """Turn DuckDB's CSV error into one line naming the file, the line and the fix (keys under `key`)."""
     text, reason = str(exc), duck_reason(exc)
     found = re.search(r"CSV Error on Line: (\d+)", text)
     line = int(found.group(1)) if found else 0
     if "encod" in reason.lower() or "unicode" in reason.lower():
         return UserError(
             f"{path}: not valid {csv_params['encoding']} text; "
-            f"fix: set input.csv.encoding to the file's encoding (often latin-1 or cp1252)"
+            f"fix: set {key}.csv.encoding to the file's encoding (often latin-1 or cp1252)"
         )
     too_long = re.search(r"Maximum line size of (\d+) bytes exceeded\. Actual Size:\s*(\d+)", text)
     if too_long:
@@ -249,15 +356,15 @@ def csv_error(path: Path, exc: Exception, csv_params: Mapping[str, Any]) -> User
             line = _first_long_line(path, limit) or 0
         where = f"line {line:,}" if line else "a line"
         return UserError(
-            f"{path}: {where} is {size:,} bytes, over input.csv.max_line_size ({limit:,}): a very long "
-            f"field or a quote never closed; fix: raise input.csv.max_line_size above {size:,}, or close the quote"
+            f"{path}: {where} is {size:,} bytes, over {key}.csv.max_line_size ({limit:,}): a very long "
+            f"field or a quote never closed; fix: raise {key}.csv.max_line_size above {size:,}, or close the quote"
         )
     if "unterminated quote" in text:
         return UserError(_unclosed_quote_message(path, line))
     opened = _unclosed_quote_line(path) if "Error when sniffing" in text else None
     if opened:  # the sniffer finds no dialect when a quote is never closed
         return UserError(_unclosed_quote_message(path, opened))
-    return UserError(f"{path}: cannot read as CSV ({reason}); fix: check input.csv.delimiter and the file")
+    return UserError(f"{path}: cannot read as CSV ({reason}); fix: check {key}.csv.delimiter and the file")
 
 
 def _unclosed_quote_message(path: Path, line: int) -> str:
@@ -333,10 +440,12 @@ def duck_reason(exc: Exception) -> str:
     return f"{lines[0]}: {detail}" if detail and lines else (lines[0] if lines else type(exc).__name__)
 
 
-def _read_sheet(book: pd.ExcelFile, sheet: str | int, header_row: int) -> pd.DataFrame | None:
-    """Read one sheet with its column names on `header_row` (1-based); None if it has fewer rows."""
+def _read_sheet(
+    book: pd.ExcelFile, sheet: str | int, header_row: int, nrows: int | None = None
+) -> pd.DataFrame | None:
+    """Read one sheet (at most `nrows` rows) with its column names on `header_row` (1-based); None if it has fewer rows."""
     try:
-        return pd.read_excel(book, sheet_name=sheet, header=header_row - 1)
+        return pd.read_excel(book, sheet_name=sheet, header=header_row - 1, nrows=nrows)
     except ValueError:  # pandas says "only N lines" when the header row is past the end
         if _sheet_rows(book, sheet, header_row) >= header_row:
             raise
@@ -347,11 +456,14 @@ def _sheet_rows(book: pd.ExcelFile, sheet: str | int, limit: int) -> int:
     return len(pd.read_excel(book, sheet_name=sheet, header=None, nrows=limit))
 
 
-def _register_excel(con: duckdb.DuckDBPyConnection, path: Path, excel_params: Mapping[str, Any]) -> None:
+def _register_excel(
+    con: duckdb.DuckDBPyConnection, path: Path, excel_params: Mapping[str, Any], sample_rows: int | None = None
+) -> None:
     """Create the view ``source`` over one sheet, or every sheet stacked (``sheet: all``).
 
     The column names are on row ``header_row`` (1-based, default 1); rows above it are
-    skipped. With ``all``, sheets without rows below the header row are left out.
+    skipped. With ``all``, sheets without rows below the header row are left out. With
+    `sample_rows`, each sheet is read up to that many rows.
     """
     sheet, header_row = excel_params["sheet"], int(excel_params.get("header_row", 1))
     if header_row < 1:
@@ -361,10 +473,10 @@ def _register_excel(con: duckdb.DuckDBPyConnection, path: Path, excel_params: Ma
     try:
         with pd.ExcelFile(path) as book:
             if sheet == "all":
-                sheets = {name: _read_sheet(book, name, header_row) for name in book.sheet_names}
+                sheets = {name: _read_sheet(book, name, header_row, sample_rows) for name in book.sheet_names}
                 frame = _stack_sheets(path, {n: df for n, df in sheets.items() if df is not None and not df.empty})
             else:
-                frame = _read_sheet(book, sheet, header_row)
+                frame = _read_sheet(book, sheet, header_row, sample_rows)
                 if frame is None:
                     name = book.sheet_names[sheet] if isinstance(sheet, int) else sheet
                     rows = _sheet_rows(book, sheet, header_row)

@@ -564,3 +564,25 @@ def rf_grid(segmented: pd.DataFrame, value: str = "customers") -> pd.DataFrame:
     scores = range(1, MAX_SCORE + 1)
     grid = cells.unstack("f_score").reindex(index=scores[::-1], columns=scores).fillna(0)
     return grid.astype("int64") if value == "customers" else grid.astype(float)
+
+
+def single_order_warning(customers: pd.DataFrame) -> str | None:
+    """Return a warning when every customer with an order has exactly one (no repeat behaviour to segment).
+
+    A fake one-order-per-customer file made from a customer table runs and gives meaningless
+    personas; so does an export whose order ids were lost. Both show up here.
+
+    Examples
+    --------
+    >>> single_order_warning(pd.DataFrame({"frequency": [1, 1, 0]}))[:40]
+    'Every customer has exactly one order (fr'
+    >>> single_order_warning(pd.DataFrame({"frequency": [1, 2]})) is None
+    True
+    """
+    kept = customers["frequency"][customers["frequency"] > 0]  # frequency 0: no kept order, set aside anyway
+    if len(kept) and bool((kept == 1).all()):
+        return ("Every customer has exactly one order (frequency 1), so frequency cannot tell customers apart and "
+                "recency only says when the one order was placed: segments and personas built on them mean little. "
+                "If the export holds one row per customer, set input.level: customers; if orders lack ids, check "
+                "input.orders_without_id.")
+    return None

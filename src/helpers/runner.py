@@ -36,8 +36,9 @@ from typing import Any
 from helpers.config import PROJECT_ROOT, load_params
 from helpers.errors import UserError
 from helpers.metrics import PEAK_MEMORY_KEY, metrics_file
+from helpers.preflight import check_inputs
 from helpers.publish import Interrupts, OutputLock, Promotion, file_sha256, recover
-from helpers.steps import NOTEBOOKS, STEP_TITLES
+from helpers.steps import NOTEBOOKS, STEP_TITLES, notebook_file
 from helpers.summary import write_index
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
@@ -136,13 +137,14 @@ def _stderr_to(path: Path):
 
 
 def execute_step(
-    name: str, run_dir: Path, params_file: str, kernel: str, notebook_dir: Path = NOTEBOOK_DIR
+    name: str, run_dir: Path, params_file: str, kernel: str, notebook_dir: Path = NOTEBOOK_DIR,
+    level: str = "transactions",
 ) -> Path:
-    """Execute one notebook with papermill into `run_dir`; raise StepFailed on error."""
+    """Execute step `name` (its notebook for input `level`) with papermill into `run_dir`; raise StepFailed on error."""
     import papermill
     from jupyter_client.kernelspec import NoSuchKernel
 
-    source = notebook_dir / f"{name}.ipynb"
+    source = notebook_dir / notebook_file(name, level)
     target = run_dir / f"{name}.ipynb"
     log_dir = run_dir / "logs"
     log_dir.mkdir(exist_ok=True)
@@ -293,7 +295,8 @@ def _run_steps(
     for i, name in enumerate(notebooks, 1):
         _log(f"[{i}/{len(notebooks)}] {name}: running ...")
         t0 = time.perf_counter()
-        executed = execute_step(name, partial, str(partial / STAGED_PARAMS), params["run"]["kernel"], notebook_dir)
+        executed = execute_step(name, partial, str(partial / STAGED_PARAMS), params["run"]["kernel"], notebook_dir,
+                                params["input"].get("level", "transactions"))
         t1 = time.perf_counter()
         render_html(executed, f"{name} - {STEP_TITLES.get(name, name)}")
         t2 = time.perf_counter()
@@ -434,13 +437,15 @@ def run_report(
     Raises
     ------
     UserError
-        Invalid params (before anything runs), another run using the same folders, or
-        outputs that could not be published (nothing changed).
+        Invalid params or an input that does not read (before anything runs or is written,
+        `helpers.preflight.check_inputs`), another run using the same folders, or outputs
+        that could not be published (nothing changed).
     StepFailed
         A notebook raised; the run folder is kept as ``<run id>.failed``.
     """
     interrupts = interrupts or Interrupts()
     params = load_params(params_file)
+    check_inputs(params, notebooks)  # every input opened and checked before any step runs or anything is written
     reports_dir = Path(params["paths"]["reports_dir"])
     _check_reports_dir(reports_dir)
     targets = {k: Path(params["paths"][k]) for k in STAGED_KEYS}

@@ -20,31 +20,53 @@ class Step:
     title : str
         Heading of its HTML page and its link in ``index.html``.
     outputs : tuple of str
-        Catalog datasets it writes (`helpers.catalog.DATASETS`).
+        Catalog datasets it writes (`helpers.catalog.DATASETS`), at either input level.
     metrics : tuple of str
         Headline figures it records with `helpers.metrics.record_metrics`, read by
         ``index.html`` and the manifest.
+    customer_level : str or None
+        Notebook run instead of `name` when ``input.level`` is ``customers`` (one row per
+        customer, no transactions); None: the same notebook serves both levels.
     """
 
     name: str
     title: str
     outputs: tuple[str, ...] = ()
     metrics: tuple[str, ...] = ()
+    customer_level: str | None = None
 
 
 STEPS: tuple[Step, ...] = (
-    Step("01_clean", "Cleaning: what was read, removed and kept", ("transactions", "cleaning_log", "facts"),
+    Step("01_clean", "Cleaning: what was read, removed and kept",
+         ("transactions", "cleaning_log", "facts", "customer_table"),
          ("raw_rows", "removed_rows", "kept_rows", "rows", "customers", "orders", "net_revenue",
-          "first_date", "last_date")),
-    Step("02_eda", "Exploration: trends, countries, products, cohorts", ("customers",), ("customers",)),
+          "first_date", "last_date"), customer_level="01_clean_customers"),
+    Step("02_eda", "Exploration: trends, countries, products, cohorts", ("customers",), ("customers",),
+         customer_level="02_eda_customers"),
     Step("03_rfm", "RFM segments, how customers moved, and their future value", ("rfm", "clv"),
-         ("customers", "segments", "clv")),
+         ("customers", "segments", "clv"), customer_level="03_rfm_customers"),
     Step("04_clustering", "Clustering: how many kinds of customers", ("clusters", "cluster_model"),
          ("chosen_k", "k_reason", "silhouette", "stability_mean_ari", "stable", "model")),
-    Step("05_personas", "Personas, actions and exports", ("segments", "personas"), ("customers", "personas")),
+    Step("05_personas", "Personas, actions and exports", ("segments", "personas"), ("customers", "personas"),
+         customer_level="05_personas_customers"),
 )
 NOTEBOOKS: tuple[str, ...] = tuple(step.name for step in STEPS)
 STEP_TITLES: dict[str, str] = {step.name: step.title for step in STEPS}
+
+
+LEVELS: tuple[str, ...] = ("transactions", "customers")
+
+
+def notebook_file(name: str, level: str = "transactions") -> str:
+    """Return the notebook file that runs step `name` for input level `level`.
+
+    >>> notebook_file("01_clean", "customers"), notebook_file("04_clustering", "customers")
+    ('01_clean_customers.ipynb', '04_clustering.ipynb')
+    """
+    entry = step(name)
+    if level == "customers" and entry.customer_level:
+        return f"{entry.customer_level}.ipynb"
+    return f"{entry.name}.ipynb"
 
 
 def step(name: str) -> Step:

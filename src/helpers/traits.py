@@ -1,11 +1,14 @@
 """Optional customer demographics and web sessions: load, validate, turn into features.
 
 Both inputs are optional (``customers_input.path`` / ``sessions_input.path`` null = off).
-Each has its own column mapping, validated like the transactions (a missing column or a
-mostly unparseable one stops with a line naming the file, column and key). The caller
-hands in the DuckDB connection (`helpers.engine.connect`); each table is read through the
-view ``source`` (`helpers.readers.register_source`), dropped again once read. Charts and
-report lines are in `helpers.traits_plots`.
+Each has its own reading options (``<table>.csv``, the keys of ``input.csv``, not inherited
+from it; ``<table>.date_format`` for its dates) and column mapping, validated like the
+transactions (a missing column or a mostly unparseable one stops with a line naming the
+file, the column, the table's own key and the fix). The caller hands in the DuckDB
+connection (`helpers.engine.connect`); each table is read through the view ``source``
+(`helpers.readers.register_source`), dropped again once read. `check_demographics` and
+`check_sessions` run the same checks without loading, before any step
+(`helpers.preflight`). Charts and report lines are in `helpers.traits_plots`.
 
 Join rules (documented in the README):
 
@@ -21,8 +24,10 @@ Join rules (documented in the README):
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +37,8 @@ import pandas as pd
 
 from helpers.engine import quote_identifier
 from helpers.errors import UserError
-from helpers.io import _date, _identifier  # the transactions' id and timestamp rules
-from helpers.readers import register_source
+from helpers.io import _check_mapping, _date, _identifier, _number  # the transactions' rules
+from helpers.readers import detect_format, register_source
 
 DEMOGRAPHIC_FIELDS = ("customer_id", "birth_date", "age", "gender", "country", "region", "city", "signup_date")
 SESSION_FIELDS = (
@@ -49,6 +54,17 @@ ENGAGEMENT_FEATURES = (
 _ZERO_ENGAGEMENT = ("sessions", "sessions_per_active_month", "pages_per_session", "mean_session_duration_s",
                     "click_through_rate", "converted_session_share")
 _UNPARSED_SHARE = 0.01  # more unparseable non-empty values than this stops the run
+_SESSION_NUMBERS = ("pages_viewed", "duration_s", "clicks", "product_views")
+# Kinds of values checked: what a bad value is not, and the fix ({key}: the table's params section).
+_VALUE_KINDS: dict[str, tuple[str, str]] = {
+    "date": ("dates", "set {key}.date_format to the file's format, e.g. {formats} (now {date_format!r})"),
+    "timestamp": ("timestamps", "set {key}.date_format to the file's format, e.g. {formats} (now {date_format!r})"),
+    "number": ("numbers", "check that {key}.columns.{field} names a numeric column, and {key}.csv.decimal"),
+}
+# Date formats suggested for a value that does not parse, day first before month first.
+_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%m-%d-%Y", "%d.%m.%Y", "%Y/%m/%d", "%Y%m%d",
+                 "%d/%m/%y", "%m/%d/%y")
+_TIME_FORMATS = ("", " %H:%M", " %H:%M:%S", "T%H:%M:%S")
 
 # Templates over the view ``source``; {placeholders} are expressions built from quoted
 # identifiers, values go in as query parameters ($as_of).
@@ -82,6 +98,23 @@ _SESSIONS_SQL = """
     GROUP BY customer_id ORDER BY customer_id
 """
 _DROP_SOURCE_SQL = "DROP VIEW IF EXISTS source"
+_TYPES_SQL = "SELECT column_name, column_type FROM (DESCRIBE source)"
+
+
+@dataclass(frozen=True)
+class _Table:
+    """An optional table registered as the view ``source``: where it is and how to read its values."""
+
+    path: str
+    key: str  # its params section: customers_input or sessions_input
+    mapping: dict[str, str | None]  # canonical field -> source column
+    types: dict[str, str]  # source column -> DuckDB type
+    decimal: str  # <key>.csv.decimal
+    date_format: str  # <key>.date_format
+
+    def column(self, field: str) -> str:
+        """Return the quoted source column of a mapped `field`."""
+        return quote_identifier(self.mapping[field])
 
 
 def _source_params(path: str, csv: Mapping[str, Any]) -> dict[str, Any]:
@@ -89,24 +122,31 @@ def _source_params(path: str, csv: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def _source(con: duckdb.DuckDBPyConnection, path: str, csv: Mapping[str, Any], key: str) -> Iterator[list[str]]:
-    """Register the table at `path` as the view ``source``; yield its columns; drop it after."""
+def _opened(
+    con: duckdb.DuckDBPyConnection, block: Mapping[str, Any], csv: Mapping[str, Any] | None, key: str,
+    fields: tuple[str, ...],
+) -> Iterator[_Table]:
+    """Register the table of `block` as the view ``source``, check its mapped columns, drop it after.
+
+    The table's own ``csv`` options and ``date_format`` are used; `csv` only stands in for
+    a block without them (callers from before they existed).
+    """
+    path = str(block["path"])
     if not Path(path).is_file():
         raise UserError(f"{path}: file not found (key {key}.path); fix: point {key}.path at the file or set it to null")
+    options = block.get("csv") or csv
+    if options is None:
+        raise ValueError(f"{key} has no csv options; pass the params section as load_params returns it")
+    mapping = {f: block["columns"].get(f) for f in fields}
+    params = _source_params(path, options)
     try:
-        yield register_source(con, _source_params(path, csv))
+        columns = register_source(con, params, key=key)
+        _check_mapping(Path(path), columns, mapping, detect_format(Path(path)), key)
+        types = dict(con.execute(_TYPES_SQL).fetchall())
+        yield _Table(path, key, mapping, types, options.get("decimal", "."), block.get("date_format", "auto"))
     finally:
         con.execute(_DROP_SOURCE_SQL)
         con.unregister("source_frame")  # an Excel table's frame; a no-op otherwise
-
-
-def _check_columns(path: str, columns: list[str], mapping: Mapping[str, str | None], key: str) -> None:
-    for field, column in mapping.items():
-        if column and column not in columns:
-            raise UserError(
-                f"{path}: column '{column}' (mapped to {field}) not found; fix: set {key}.columns.{field} "
-                f"(available: {', '.join(columns[:15])})"
-            )
 
 
 def _id(column: str) -> str:
@@ -114,41 +154,78 @@ def _id(column: str) -> str:
     return _identifier(quote_identifier(column), "VARCHAR")
 
 
-def _cast(column: str | None, sql_type: str) -> str:
-    """``TRY_CAST`` of a mapped column, or a typed NULL when the field is not mapped."""
-    return f"TRY_CAST({quote_identifier(column)} AS {sql_type})" if column else f"CAST(NULL AS {sql_type})"
+def date_format_examples(value: str) -> list[str]:
+    """Return up to two strptime formats of `_DATE_FORMATS` that read `value` (day first before month first).
+
+    Examples
+    --------
+    >>> date_format_examples("04-09-2012")
+    ['%d-%m-%Y', '%m-%d-%Y']
+    """
+    found = []
+    for fmt in (f"{date}{time}" for date in _DATE_FORMATS for time in _TIME_FORMATS):
+        try:
+            datetime.datetime.strptime(value.strip(), fmt)
+        except ValueError:
+            continue
+        found.append(fmt)
+    return found[:2]
 
 
-def _parsed(con: duckdb.DuckDBPyConnection, path: str, expr: str, column: str, key: str, what: str) -> None:
-    """Stop when more than 1% of the non-empty values of `column` do not parse as `expr`."""
-    sql = _PARSED_SQL.format(raw=quote_identifier(column), parsed=expr)
+def _parsed(con: duckdb.DuckDBPyConnection, table: _Table, field: str, expr: str, kind: str) -> None:
+    """Stop when more than 1% of the non-empty values of `field` do not parse as `expr` (a `_VALUE_KINDS` kind)."""
+    sql = _PARSED_SQL.format(raw=table.column(field), parsed=expr)
     filled, bad, example = con.execute(sql).fetchall()[0]
     if filled and bad / filled > _UNPARSED_SHARE:
+        what, fix = _VALUE_KINDS[kind]
+        formats = " or ".join(f'"{f}"' for f in date_format_examples(str(example))) or '"%d/%m/%Y" or "%Y%m%d"'
+        fix = fix.format(key=table.key, field=field, formats=formats, date_format=table.date_format)
         raise UserError(
-            f"{path}: column '{column}': {bad:,} of {filled:,} values are not {what}, e.g. {str(example)[:30]!r}; "
-            f"fix: check {key}.columns"
+            f"{table.path}: column '{table.mapping[field]}' ({table.key}.columns.{field}): {bad:,} of {filled:,} "
+            f"values are not {what}, e.g. {str(example)[:30]!r}; fix: {fix}"
         )
 
 
-def _demographic_exprs(con: duckdb.DuckDBPyConnection, path: str, mapping: Mapping[str, str | None]) -> dict[str, str]:
+def _number_of(table: _Table, field: str) -> str:
+    """A mapped number column in the table's decimal convention (`helpers.io`), or a typed NULL."""
+    if not table.mapping[field]:
+        return "CAST(NULL AS DOUBLE)"
+    return _number(table.column(field), table.decimal, table.types[table.mapping[field]])
+
+
+def _date_of(table: _Table, field: str) -> str:
+    """A mapped date column read with the table's date format (`helpers.io`): a timestamp without zone."""
+    return _date(table.column(field), table.types[table.mapping[field]], table.date_format)
+
+
+def _demographic_exprs(con: duckdb.DuckDBPyConnection, table: _Table) -> dict[str, str]:
     """Return field -> SQL expression of the demographics, after checking dates and ages parse."""
-    exprs = {"customer_id": _id(mapping["customer_id"])}
+    exprs = {"customer_id": _id(table.mapping["customer_id"])}
     for field in ("birth_date", "signup_date"):
-        col = mapping[field]
-        exprs[field] = f"TRY_CAST(TRY_CAST({quote_identifier(col)} AS VARCHAR) AS DATE)" if col else "CAST(NULL AS DATE)"
-        if col:
-            _parsed(con, path, exprs[field], col, "customers_input", "dates (YYYY-MM-DD)")
-    exprs["age"] = _cast(mapping["age"], "DOUBLE")
-    if mapping["age"]:
-        _parsed(con, path, exprs["age"], mapping["age"], "customers_input", "numbers")
+        exprs[field] = f"CAST({_date_of(table, field)} AS DATE)" if table.mapping[field] else "CAST(NULL AS DATE)"
+        if table.mapping[field]:
+            _parsed(con, table, field, exprs[field], "date")
+    exprs["age"] = _number_of(table, "age")
+    if table.mapping["age"]:
+        _parsed(con, table, "age", exprs["age"], "number")
     for field in ("gender", "country", "region", "city"):
-        col = mapping[field]
-        exprs[field] = f"NULLIF(trim(CAST({quote_identifier(col)} AS VARCHAR)), '')" if col else "CAST(NULL AS VARCHAR)"
+        exprs[field] = f"NULLIF(trim(CAST({table.column(field)} AS VARCHAR)), '')" if table.mapping[field] else "CAST(NULL AS VARCHAR)"
     return exprs
 
 
+def check_demographics(con: duckdb.DuckDBPyConnection, block: Mapping[str, Any]) -> None:
+    """Check the optional customer table as `load_demographics` reads it, without loading it.
+
+    For `helpers.preflight`: the file opens, the mapped columns exist and their dates and
+    ages parse (all rows: one count per column); the same one-line errors as loading.
+    """
+    if block.get("path"):
+        with _opened(con, block, None, "customers_input", DEMOGRAPHIC_FIELDS) as table:
+            _demographic_exprs(con, table)
+
+
 def load_demographics(
-    con: duckdb.DuckDBPyConnection, block: Mapping[str, Any], csv: Mapping[str, Any]
+    con: duckdb.DuckDBPyConnection, block: Mapping[str, Any], csv: Mapping[str, Any] | None = None
 ) -> pd.DataFrame | None:
     """Read the optional customer table into canonical columns (None when not configured).
 
@@ -157,9 +234,11 @@ def load_demographics(
     con : duckdb.DuckDBPyConnection
         Connection that reads the table (its view ``source`` is replaced, then dropped).
     block : mapping
-        ``customers_input`` params: ``path`` and ``columns`` (field -> source column).
-    csv : mapping
-        CSV reading options (``input.csv``), used when the file is a CSV.
+        ``customers_input`` params: ``path``, ``csv`` (reading options), ``date_format``
+        (birth and sign-up dates) and ``columns`` (field -> source column).
+    csv : mapping, optional
+        CSV options for a `block` without its own ``csv`` (older callers passed ``input.csv``);
+        ignored when the block has them.
 
     Returns
     -------
@@ -167,15 +246,12 @@ def load_demographics(
         customer_id (text), birth_date, age, gender, country, region, city, signup_date;
         one row per customer (the first row wins when an id repeats).
     """
-    path = block.get("path")
-    if not path:
+    if not block.get("path"):
         return None
-    mapping = {f: block["columns"].get(f) for f in DEMOGRAPHIC_FIELDS}
-    if not mapping["customer_id"]:
+    if not block["columns"].get("customer_id"):
         raise UserError("params: customers_input.columns.customer_id is empty; fix: name the id column")
-    with _source(con, path, csv, "customers_input") as columns:
-        _check_columns(path, columns, mapping, "customers_input")
-        exprs = _demographic_exprs(con, path, mapping)
+    with _opened(con, block, csv, "customers_input", DEMOGRAPHIC_FIELDS) as table:
+        exprs = _demographic_exprs(con, table)
         select = ", ".join(f"{e} AS {f}" for f, e in exprs.items())
         frame = con.execute(_DEMOGRAPHICS_SQL.format(select=select)).df()
     return frame.drop(columns="_row")
@@ -212,24 +288,48 @@ def demographic_features(demographics: pd.DataFrame, analysis_date: pd.Timestamp
     return out.reset_index(drop=True)
 
 
-def _session_sql(con: duckdb.DuckDBPyConnection, path: str, mapping: Mapping[str, str | None]) -> str:
-    """Return the per-customer session query, after checking the start times parse."""
-    start = _date(quote_identifier(mapping["session_start"]), "VARCHAR", "auto")  # offsets to UTC, as in io
-    _parsed(con, path, start, mapping["session_start"], "sessions_input", "timestamps")
-    converted = mapping["converted"]
+def _session_sql(con: duckdb.DuckDBPyConnection, table: _Table) -> str:
+    """Return the per-customer session query, after checking start times and numbers parse."""
+    start = _date_of(table, "session_start")  # offsets to UTC, as in io
+    _parsed(con, table, "session_start", start, "timestamp")
+    numbers = {field: _number_of(table, field) for field in _SESSION_NUMBERS}
+    for field, expr in numbers.items():
+        if table.mapping[field]:
+            _parsed(con, table, field, expr, "number")
+    converted = table.mapping["converted"]
     return _SESSIONS_SQL.format(
-        customer_id=_id(mapping["customer_id"]),
+        customer_id=_id(table.mapping["customer_id"]),
         started=start,
-        pages=_cast(mapping["pages_viewed"], "DOUBLE"),
-        duration=_cast(mapping["duration_s"], "DOUBLE"),
-        clicks=_cast(mapping["clicks"], "DOUBLE"),
-        views=_cast(mapping["product_views"], "DOUBLE"),
-        converted=f"CAST({_cast(converted, 'BOOLEAN')} AS DOUBLE)" if converted else "CAST(NULL AS DOUBLE)",
+        pages=numbers["pages_viewed"],
+        duration=numbers["duration_s"],
+        clicks=numbers["clicks"],
+        views=numbers["product_views"],
+        converted=f"CAST(TRY_CAST({table.column('converted')} AS BOOLEAN) AS DOUBLE)" if converted
+        else "CAST(NULL AS DOUBLE)",
     )
 
 
+def _required_session_columns(block: Mapping[str, Any]) -> None:
+    for required in ("customer_id", "session_start"):
+        if not block["columns"].get(required):
+            raise UserError(f"params: sessions_input.columns.{required} is empty; fix: name that column")
+
+
+def check_sessions(con: duckdb.DuckDBPyConnection, block: Mapping[str, Any]) -> None:
+    """Check the optional sessions table as `session_features` reads it, without aggregating it.
+
+    For `helpers.preflight`: the file opens, the mapped columns exist, start times and
+    numbers parse (all rows); the same one-line errors as `session_features`.
+    """
+    if block.get("path"):
+        _required_session_columns(block)
+        with _opened(con, block, None, "sessions_input", SESSION_FIELDS) as table:
+            _session_sql(con, table)
+
+
 def session_features(
-    con: duckdb.DuckDBPyConnection, block: Mapping[str, Any], csv: Mapping[str, Any], analysis_date: pd.Timestamp
+    con: duckdb.DuckDBPyConnection, block: Mapping[str, Any], csv: Mapping[str, Any] | None,
+    analysis_date: pd.Timestamp,
 ) -> pd.DataFrame | None:
     """Aggregate the optional web sessions per customer in DuckDB (None when not configured).
 
@@ -245,22 +345,19 @@ def session_features(
     con : duckdb.DuckDBPyConnection
         Connection that reads the table (its view ``source`` is replaced, then dropped).
     block : mapping
-        ``sessions_input`` params: ``path`` and ``columns`` (field -> source column).
-    csv : mapping
-        CSV reading options (``input.csv``).
+        ``sessions_input`` params: ``path``, ``csv`` (reading options), ``date_format``
+        (session start) and ``columns`` (field -> source column).
+    csv : mapping or None
+        CSV options for a `block` without its own ``csv`` (older callers passed
+        ``input.csv``); ignored when the block has them.
     analysis_date : pandas.Timestamp
         Sessions on or after it are ignored.
     """
-    path = block.get("path")
-    if not path:
+    if not block.get("path"):
         return None
-    mapping = {f: block["columns"].get(f) for f in SESSION_FIELDS}
-    for required in ("customer_id", "session_start"):
-        if not mapping[required]:
-            raise UserError(f"params: sessions_input.columns.{required} is empty; fix: name that column")
-    with _source(con, path, csv, "sessions_input") as columns:
-        _check_columns(path, columns, mapping, "sessions_input")
-        sql = _session_sql(con, path, mapping)
+    _required_session_columns(block)
+    with _opened(con, block, csv, "sessions_input", SESSION_FIELDS) as table:
+        sql = _session_sql(con, table)
         frame = con.execute(sql, {"as_of": pd.Timestamp(analysis_date).to_pydatetime()}).df()
     frame["sessions_per_active_month"] = frame["sessions"] / frame["active_months"]
     days = (pd.Timestamp(analysis_date).normalize() - pd.to_datetime(frame["last_visit"]).dt.normalize()).dt.days
