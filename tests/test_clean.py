@@ -330,3 +330,23 @@ def test_lines_at_the_upper_quartile_are_not_flagged_when_the_spread_is_zero(tmp
     con, _, log = run_cleaning(path)
     assert con.execute("SELECT list(amount) FROM cleaned WHERE is_outlier").fetchall()[0][0] == [500.0]
     assert log.loc["outlier_flagged", "rows"] == 1
+
+
+def test_lines_that_differ_only_in_an_unmapped_column_are_not_duplicates(tmp_path):
+    from conftest import write_csv
+
+    """Product columns left unmapped: two products of one order at the same price stay two lines."""
+    rows = [
+        "1001,A1,Mug,2,2011-01-03 10:00:00,5.00,100,United Kingdom",
+        "1001,B7,Bowl,2,2011-01-03 10:00:00,5.00,100,United Kingdom",  # another product: kept
+        "1001,B7,Bowl,2,2011-01-03 10:00:00,5.00,100,United Kingdom",  # a true copy: removed
+    ]
+    params = load_params()
+    params["input"].update(path=str(write_csv(tmp_path / "orders.csv", rows)))
+    params["input"]["columns"].update(product_id=None, description=None)
+    with duckdb.connect() as con:
+        load_transactions(con, params["input"])
+        log = clean.apply_cleaning(con, params["cleaning"]).set_index("rule")
+        kept = con.execute("SELECT count(*) FROM cleaned").fetchone()[0]
+    assert log.loc["exact_duplicate", "rows"] == 1
+    assert kept == 2

@@ -58,7 +58,7 @@ RULES: tuple[tuple[str, str], ...] = (
     ("missing_customer_id", "No customer id: the line cannot be attributed to a customer."),
     ("invalid_values", "Missing or unparseable date or amount, or an infinite amount."),
     ("future_date", "Dated more than a day after the run (clock or export error); cleaning.drop_future_dates."),
-    ("exact_duplicate", "Same customer, invoice, date, product, description, quantity, price, amount and country as an earlier line; the first is kept."),
+    ("exact_duplicate", "Same customer, invoice, date, product, description, quantity, price, amount, country and unmapped columns as an earlier line; the first is kept."),
     ("adjustment", "Accounting adjustment invoice (prefix in cleaning.adjustment_prefixes), e.g. bad-debt write-offs."),
     ("non_product_code", "Postage, fees, manual adjustments, bank charges, samples, gift vouchers (cleaning.non_product_codes / _patterns)."),
     ("nonpositive_price", "Unit price (or, without prices, amount of a purchase line) zero or negative."),
@@ -76,9 +76,12 @@ FLAG_RULES: tuple[tuple[str, str], ...] = (
 # line under a million. ``Q3 + k x IQR`` carries a few 1e-16 of rounding (2 log10(7) is
 # not log10(49) in floating point), which must not flag a line that is exactly at it.
 LOG_TOLERANCE = 1e-9
+# The canonical fields and a hash of the export's unmapped columns (`helpers.io`): two lines
+# that differ only in a column the params do not map (product code, line number) are
+# different lines, not duplicates.
 DUPLICATE_KEY = (
     "customer_id", "invoice_id", "invoice_date", "product_id", "description",
-    "quantity", "unit_price", "amount", "country",
+    "quantity", "unit_price", "amount", "country", "unmapped_hash",
 )
 # GROUPING(reason, size, customer) of the grouping sets in `_TOTALS_SQL`: 1 bits are the
 # columns a set does not group by.

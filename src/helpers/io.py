@@ -293,12 +293,22 @@ def _parsed_fields(mapping: Mapping[str, str | None], exprs: Mapping[str, str]) 
             if mapping.get(f) and ("TRY_CAST" in exprs[f] or "try_strptime" in exprs[f])]
 
 
+def _unmapped_hash(mapping: Mapping[str, str | None], types: Mapping[str, str]) -> str:
+    """SQL hash of the export's columns no field maps (a constant when every column is mapped).
+
+    `helpers.clean`'s exact-duplicate rule compares it too, so two lines that differ only
+    in an unmapped column (a product code the params leave out) are not duplicates.
+    """
+    unmapped = [c for c in types if c not in {v for v in mapping.values() if v}]
+    return f"hash({', '.join(quote_identifier(c) for c in unmapped)})" if unmapped else "CAST(0 AS UBIGINT)"
+
+
 def _stage_select(
     mapping: Mapping[str, str | None], types: Mapping[str, str], exprs: Mapping[str, str]
 ) -> tuple[str, dict[str, str]]:
     """Return the SELECT list that stages the source, and the fields the view computes from row_id.
 
-    The staged table holds the typed fields, ``is_header_row`` and, per parsed field, the
+    The staged table holds the typed fields, ``is_header_row``, ``unmapped_hash`` and, per parsed field, the
     raw text of values that did not parse (``unparsed_<field>``, NULL on nearly every row),
     so the parse check needs no second read of the export. Fields computed from ``row_id``
     (the record number, known once the rows are stored) are staged as NULL and filled in by
@@ -313,6 +323,7 @@ def _stage_select(
         else:
             staged.append(f"{expr} AS {field}")
     staged.append(f"{header} AS is_header_row")
+    staged.append(f"{_unmapped_hash(mapping, types)} AS unmapped_hash")
     for field in _parsed_fields(mapping, exprs):
         raw = _text(quote_identifier(mapping[field]))
         staged.append(
