@@ -5,7 +5,9 @@ each in its own module:
 
 1. **Features** (`helpers.cluster_features`): `ClusterSettings`, the customers set aside
    (no kept order), and `make_transform`, one scikit-learn Pipeline that selects the
-   features, takes ``log1p(max(x, 0))`` of the skewed ones and scales.
+   features, takes ``log1p(max(x, 0))`` of the skewed ones and scales; categorical features
+   (text, categories, true/false) are one-hot encoded beside them, each weighted to the
+   variance of one scaled numeric feature (`WeightedOneHot`).
 2. **K** (`helpers.cluster_select`): `scan_k` fits K-Means for every K of the range;
    `choose_k` applies the rule in `K_RULE`.
 3. **Methods** (`helpers.cluster_methods`): K-Means on the training split; Ward and DBSCAN
@@ -14,7 +16,8 @@ each in its own module:
 4. **Checks** (`helpers.cluster_stability`): `holdout_check` and `bootstrap_stability`.
 5. **Output and scoring**: `labels_frame` here gives one row per customer;
    `helpers.cluster_model` saves, loads and scores with the fitted model, and is the
-   command ``python -m helpers.cluster score --model PATH --transactions PATH --out PATH``.
+   command ``python -m helpers.cluster score --model PATH --transactions PATH --out PATH``
+   (``--customers PATH`` adds the features transactions do not give, e.g. gender).
 
 `run_clustering` runs stages 1-4 and returns a `ClusterRun`; the functions below it turn
 that into tables (`cluster_summary`, `feature_overview`, ...). Charts are in
@@ -37,6 +40,9 @@ from sklearn.pipeline import Pipeline
 
 from helpers.catalog import CLUSTER_METHODS, LABEL_COLUMNS, dataset
 from helpers.cluster_features import (
+    CATEGORY_MIN_SHARE,
+    CATEGORY_MISSING,
+    CATEGORY_RARE,
     DEFAULT_FEATURES,
     DEFAULT_LOG_FEATURES,
     NO_KEPT_ORDER,
@@ -44,8 +50,14 @@ from helpers.cluster_features import (
     SCALERS,
     ClusterSettings,
     SelectAndLog,
+    WeightedOneHot,
     add_customer_features,
+    categorical_features,
+    category_encoder,
+    category_text,
     check_features,
+    encoded_columns,
+    is_categorical,
     make_transform,
     split_by_kept_order,
 )
@@ -104,8 +116,10 @@ __all__ = [
     "check_labels", "cluster_profile", "cluster_summary", "customer_counts", "draw_rows",
     "feature_overview", "headline_metrics", "labels_frame", "run_clustering",
     # helpers.cluster_features
-    "DEFAULT_FEATURES", "DEFAULT_LOG_FEATURES", "NOISE", "NO_KEPT_ORDER", "SCALERS",
-    "ClusterSettings", "SelectAndLog", "add_customer_features", "check_features",
+    "CATEGORY_MIN_SHARE", "CATEGORY_MISSING", "CATEGORY_RARE", "DEFAULT_FEATURES",
+    "DEFAULT_LOG_FEATURES", "NOISE", "NO_KEPT_ORDER", "SCALERS", "ClusterSettings",
+    "SelectAndLog", "WeightedOneHot", "add_customer_features", "categorical_features",
+    "category_encoder", "category_text", "check_features", "encoded_columns", "is_categorical",
     "make_transform", "split_by_kept_order",
     # helpers.cluster_select
     "K_RULE", "KChoice", "annotate_k_table", "choose_k", "internal_scores", "k_range",
@@ -141,7 +155,10 @@ class ClusterRun:
 
     Rows of `X` and of every label array follow `customers` (customers with a kept order).
     Positions in `train`, `test`, `scan` (K scan and bootstrap), `sample` (Ward, DBSCAN)
-    and `evaluation` (silhouette of the comparison) index those rows.
+    and `evaluation` (silhouette of the comparison) index those rows. `categorical` lists
+    the features clustered as categories and `columns` names the columns of `X` (the
+    numeric features, then ``feature=level`` per one-hot column; just the features when
+    every feature is numeric).
     """
 
     settings: ClusterSettings
@@ -165,6 +182,8 @@ class ClusterRun:
     holdout: dict[str, float]
     stability: Stability
     timings: dict[str, float] = field(default_factory=dict)
+    categorical: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()
 
 
 
@@ -223,7 +242,7 @@ def _customers_to_cluster(table: pd.DataFrame, s: ClusterSettings) -> tuple[pd.D
     if "customer_id" not in table.columns:
         raise UserError("column 'customer_id' is missing from the customer table; fix: run 03_rfm")
     customers, excluded = split_by_kept_order(table)
-    check_features(customers, s.features)
+    check_features(customers, s.features, categorical_features(customers, s.features))
     n = len(customers)
     if n < 2 * max(s.k_min, 2) + 2:
         raise UserError(
@@ -277,7 +296,8 @@ def run_clustering(table: pd.DataFrame, settings: ClusterSettings | None = None)
     ----------
     table : pandas.DataFrame
         One row per customer with ``customer_id`` and the feature columns (03_rfm's table,
-        optionally with columns joined by `add_customer_features`).
+        optionally with columns joined by `add_customer_features`). Text, category and
+        true/false features are one-hot encoded and weighted (`WeightedOneHot`).
     settings : ClusterSettings, optional
         Default settings when omitted.
 
@@ -288,13 +308,15 @@ def run_clustering(table: pd.DataFrame, settings: ClusterSettings | None = None)
     Raises
     ------
     UserError
-        A feature is missing, not numeric or not finite, or there are too few customers.
+        A feature is missing, a numeric one is not numeric or not finite, or there are too
+        few customers.
     """
     s = settings or ClusterSettings()
     watch = _Stopwatch()
     customers, excluded = _customers_to_cluster(table, s)
     rows = draw_rows(len(customers), s)
-    transform = make_transform(s.features, s.log_features, s.scaler).fit(customers.iloc[rows.train])
+    categorical = categorical_features(customers, s.features)
+    transform = make_transform(s.features, s.log_features, s.scaler, categorical).fit(customers.iloc[rows.train])
     X = transform.transform(customers)
     watch.lap("features")
 
@@ -317,7 +339,8 @@ def run_clustering(table: pd.DataFrame, settings: ClusterSettings | None = None)
         excluded=excluded, k_values=k_values, X=X, train=rows.train, test=rows.test, scan=rows.scan,
         sample=rows.sample, evaluation=rows.evaluation, k_table=k_table, choice=choice, model=model,
         labels=labels, ward=ward, dbscan=dbscan, comparison=comparison, holdout=holdout,
-        stability=stability, timings=watch.timings,
+        stability=stability, timings=watch.timings, categorical=categorical,
+        columns=encoded_columns(transform),
     )
 
 
@@ -354,10 +377,19 @@ def feature_overview(run: ClusterRun) -> pd.DataFrame:
     pandas.DataFrame
         One row per feature: ``feature``, ``transform``, ``min``, ``median``, ``p95``,
         ``max`` (data units, customers with a kept order) and the skewness before
-        (``skew_raw``) and after (``skew_transformed``) the log (0 = symmetric).
+        (``skew_raw``) and after (``skew_transformed``) the log (0 = symmetric). A
+        categorical feature's ``transform`` names its levels and weight; its numbers are blank.
     """
+    columns = list(run.columns or run.settings.features)
+    encoder = category_encoder(run.model)
     rows = []
-    for i, feature in enumerate(run.settings.features):
+    for feature in run.settings.features:
+        if feature in run.categorical and encoder is not None:
+            levels = sum(1 for owner, _ in encoder.levels_ if owner == feature)
+            rows.append({"feature": feature, "transform": (
+                f"one-hot, {levels} level{'s' if levels != 1 else ''} x weight "
+                f"{encoder.weights_[feature]:.2f} (total variance 1)")})
+            continue
         values = run.customers[feature].to_numpy(dtype=float)
         rows.append(
             {
@@ -368,10 +400,11 @@ def feature_overview(run: ClusterRun) -> pd.DataFrame:
                 "p95": float(np.quantile(values, 0.95)),
                 "max": values.max(),
                 "skew_raw": float(skew(values)),
-                "skew_transformed": float(skew(run.X[:, i])),
+                "skew_transformed": float(skew(run.X[:, columns.index(feature)])),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["feature", "transform", "min", "median", "p95", "max",
+                                       "skew_raw", "skew_transformed"])
 
 
 def labels_frame(run: ClusterRun) -> pd.DataFrame:
@@ -444,9 +477,11 @@ def cluster_summary(run: ClusterRun, method: str = "kmeans") -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per cluster (plus ``no kept order`` when such customers exist):
-        ``cluster``, ``customers``, ``customer_share``, the median of every feature,
-        ``revenue_share`` (when the table has ``monetary``) and ``top_segment`` (the most
-        common RFM segment and its share, when the table has ``segment``).
+        ``cluster``, ``customers``, ``customer_share``, ``median_<feature>`` of every
+        numeric feature and ``top_<feature>`` of every categorical one (its most common
+        level and that level's share, e.g. "F (62%)"), ``revenue_share`` (when the table
+        has ``monetary``) and ``top_segment`` (the most common RFM segment and its share,
+        when the table has ``segment``).
     """
     data = run.customers.assign(cluster=run.labels[method])
     if len(run.excluded):
@@ -455,7 +490,10 @@ def cluster_summary(run: ClusterRun, method: str = "kmeans") -> pd.DataFrame:
     summary = pd.DataFrame({"customers": groups.size()})
     summary["customer_share"] = summary["customers"] / summary["customers"].sum()
     for feature in run.settings.features:
-        summary[f"median_{feature}"] = groups[feature].median()
+        if feature in run.categorical:
+            summary[f"top_{feature}"] = groups[feature].agg(_top_level)
+        else:
+            summary[f"median_{feature}"] = groups[feature].median()
     if "monetary" in data.columns:
         total = data["monetary"].sum()
         summary["revenue_share"] = groups["monetary"].sum() / total if total else np.nan
@@ -471,18 +509,45 @@ def cluster_summary(run: ClusterRun, method: str = "kmeans") -> pd.DataFrame:
     return summary
 
 
+def _top_level(values: pd.Series) -> str:
+    """Write a categorical column's most common level and its share (ties: alphabetical), e.g. "F (62%)"."""
+    shares = category_text(values).value_counts(normalize=True)
+    top = sorted(shares.index[shares == shares.max()])[0]
+    return f"{top} ({shares[top]:.0%})"
+
+
 def cluster_profile(run: ClusterRun, method: str = "kmeans") -> pd.DataFrame:
     """Return each cluster's mean transformed feature value (0 = average of the training split).
 
     With the standard scaler a value of 1 means one standard deviation above the average
     customer (after the log transform); with the robust scaler, one interquartile range
-    above the median. Rows are clusters (noise excluded), columns the features.
+    above the median. Rows are clusters (noise excluded), columns the columns of ``run.X``.
+
+    A categorical feature has one column per level (``feature=level``): the cluster's
+    mean weighted one-hot value minus the training customers' mean, i.e. the weight times
+    (the level's share in the cluster - its share in training), in the same units as the
+    numeric features. Then ``attrs`` holds ``levels`` (column -> (feature, level)),
+    ``level_shares`` (clusters x level columns: share of the cluster's customers at the
+    level) and ``overall_level_shares`` (the share among all clustered customers).
     """
     labels = run.labels[method]
     keep = labels != NOISE
-    frame = pd.DataFrame(run.X[keep], columns=list(run.settings.features))
-    return frame.groupby(labels[keep]).mean().rename_axis("cluster")
-
+    columns = list(run.columns or run.settings.features)
+    frame = pd.DataFrame(run.X[keep], columns=columns)
+    profile = frame.groupby(labels[keep]).mean().rename_axis("cluster")
+    encoder = category_encoder(run.model)
+    if encoder is None:
+        return profile
+    names = [f"{feature}={level}" for feature, level in encoder.levels_]
+    positions = [columns.index(name) for name in names]
+    profile[names] = profile[names] - run.X[run.train][:, positions].mean(axis=0)
+    shares = frame[names] / encoder.column_weights_
+    profile.attrs["levels"] = dict(zip(names, encoder.levels_, strict=True))
+    profile.attrs["level_shares"] = shares.groupby(labels[keep]).mean().rename_axis("cluster")
+    profile.attrs["overall_level_shares"] = pd.Series(
+        run.X[:, positions].mean(axis=0) / encoder.column_weights_, index=names
+    )
+    return profile
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@
 package versions, and a ``<model>.sha256`` file beside it; `load_model` checks the file's
 sha256 against the recorded one before unpickling. `score_customers` assigns a customer
 table to the saved clusters; `score_transactions` first computes the RFM metrics from
-cleaned transaction lines (`helpers.rfm.customer_metrics`). `main` is the command
+cleaned transaction lines (`helpers.rfm.customer_metrics`), and joins the features that
+transactions do not give (demographics such as gender or age band, web engagement) from a
+customer table. `main` is the command
 
-    python -m helpers.cluster score --model PATH --transactions PATH --out PATH
+    python -m helpers.cluster score --model PATH --transactions PATH --out PATH [--customers PATH]
 
 (``python -m helpers.cluster_model`` works too).
 """
@@ -27,7 +29,12 @@ import duckdb
 import pandas as pd
 
 from helpers.catalog import METRIC_COLUMNS, TRANSACTION_COLUMNS, dataset, parse_analysis_date
-from helpers.cluster_features import NO_KEPT_ORDER, check_features, split_by_kept_order
+from helpers.cluster_features import (
+    NO_KEPT_ORDER,
+    add_customer_features,
+    check_features,
+    split_by_kept_order,
+)
 from helpers.engine import EngineSettings, connect
 from helpers.errors import UserError, cli_error
 from helpers.publish import file_sha256
@@ -65,7 +72,9 @@ def save_model(run: ClusterRun, path: str | Path, analysis_date: Any = None) -> 
     -------
     Path
         The written file. Load it with `load_model` (only load model files you made:
-        unpickling runs code).
+        unpickling runs code). With categorical features the bundle also lists them
+        (``categorical_features``); a numeric-only model has no such key, so it is saved
+        byte for byte as before.
     """
     import joblib
 
@@ -82,6 +91,8 @@ def save_model(run: ClusterRun, path: str | Path, analysis_date: Any = None) -> 
         "analysis_date": None if analysis_date is None else str(analysis_date),
         "versions": _versions(),
     }
+    if run.categorical:
+        bundle["categorical_features"] = list(run.categorical)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(bundle, path)
@@ -184,7 +195,8 @@ def score_customers(model: Mapping[str, Any], customers: pd.DataFrame) -> pd.Dat
         Output of `load_model`.
     customers : pandas.DataFrame
         One row per customer with ``customer_id`` and the model's features (e.g. from
-        `helpers.rfm.customer_metrics`).
+        `helpers.rfm.customer_metrics`, with `add_customer_features`). Categorical features
+        may hold missing values and levels not seen in training (see `WeightedOneHot`).
 
     Returns
     -------
@@ -195,10 +207,10 @@ def score_customers(model: Mapping[str, Any], customers: pd.DataFrame) -> pd.Dat
     Raises
     ------
     UserError
-        A feature is missing, not numeric or not finite.
+        A feature is missing, or a numeric one is not numeric or not finite.
     """
     kept, _ = split_by_kept_order(customers)
-    check_features(kept, model["features"])
+    check_features(kept, model["features"], model.get("categorical_features", ()))
     cluster = pd.Series(NO_KEPT_ORDER, index=customers["customer_id"].to_numpy(), dtype="int64")
     if len(kept):
         cluster.loc[kept["customer_id"].to_numpy()] = model["pipeline"].predict(kept).astype("int64")
@@ -210,11 +222,12 @@ def score_transactions(
     transactions: str | Path,
     analysis_date: str | pd.Timestamp | None = None,
     engine_settings: EngineSettings | None = None,
+    customers: str | Path | pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Score customers from cleaned transaction lines into the saved clusters.
 
     Computes RFM metrics with `helpers.rfm.customer_metrics` (same definitions as 03_rfm),
-    then applies the saved pipeline.
+    joins the model's other features from `customers`, then applies the saved pipeline.
 
     Parameters
     ----------
@@ -227,6 +240,11 @@ def score_transactions(
         `transactions`.
     engine_settings : EngineSettings, optional
         For the DuckDB connection (`helpers.engine.connect`); default `EngineSettings()`.
+    customers : str, Path or DataFrame, optional
+        One row per customer with ``customer_id`` and the model's features that
+        transactions do not give (e.g. 02_eda's customers.parquet with gender or age band):
+        a table, or a Parquet or CSV file. Customers without a row get missing values
+        (a categorical feature's level "missing").
 
     Returns
     -------
@@ -237,15 +255,17 @@ def score_transactions(
     ------
     UserError
         Missing or unreadable file, a missing column, a date that is not one, or a model
-        feature the metrics do not provide.
+        feature neither the metrics nor `customers` provide.
     """
     if not isinstance(model, Mapping):
         model = load_model(model)
-    missing = [f for f in model["features"] if f not in METRIC_COLUMNS]
+    table = None if customers is None else _customer_table(customers)
+    given = set(METRIC_COLUMNS) | (set(table.columns) if table is not None else set())
+    missing = [f for f in model["features"] if f not in given]
     if missing:
         raise UserError(
             f"the model uses feature '{missing[0]}', which is not computed from transactions; "
-            f"fix: score with helpers.cluster.score_customers on a table that has it"
+            f"fix: pass a customer table that has it with --customers (e.g. 02_eda's customers.parquet)"
         )
     _check_transactions(Path(transactions))
     with connect(engine_settings) as con:
@@ -254,7 +274,31 @@ def score_transactions(
             metrics = customer_metrics(con, transactions, as_of)
         except duckdb.Error as exc:
             raise _unreadable(transactions, exc) from None
-    return score_customers(model, metrics)
+    return score_customers(model, add_customer_features(metrics, model["features"], table))
+
+
+def _customer_table(customers: str | Path | pd.DataFrame) -> pd.DataFrame:
+    """Return the customer table of `score_transactions` with text ids, one row per customer."""
+    if isinstance(customers, pd.DataFrame):
+        table = customers.copy()
+    else:
+        path = Path(customers)
+        if not path.is_file():
+            raise UserError(f"{path}: customer table not found (--customers); fix: pass 02_eda's customers.parquet")
+        try:
+            if path.suffix.lower() == ".parquet":
+                table = pd.read_parquet(path)
+            else:
+                table = pd.read_csv(path, sep=None, engine="python", dtype={"customer_id": str})
+        except Exception as exc:  # pandas and pyarrow raise many types for an unreadable file
+            raise UserError(f"{path}: cannot read the customer table ({type(exc).__name__}); "
+                            f"fix: pass a Parquet or CSV file with customer_id") from None
+    if "customer_id" not in table.columns:
+        raise UserError("customer table (--customers): column 'customer_id' is missing; fix: name the id column customer_id")
+    table["customer_id"] = table["customer_id"].astype(str)
+    if table["customer_id"].duplicated().any():
+        raise UserError("customer table (--customers): column 'customer_id' has duplicates; fix: keep one row per customer")
+    return table
 
 
 def _unreadable(transactions: str | Path, exc: Exception) -> UserError:
@@ -311,6 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     score.add_argument("--transactions", required=True, help="cleaned transactions Parquet (01_clean)")
     score.add_argument("--out", required=True, help="output file: .parquet or .csv (customer_id, cluster)")
     score.add_argument("--analysis-date", default=None, help="default: day after the last transaction")
+    score.add_argument("--customers", default=None,
+                       help="customer table (.parquet or .csv, customer_id + the model's other features, "
+                            "e.g. 02_eda's customers.parquet) for features not computed from transactions")
     score.add_argument("--sha256", default=None,
                        help="expected sha256 of the model (default: from manifest.json or <model>.sha256 beside it)")
     try:
@@ -321,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         model = load_model(args.model, args.sha256)
         for name, note in model["version_mismatch"].items():
             print(f"note: model {name} version differs ({note})", file=sys.stderr)
-        scored = score_transactions(model, args.transactions, args.analysis_date)
+        scored = score_transactions(model, args.transactions, args.analysis_date, customers=args.customers)
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix.lower() == ".csv":
             scored.to_csv(out, index=False)

@@ -311,7 +311,7 @@ def plot_projection(run: ClusterRun, method: str = "kmeans", max_points: int = 5
     (Figure, str)
         The figure and a sentence on the variance kept and what the first axis measures.
     """
-    features = list(run.settings.features)
+    features = list(run.columns or run.settings.features)  # one-hot columns are "feature=level"
     pca = PCA(n_components=2, random_state=run.settings.seed).fit(run.X[run.train])
     shown = run.evaluation[:max_points]
     points = pca.transform(run.X[shown])
@@ -342,8 +342,86 @@ def plot_projection(run: ClusterRun, method: str = "kmeans", max_points: int = 5
     return fig, takeaway
 
 
+def profile_columns(profile: pd.DataFrame, max_levels: int = 3) -> list[str]:
+    """Return the columns of a cluster profile worth a heatmap column, in order.
+
+    Numeric features all; of a categorical feature (``profile.attrs["levels"]``, see
+    `helpers.cluster.cluster_profile`) the levels that differ most from the average in some
+    cluster: at most `max_levels`, and one fewer than the feature has levels (the last
+    level of a feature mirrors the others; of a yes/no feature one column says it all).
+
+    Examples
+    --------
+    >>> profile = pd.DataFrame({"monetary": [0.5, -0.5], "g=F": [0.9, -0.9], "g=M": [-0.9, 0.9]})
+    >>> profile.attrs["levels"] = {"g=F": ("g", "F"), "g=M": ("g", "M")}
+    >>> profile_columns(profile)
+    ['monetary', 'g=F']
+    """
+    levels = profile.attrs.get("levels", {})
+    shown: list[str] = []
+    done: set[str] = set()
+    for column in profile.columns:
+        if column not in levels:
+            shown.append(column)
+            continue
+        feature = levels[column][0]
+        if feature in done:
+            continue
+        done.add(feature)
+        own = [c for c in profile.columns if levels.get(c, ("",))[0] == feature]
+        strength = profile[own].abs().max(axis=0)
+        keep = max(1, min(max_levels, len(own) - 1))
+        picked = set(strength.sort_values(ascending=False, kind="mergesort").index[:keep])
+        shown += [c for c in own if c in picked]
+    return shown
+
+
+def _column_label(column: str, levels: Mapping[str, tuple[str, str]]) -> str:
+    """Return a heatmap column's label: the feature's, or ``feature: level`` for a one-hot column."""
+    if column in levels:
+        feature, level = levels[column]
+        return f"{feature_label(feature)}: {level}"
+    return feature_label(column)
+
+
+def _cell_text(profile: pd.DataFrame, medians: pd.DataFrame, cluster, column: str) -> str:
+    """Return a heatmap cell's text: scaled value and median, or a level's share against all customers."""
+    value = profile.loc[cluster, column]
+    if column in profile.attrs.get("levels", {}):
+        share = profile.attrs["level_shares"].loc[cluster, column]
+        overall = profile.attrs["overall_level_shares"][column]
+        return f"{value:+.2f}\n{share:.0%} (all {overall:.0%})"
+    return f"{value:+.2f}\nmedian {_fmt(medians.loc[str(cluster), f'median_{column}'])}"
+
+
+def _profile_takeaway(profile: pd.DataFrame, medians: pd.DataFrame, values: np.ndarray, columns: list[str]) -> str:
+    """Name the strongest contrast of the heatmap: a numeric feature with its median, or a level's share."""
+    i, j = np.unravel_index(np.nanargmax(np.abs(values)), values.shape)
+    cluster, column = profile.index[i], columns[j]
+    direction = "above" if values[i, j] > 0 else "below"
+    levels = profile.attrs.get("levels", {})
+    if column in levels:
+        feature, level = levels[column]
+        share = profile.attrs["level_shares"].loc[cluster, column]
+        overall = profile.attrs["overall_level_shares"][column]
+        return (
+            f"The strongest contrast is cluster {cluster}'s share of {_word(feature)} {level}: "
+            f"{share:.0%} of its customers against {overall:.0%} of all customers "
+            f"({abs(values[i, j]):.1f} scaled units {direction} the average)."
+        )
+    median = medians.loc[str(cluster), f"median_{column}"]
+    return (
+        f"The strongest contrast is cluster {cluster}'s {_word(column)}: "
+        f"{abs(values[i, j]):.1f} scaled units {direction} the average customer "
+        f"(median {_fmt(median)}{_UNITS.get(column, '')})."
+    )
+
+
 def plot_profiles(profile: pd.DataFrame, summary: pd.DataFrame) -> tuple[Figure, str]:
     """Draw a heatmap of each cluster's standardized feature means, labelled with medians.
+
+    A categorical feature shows up to three of its levels (`profile_columns`), each cell
+    labelled with the level's share in the cluster and among all customers.
 
     Parameters
     ----------
@@ -358,31 +436,26 @@ def plot_profiles(profile: pd.DataFrame, summary: pd.DataFrame) -> tuple[Figure,
         The figure and a sentence naming the strongest contrast.
     """
     medians = summary.set_index("cluster")
-    values = profile.to_numpy()
+    columns = profile_columns(profile)
+    levels = profile.attrs.get("levels", {})
+    values = profile[columns].to_numpy()
     limit = max(1.0, float(np.nanmax(np.abs(values))))
-    fig, ax = plt.subplots(figsize=(1.9 * profile.shape[1] + 2.5, 0.75 * len(profile) + 1.8), layout="constrained")
+    fig, ax = plt.subplots(figsize=(1.9 * len(columns) + 2.5, 0.75 * len(profile) + 1.8), layout="constrained")
     image = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
     for i, cluster in enumerate(profile.index):
-        for j, feature in enumerate(profile.columns):
-            median = medians.loc[str(cluster), f"median_{feature}"]
-            ax.text(j, i, f"{values[i, j]:+.2f}\nmedian {_fmt(median)}", ha="center", va="center",
+        for j, column in enumerate(columns):
+            ax.text(j, i, _cell_text(profile, medians, cluster, column), ha="center", va="center",
                     fontsize=8, color="white" if abs(values[i, j]) > 0.6 * limit else "black")
-    ax.set_xticks(range(profile.shape[1]), [feature_label(f) for f in profile.columns], rotation=20, ha="right")
+    ax.set_xticks(range(len(columns)), [_column_label(c, levels) for c in columns], rotation=20, ha="right")
     ax.set_yticks(range(len(profile)), [f"cluster {c}" for c in profile.index])
     ax.set_xlabel("feature")
     ax.set_ylabel("cluster")
     fig.colorbar(image, ax=ax, label="scaled mean (0 = average)")
-    ax.set_title("Cluster profiles: colour = standardized mean, text = median in data units")
-    i, j = np.unravel_index(np.nanargmax(np.abs(values)), values.shape)
-    feature = profile.columns[j]
-    direction = "above" if values[i, j] > 0 else "below"
-    median = medians.loc[str(profile.index[i]), f"median_{feature}"]
-    takeaway = (
-        f"The strongest contrast is cluster {profile.index[i]}'s {_word(feature)}: "
-        f"{abs(values[i, j]):.1f} scaled units {direction} the average customer "
-        f"(median {_fmt(median)}{_UNITS.get(feature, '')})."
-    )
-    return fig, takeaway
+    title = "Cluster profiles: colour = standardized mean, text = median in data units"
+    if levels:
+        title += "\n(categories: share of the cluster at the level, all customers in brackets)"
+    ax.set_title(title)
+    return fig, _profile_takeaway(profile, medians, values, columns)
 
 
 def _draw_boxes(ax, column: str, values: np.ndarray, labels: np.ndarray, clusters: Sequence[int]) -> None:

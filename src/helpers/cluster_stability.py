@@ -17,7 +17,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.metrics.cluster import contingency_matrix
 from sklearn.pipeline import Pipeline
 
-from helpers.cluster_features import ClusterSettings, make_transform
+from helpers.cluster_features import ClusterSettings, categorical_features, make_transform
 from helpers.cluster_methods import fit_kmeans
 from helpers.cluster_select import kmeans_estimator, sample_positions, sample_silhouette
 
@@ -44,7 +44,8 @@ def holdout_check(
         ``train_customers``, ``test_customers``, ``silhouette_train`` and
         ``silhouette_test`` (training model's labels, on samples of `sample_size`), and
         ``ari_test_refit``: agreement between the training model's labels on the test
-        customers and a model (transform + K-Means) refitted on the test customers alone.
+        customers and a model (transform + K-Means) refitted on the test customers alone
+        (categorical features one-hot encoded and weighted on them alone too).
         NaN when the test split has too few customers for K clusters.
     """
     k = int(model[-1].n_clusters)
@@ -59,7 +60,8 @@ def holdout_check(
     if len(test) <= 2 * k:
         result["ari_test_refit"] = float("nan")
         return result
-    refit_transform = make_transform(settings.features, settings.log_features, settings.scaler)
+    categorical = categorical_features(test, settings.features)
+    refit_transform = make_transform(settings.features, settings.log_features, settings.scaler, categorical)
     X_test_own = refit_transform.fit_transform(test)
     refit = fit_kmeans(X_test_own, k, settings.seed, settings.n_init)
     result["ari_test_refit"] = float(adjusted_rand_score(model.predict(test), refit.labels_))

@@ -1,22 +1,31 @@
 """Customer traits beyond RFM for the personas (step 05_personas): 02_eda's and the user's.
 
-`read_traits` reads them for a run: `EDA_TRAITS` from 02_eda's ``customers`` table when
-it exists and ``personas.traits_file`` (demographics, channel, ...) when set; columns whose
-name looks like personal data are dropped on reading (`helpers.exports.personal_columns`).
+`read_traits` reads them for a run: from 02_eda's ``customers`` table when it exists,
+`EDA_TRAITS`, the demographic `DEMOGRAPHIC_TRAITS` (when ``customers_input`` was given) and
+the ``clustering.features`` it holds (so personas describe what they were clustered on);
+and ``personas.traits_file`` (demographics, channel, ...) when set. Columns whose name
+looks like personal data are dropped on reading (`helpers.exports.personal_columns`).
 `customer_traits` merges the two tables; `helpers.personas.join_clusters` adds them to the
-customer table, and the profiles summarise them.
+customer table, and the profiles summarise them (`trait_figures`).
+
+The categorical traits (text, categories, true/false) also give each persona its
+**make-up** (`categorical_make_up`, written by `make_up_text`): per trait, the level that
+sets the persona apart, e.g. "62% women (gender; all customers: 50%)".
 
 03_rfm's future-value model (dataset "clv", when the run has it) gives each customer a
 P(alive), a predicted value and a churn risk band: `read_clv` and `join_clv` add them to the
 customer table and `clv_figures` summarises them per persona; they are what names a cluster
 whose median customer is likely lapsed (`helpers.persona_rules`).
+
+An export without product ids or descriptions cannot back the rules' product actions
+("Recommend products ...", "Cross-sell ..."): `product_free_actions` leaves them out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -27,6 +36,9 @@ from helpers.persona_rules import ALIVE_THRESHOLD
 
 # Traits taken from 02_eda's customers table (the others repeat RFM figures).
 EDA_TRAITS: tuple[str, ...] = ("distinct_products", "return_share", "country")
+# Demographics 02_eda joins from customers_input (helpers.traits); city is left out: too
+# fine-grained for a persona, and close to personal data.
+DEMOGRAPHIC_TRAITS: tuple[str, ...] = ("gender", "age_band", "home_country", "region")
 
 
 def load_traits(path: str | Path | None, extra_patterns: Sequence[str] = ()) -> pd.DataFrame | None:
@@ -72,8 +84,12 @@ def customer_traits(
     eda_customers: pd.DataFrame | None,
     extra: pd.DataFrame | None = None,
     extra_patterns: Sequence[str] = (),
+    eda_columns: Sequence[str] = EDA_TRAITS,
 ) -> pd.DataFrame | None:
-    """Collect the extra traits to profile: `EDA_TRAITS` of 02_eda and an optional traits table.
+    """Collect the extra traits to profile: columns of 02_eda's table and an optional traits table.
+
+    02_eda's ``distinct_products`` is left out when it is 0 for every customer: the export
+    has no product ids, and "0 distinct products" would describe the export, not a persona.
 
     Parameters
     ----------
@@ -83,6 +99,8 @@ def customer_traits(
         ``personas.traits_file`` as `load_traits` reads it, e.g. demographics or web behaviour.
     extra_patterns : sequence of str
         ``privacy.personal_column_patterns``.
+    eda_columns : sequence of str, default `EDA_TRAITS`
+        Columns taken from `eda_customers` when it has them.
 
     Returns
     -------
@@ -100,7 +118,8 @@ def customer_traits(
     """
     frames = []
     if eda_customers is not None:
-        keep = ["customer_id", *[c for c in EDA_TRAITS if c in eda_customers.columns]]
+        keep = ["customer_id", *[c for c in dict.fromkeys(eda_columns) if c in eda_customers.columns
+                                 and not (c == "distinct_products" and _all_zero(eda_customers[c]))]]
         if "customer_id" in eda_customers.columns and len(keep) > 1:
             frames.append(eda_customers.loc[:, keep].assign(customer_id=eda_customers["customer_id"].astype(str)))
     dropped = list(extra.attrs.get("dropped_personal_columns", [])) if extra is not None else []
@@ -117,13 +136,21 @@ def customer_traits(
     return traits
 
 
+def _all_zero(values: pd.Series) -> bool:
+    return bool(pd.to_numeric(values, errors="coerce").fillna(0).eq(0).all())
+
+
 def read_traits(params: Mapping[str, Any], extra_patterns: Sequence[str] = ()) -> pd.DataFrame | None:
     """Read the extra traits of a run: 02_eda's ``customers`` when present and ``personas.traits_file``.
+
+    From 02_eda's table: `EDA_TRAITS`, `DEMOGRAPHIC_TRAITS` and the ``clustering.features``
+    that are not RFM columns (e.g. gender or sessions per month), when it has them.
 
     Parameters
     ----------
     params : mapping
-        The run's params (``paths`` and ``personas.traits_file``).
+        The run's params (``paths``, ``personas.traits_file`` and, when present,
+        ``clustering.features``).
     extra_patterns : sequence of str
         ``privacy.personal_column_patterns``.
 
@@ -134,7 +161,8 @@ def read_traits(params: Mapping[str, Any], extra_patterns: Sequence[str] = ()) -
     """
     eda_customers = catalog.read(params, "customers") if catalog.path(params, "customers").is_file() else None
     extra = load_traits(params["personas"]["traits_file"], extra_patterns)
-    return customer_traits(eda_customers, extra, extra_patterns)
+    clustered = [f for f in params.get("clustering", {}).get("features", ()) if f not in catalog.RFM_COLUMNS]
+    return customer_traits(eda_customers, extra, extra_patterns, (*EDA_TRAITS, *DEMOGRAPHIC_TRAITS, *clustered))
 
 
 # --------------------------------------------------------------------------------------
@@ -252,3 +280,228 @@ def future_sentence(profile: Mapping[str, Any]) -> str:
         parts.append(f"{float(high):.0%} are at high churn risk")
     return text + ("; " + " and ".join(parts) if parts else "") + "."
 
+
+
+# --------------------------------------------------------------------------------------
+# Summaries of the traits: figures per persona and the categorical make-up
+# --------------------------------------------------------------------------------------
+
+
+def trait_kind(values: pd.Series) -> str:
+    """Return how a trait is summarised: "share" (true/false), "median" (numbers), "top" (the rest).
+
+    Examples
+    --------
+    >>> [trait_kind(pd.Series(v)) for v in ([True], [1.5], ["web"])]
+    ['share', 'median', 'top']
+    """
+    if pd.api.types.is_bool_dtype(values):
+        return "share"
+    if pd.api.types.is_numeric_dtype(values):
+        return "median"
+    return "top"
+
+
+def trait_figures(group: pd.DataFrame, traits: Sequence[str]) -> dict[str, Any]:
+    """Summarise a group's traits: ``median_<t>``, ``share_<t>`` (true) or ``top_<t>`` and ``top_<t>_share``.
+
+    Missing values are left out; the most common value's ties go to the alphabetically first.
+
+    Examples
+    --------
+    >>> group = pd.DataFrame({"age": [30, 50, None], "channel": ["web", "shop", "web"]})
+    >>> trait_figures(group, ["age", "channel"])
+    {'median_age': 40.0, 'top_channel': 'web', 'top_channel_share': 0.6666666666666666}
+    """
+    row: dict[str, Any] = {}
+    for trait in traits:
+        values = group[trait]
+        kind = trait_kind(values)
+        present = values.dropna()
+        if kind == "median":
+            row[f"median_{trait}"] = float(present.median()) if len(present) else float("nan")
+        elif kind == "share":
+            row[f"share_{trait}"] = float(present.astype(bool).mean()) if len(present) else float("nan")
+        else:
+            counts = present.astype(str).value_counts()
+            top = sorted(counts[counts == counts.iloc[0]].index)[0] if len(counts) else None
+            row[f"top_{trait}"] = top
+            row[f"top_{trait}_share"] = float(counts[top] / len(present)) if top is not None else float("nan")
+    return row
+
+
+# A level is "over-represented" in a persona from this many percentage points above its
+# share among all customers, and when at least this many of the persona's customers hold it
+# (2 customers of a tiny persona are no evidence); else the most common level describes it.
+MAKE_UP_MIN_POINTS = 0.05
+MAKE_UP_MIN_CUSTOMERS = 5
+_YES_NO = ("yes", "no")
+
+
+class TraitLevel(NamedTuple):
+    """One part of a persona's make-up: a categorical trait's level and its share in the persona and overall."""
+
+    trait: str
+    level: str  # true/false traits: "yes" or "no"
+    share: float  # of the persona's customers with a known value
+    overall_share: float  # of all customers with a known value
+    over_represented: bool  # share >= overall_share + MAKE_UP_MIN_POINTS (and MAKE_UP_MIN_CUSTOMERS)
+
+
+def _levels(values: pd.Series) -> pd.Series:
+    """A trait's known values as text levels (true/false as "yes"/"no")."""
+    if pd.api.types.is_bool_dtype(values):
+        return values.map({True: "yes", False: "no"}).astype(object)
+    return values.astype(str).str.strip().astype(object)
+
+
+def _pick_level(trait: str, counts: pd.Series, overall: pd.Series, min_points: float) -> TraitLevel:
+    """Choose one cluster's level of a trait from its level counts: most over-represented, else most common."""
+    counts = counts[counts > 0]
+    shares = counts / counts.sum()
+    table = pd.DataFrame({"level": counts.index.astype(str), "share": shares.to_numpy(),
+                          "gap": (shares - overall.reindex(shares.index).fillna(0.0)).to_numpy(),
+                          "enough": (counts >= MAKE_UP_MIN_CUSTOMERS).to_numpy()})
+    candidates = table[table["enough"] & (table["gap"] >= min_points - 1e-9)]  # 1e-9: 0.55 - 0.5 < 0.05 in floats
+    if len(candidates):
+        pick, flag = candidates.sort_values(["gap", "share", "level"], ascending=[False, False, True],
+                                            kind="mergesort").iloc[0], True
+    else:
+        pick, flag = table.sort_values(["share", "level"], ascending=[False, True], kind="mergesort").iloc[0], False
+    return TraitLevel(trait, pick["level"], float(pick["share"]), float(overall[pick["level"]]), flag)
+
+
+def categorical_make_up(
+    customers: pd.DataFrame, traits: Sequence[str], by: str = "cluster", min_points: float = MAKE_UP_MIN_POINTS
+) -> pd.DataFrame:
+    """Pick, for each persona and categorical trait, the level that sets the persona apart.
+
+    For each trait holding text, categories or true/false (the others are skipped), among
+    customers with a known value: the level whose share in the persona exceeds its share
+    among all customers by the most, when that gap is at least `min_points` and at least
+    `MAKE_UP_MIN_CUSTOMERS` of the persona's customers hold it; otherwise (the persona
+    mirrors all customers) its most common level. Ties: the larger share, then alphabetical.
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        One row per customer with `by` and the trait columns.
+    traits : sequence of str
+        Trait columns to describe.
+    by : str, default "cluster"
+        The persona label column.
+    min_points : float, default `MAKE_UP_MIN_POINTS`
+        Smallest gap (0.05 = 5 percentage points) that counts as over-represented.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per persona and trait (personas without a known value of a trait have no
+        row), columns `by` and the fields of `TraitLevel`; by persona, then trait order.
+
+    Examples
+    --------
+    Women are 8 of 16 customers (50%), 5 of the 8 in cluster 0 (62.5%, +12.5 points):
+
+    >>> table = pd.DataFrame({"cluster": [0] * 8 + [1] * 8,
+    ...                       "gender": ["women"] * 5 + ["men"] * 3 + ["women"] * 3 + ["men"] * 5})
+    >>> categorical_make_up(table, ["gender"])[["cluster", "level", "share", "overall_share"]].to_dict("records")
+    [{'cluster': 0, 'level': 'women', 'share': 0.625, 'overall_share': 0.5}, \
+{'cluster': 1, 'level': 'men', 'share': 0.625, 'overall_share': 0.5}]
+    """
+    rows = []
+    for order, trait in enumerate(traits):
+        if trait_kind(customers[trait]) == "median":
+            continue
+        known = customers.loc[customers[trait].notna(), [by, trait]]
+        levels = _levels(known[trait])
+        overall = levels.value_counts(normalize=True)
+        within = pd.crosstab(known[by], levels)
+        for label, counts in within.iterrows():
+            rows.append({by: label, "_order": order, **_pick_level(trait, counts, overall, min_points)._asdict()})
+    columns = [by, "_order", *TraitLevel._fields]
+    frame = pd.DataFrame(rows, columns=columns).sort_values([by, "_order"], kind="mergesort")
+    return frame.drop(columns="_order").reset_index(drop=True)
+
+
+def make_up_by_cluster(customers: pd.DataFrame, traits: Sequence[str], by: str = "cluster") -> dict[Any, tuple] | None:
+    """Return each persona's make-up as a tuple of `TraitLevel` (`categorical_make_up`); None without categorical traits."""
+    categorical = [t for t in traits if trait_kind(customers[t]) != "median"]
+    if not categorical:
+        return None
+    make_up = categorical_make_up(customers, categorical, by)
+    return {label: tuple(TraitLevel(*row) for row in group.drop(columns=by).itertuples(index=False))
+            for label, group in make_up.groupby(by, sort=True)}
+
+
+def make_up_label(item: TraitLevel) -> str:
+    """Name a make-up level: ``women (gender)``; a yes/no trait by itself: ``newsletter``, ``no newsletter``.
+
+    Examples
+    --------
+    >>> make_up_label(TraitLevel("age_band", "25-34", 0.4, 0.3, True))
+    '25-34 (age band)'
+    >>> make_up_label(TraitLevel("newsletter", "no", 0.7, 0.4, True))
+    'no newsletter'
+    """
+    words = _words(item.trait)
+    if item.level in _YES_NO:
+        return words if item.level == "yes" else f"no {words}"
+    return f"{item.level} ({words})"
+
+
+def _words(trait: str) -> str:
+    return str(trait).replace("_", " ")
+
+
+def share_text(share: float) -> str:
+    """Write a share as a whole percentage, or with one decimal under 1% (so it never reads 0%).
+
+    Examples
+    --------
+    >>> [share_text(v) for v in (0.625, 0.0024, 0.0)]
+    ['62%', '0.2%', '0%']
+    """
+    return f"{share:.1%}" if 0 < share < 0.01 else f"{share:.0%}"
+
+
+def make_up_text(items: Sequence[TraitLevel]) -> str:
+    """Write a persona's make-up: share, level, trait and the share among all customers.
+
+    Examples
+    --------
+    >>> make_up_text([TraitLevel("gender", "women", 0.62, 0.5, True),
+    ...               TraitLevel("education", "graduates", 0.48, 0.31, True),
+    ...               TraitLevel("newsletter", "yes", 0.7, 0.4, True)])
+    '62% women (gender; all customers: 50%), 48% graduates (education; all customers: 31%), 70% newsletter (all customers: 40%)'
+    """
+    parts = []
+    for item in items:
+        share, everyone = share_text(item.share), f"all customers: {share_text(item.overall_share)}"
+        if item.level in _YES_NO:
+            parts.append(f"{share} {make_up_label(item)} ({everyone})")
+        else:
+            parts.append(f"{share} {item.level} ({_words(item.trait)}; {everyone})")
+    return ", ".join(parts)
+
+
+# --------------------------------------------------------------------------------------
+# Product data: the actions that need it
+# --------------------------------------------------------------------------------------
+
+# Words of a rule's action that need product data from the export (lower case, as data):
+# without product ids or descriptions these actions cannot be carried out.
+PRODUCT_ACTION_WORDS: tuple[str, ...] = (
+    "product", "cross-sell", "recommendation", "catalogue", "categories they bought", "what they used to buy",
+)
+
+
+def product_free_actions(actions: Sequence[str]) -> tuple[str, ...]:
+    """Return the actions that mention none of `PRODUCT_ACTION_WORDS` (case-insensitive), in order.
+
+    Examples
+    --------
+    >>> product_free_actions(["Cross-sell complementary products", "Offer free delivery"])
+    ('Offer free delivery',)
+    """
+    return tuple(a for a in actions if not any(word in a.lower() for word in PRODUCT_ACTION_WORDS))

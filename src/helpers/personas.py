@@ -17,7 +17,10 @@ present, extra customer traits (`helpers.persona_traits`), and works in three st
    fires, a one-paragraph description with its figures (`describe_persona`) and 2-3
    actions. Names never depend on a cluster's number, and two clusters never share a name
    (`disambiguate_names`). ``personas.overrides`` renames a rule or one cluster
-   (`check_overrides`, kept importable from here for `helpers.params_checks`).
+   (`check_overrides`, kept importable from here for `helpers.params_checks`). Text,
+   category and true/false traits add the persona's make-up ("62% women (gender; all
+   customers: 50%)", `helpers.persona_traits.categorical_make_up`); without product data the
+   actions that need it are left out (`helpers.persona_traits.product_free_actions`).
 3. **Metrics.** `persona_metrics` is what ``index.html`` shows (see `helpers.summary`).
 
 Cards, tables, charts and report text are in `helpers.personas_report`; the exports in
@@ -45,7 +48,17 @@ from helpers.persona_rules import (  # noqa: F401
     match_rule,
     override_problems,
 )
-from helpers.persona_traits import CLV_TRAITS, clv_figures, future_sentence
+from helpers.persona_traits import (  # noqa: F401  (categorical_make_up importable from here)
+    CLV_TRAITS,
+    categorical_make_up,
+    clv_figures,
+    future_sentence,
+    make_up_by_cluster,
+    make_up_text,
+    product_free_actions,
+    trait_figures,
+    trait_kind,
+)
 
 CLUSTER_COLUMN = "cluster"
 # Median columns of a profile: column of the customer table -> label in the report.
@@ -153,14 +166,6 @@ def trait_columns(customers: pd.DataFrame) -> list[str]:
     return [c for c in customers.columns if c not in _KNOWN_COLUMNS]
 
 
-def _trait_kind(values: pd.Series) -> str:
-    if pd.api.types.is_bool_dtype(values):
-        return "share"
-    if pd.api.types.is_numeric_dtype(values):
-        return "median"
-    return "top"
-
-
 def _profile(group: pd.DataFrame, total_customers: int, total_revenue: float, traits: Sequence[str],
              total_predicted: float = math.nan) -> dict[str, Any]:
     n = len(group)
@@ -178,24 +183,7 @@ def _profile(group: pd.DataFrame, total_customers: int, total_revenue: float, tr
     row["no_order_share"] = float((frequency == 0).mean()) if n else np.nan
     if "p_alive" in group.columns:
         row.update(clv_figures(group, total_predicted))
-    for trait in traits:
-        values = group[trait]
-        kind = _trait_kind(values)
-        present = values.dropna()
-        if kind == "median":
-            row[f"median_{trait}"] = float(present.median()) if len(present) else np.nan
-        elif kind == "share":
-            row[f"share_{trait}"] = float(present.astype(bool).mean()) if len(present) else np.nan
-        else:
-            counts = present.astype(str).value_counts()
-            if len(counts):
-                # most common value; ties broken alphabetically so the result is stable
-                top = sorted(counts[counts == counts.iloc[0]].index)[0]
-                row[f"top_{trait}"] = top
-                row[f"top_{trait}_share"] = float(counts[top] / len(present))
-            else:
-                row[f"top_{trait}"] = None
-                row[f"top_{trait}_share"] = np.nan
+    row.update(trait_figures(group, traits))
     return row
 
 
@@ -219,7 +207,9 @@ def cluster_profiles(customers: pd.DataFrame, traits: Sequence[str] | None = Non
         without a kept order have no recency, tenure or order value and are skipped),
         single_order_share, no_order_share, with the clv columns (`join_clv`) also
         share_likely_lapsed, median_p_alive, predicted_value, predicted_value_share and
-        churn_high_share (`helpers.persona_traits.clv_figures`), then the trait columns.
+        churn_high_share (`helpers.persona_traits.clv_figures`), then the trait columns
+        and, when a trait is text, a category or true/false, ``make_up``: a tuple of
+        `TraitLevel` per cluster, one per such trait (`categorical_make_up`).
         ``customers``, ``revenue`` and ``predicted_value`` add up to the table's.
 
     Examples
@@ -244,11 +234,14 @@ def cluster_profiles(customers: pd.DataFrame, traits: Sequence[str] | None = Non
     profiles = pd.DataFrame.from_dict(rows, orient="index")
     profiles.index.name = CLUSTER_COLUMN
     profiles["customers"] = profiles["customers"].astype("int64")
+    make_up = make_up_by_cluster(customers, traits, CLUSTER_COLUMN)
+    if make_up is not None:
+        profiles["make_up"] = [make_up.get(label, ()) for label in profiles.index]
     return profiles
 
 
 def overall_profile(customers: pd.DataFrame, traits: Sequence[str] | None = None) -> pd.Series:
-    """Profile all customers together, with the columns of `cluster_profiles`.
+    """Profile all customers together, with the columns of `cluster_profiles` (except ``make_up``).
 
     Returns
     -------
@@ -291,7 +284,7 @@ def relative_to_overall(customers: pd.DataFrame, columns: Sequence[str] | None =
     """
     if columns is None:
         columns = [*PROFILE_METRICS] + [
-            t for t in trait_columns(customers) if _trait_kind(customers[t]) == "median"
+            t for t in trait_columns(customers) if trait_kind(customers[t]) == "median"
         ]
     columns = list(columns)
     overall = customers[columns].astype("float64").mean()
@@ -458,7 +451,9 @@ def describe_persona(profile: Mapping[str, Any], overall: Mapping[str, Any], why
 
     With the future-value model (``share_likely_lapsed`` and friends, see `cluster_profiles`)
     a sentence in absolute words follows, e.g. "62% are likely lapsed (P(alive) < 50% or churn risk High); they
-    hold 3.1% of the predicted value and 70% are at high churn risk."
+    hold 3.1% of the predicted value and 70% are at high churn risk." With categorical
+    traits (``make_up``) the paragraph ends with the make-up (`make_up_text`), e.g.
+    "Make-up: 62% women (gender; all customers: 50%)."
     """
     def get(row: Mapping[str, Any], key: str) -> float:
         value = row.get(key)
@@ -487,7 +482,9 @@ def describe_persona(profile: Mapping[str, Any], overall: Mapping[str, Any], why
             f"revenue ({format_money(get(overall, 'median_monetary'))}), {format_money(aov)} per order "
             f"({format_money(get(overall, 'median_avg_order_value'))})."
         )
-    return f"{head} {why} {figures}{future_sentence(profile)}"
+    make_up = profile.get("make_up")
+    mix = f" Make-up: {make_up_text(make_up)}." if isinstance(make_up, tuple) and make_up else ""
+    return f"{head} {why} {figures}{future_sentence(profile)}{mix}"
 
 
 def name_personas(
@@ -495,6 +492,7 @@ def name_personas(
     overall: Mapping[str, Any],
     ratio: float = DEFAULT_RATIO,
     overrides: Mapping[Any, Any] | None = None,
+    product_data: bool = True,
 ) -> pd.DataFrame:
     """Name every cluster by the first persona rule that fires, with a description and actions.
 
@@ -509,6 +507,10 @@ def name_personas(
     overrides : mapping, optional
         ``personas.overrides`` (see `check_overrides`): a cluster label's entry wins over
         its rule's entry; each field replaces the generated one.
+    product_data : bool, default True
+        False when the export has no product ids or descriptions (no top products): the
+        rules' actions that need them (`product_free_actions`) are left out; actions from
+        overrides are kept as written.
 
     Returns
     -------
@@ -526,7 +528,7 @@ def name_personas(
     if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or not ratio > 1:
         raise UserError(f"key 'personas.ratio' must be a number above 1, got {ratio!r}; fix: use e.g. 1.5")
     checked = check_overrides(overrides)
-    rows = [_named_row(label, profile, overall, ratio, checked) for label, profile in profiles.iterrows()]
+    rows = [_named_row(label, profile, overall, ratio, checked, product_data) for label, profile in profiles.iterrows()]
     personas = profiles.join(pd.DataFrame(rows).set_index(CLUSTER_COLUMN))
     personas["persona"] = disambiguate_names(personas, overall)
     personas["_label"] = personas.index
@@ -540,17 +542,19 @@ def name_personas(
 
 
 def _named_row(
-    label: Any, profile: pd.Series, overall: Mapping[str, Any], ratio: float, checked: Mapping[Any, Mapping[str, Any]]
+    label: Any, profile: pd.Series, overall: Mapping[str, Any], ratio: float,
+    checked: Mapping[Any, Mapping[str, Any]], product_data: bool = True,
 ) -> dict[str, Any]:
     """Name one cluster: its rule, then the rule's override, then the cluster's own override."""
     rule = match_rule(cluster_levels(profile, overall, ratio))
     entry = {**checked.get(rule.key, {}), **checked.get(int(label), {})}
+    actions = rule.actions if product_data else product_free_actions(rule.actions)
     return {
         CLUSTER_COLUMN: label,
         "persona": entry.get("name", rule.name),
         "rule": rule.key,
         "description": entry.get("description") or describe_persona(profile, overall, rule.why),
-        "actions": tuple(entry.get("actions", rule.actions)),
+        "actions": tuple(entry.get("actions", actions)),
         "overridden": bool(entry),
     }
 

@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from helpers.persona_rules import rule
+from helpers.persona_traits import make_up_label, share_text
 from helpers.personas import PROFILE_METRICS, format_count, format_days, format_money
 from helpers.report import plain_text
 
@@ -98,7 +99,9 @@ def card_fields(
         color (its rule's, `helpers.persona_rules.PersonaRule.color`), name, customers,
         customer_share, revenue, figures (label, persona, all; with the future-value model
         also the share likely lapsed, P(alive), predicted value and its share, and the share
-        at high churn risk), description, signature, actions.
+        at high churn risk), make_up (label, persona share, all customers' share: one row
+        per categorical trait, e.g. ("women (gender)", "62%", "50%"); empty without such
+        traits), description, signature, actions.
 
     Raises
     ------
@@ -122,10 +125,27 @@ def card_fields(
         "customer_share": f"{float(row['customer_share']):.1%}",
         "revenue": f"{float(share):.1%} of net revenue" if pd.notna(share) and share > 0 else "no net revenue",
         "figures": figures,
+        "make_up": make_up_rows(row.get("make_up")),
         "description": str(row["description"]),
         "signature": str(signature) if signature else "",
         "actions": [str(action) for action in row["actions"]],
     }
+
+
+def make_up_rows(make_up: Any) -> list[tuple[str, str, str]]:
+    """Return a persona's make-up as card rows: (level label, share in the persona, share of all).
+
+    Examples
+    --------
+    >>> from helpers.persona_traits import TraitLevel
+    >>> make_up_rows((TraitLevel("gender", "women", 0.62, 0.5, True),))
+    [('women (gender)', '62%', '50%')]
+    >>> make_up_rows(None)
+    []
+    """
+    if not isinstance(make_up, tuple):
+        return []
+    return [(make_up_label(item), share_text(item.share), share_text(item.overall_share)) for item in make_up]
 
 
 def persona_cards_html(
@@ -138,7 +158,8 @@ def persona_cards_html(
 
     Every text (names, descriptions, actions, overrides included) is escaped by the
     template. The cards flow in a grid of columns at least 22rem wide, so they fit a
-    1280 px laptop screen without horizontal scrolling.
+    1280 px laptop screen without horizontal scrolling. A persona with categorical traits
+    gets a second small table, its make-up (`make_up_rows`).
 
     Parameters
     ----------
@@ -274,15 +295,22 @@ def where_and_what_table(
         `helpers.persona_rankings.top_by_cluster` by country and by product.
     signature : pandas.Series
         `signature_text` of `helpers.persona_rankings.signature_products`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        persona, top countries, top products, signature products; without any product
+        (`products` empty: the export has no product ids or descriptions) the two product
+        columns are left out rather than shown blank.
     """
-    return pd.DataFrame(
-        {
-            "persona": personas["persona"],
-            "top countries (share of customers)": top_items_text(countries, "customer_share"),
-            "top products (share of net revenue)": top_items_text(products, "revenue_share"),
-            "signature products (lift, share who bought)": signature,
-        }
-    ).reindex(personas.index).fillna("")
+    columns = {
+        "persona": personas["persona"],
+        "top countries (share of customers)": top_items_text(countries, "customer_share"),
+    }
+    if not products.empty:
+        columns["top products (share of net revenue)"] = top_items_text(products, "revenue_share")
+        columns["signature products (lift, share who bought)"] = signature
+    return pd.DataFrame(columns).reindex(personas.index).fillna("")
 
 
 # --------------------------------------------------------------------------------------
