@@ -79,7 +79,7 @@ def plot_numeric_columns(table: pd.DataFrame, columns: Sequence[str]) -> tuple[F
         return None, "The table has no numeric column besides the id, so there is no distribution to draw."
     fig, axes = _grid(len(columns))
     skews = {}
-    for ax, column in zip(axes, columns):
+    for ax, column in zip(axes, columns, strict=False):  # the grid may have spare (hidden) axes
         values = table[column].dropna().astype(float)
         ax.hist(values, bins=30, color="#4c72b0")
         if len(values):
@@ -111,7 +111,7 @@ def plot_categorical_columns(table: pd.DataFrame, columns: Sequence[str]) -> tup
         return None, "The table has no categorical column (text or yes/no) to describe."
     fig, axes = _grid(len(columns), height=0.3 * MAX_LEVELS + 1.0)
     top_shares = {}
-    for ax, column in zip(axes, columns):
+    for ax, column in zip(axes, columns, strict=False):  # the grid may have spare (hidden) axes
         shares = table[column].astype("string").fillna("missing").value_counts(normalize=True)
         if len(shares) > MAX_LEVELS:
             shares = pd.concat([shares.iloc[: MAX_LEVELS - 1], pd.Series({"other": shares.iloc[MAX_LEVELS - 1:].sum()})])
