@@ -112,6 +112,8 @@ SCHEMA: dict[str, Any] = {
     "personas.signature_min_share": _NUM,
     "personas.traits_file": _OPT_STR,
     "personas.overrides": FREE_MAPPING,
+    "report.currency": _OPT_STR,
+    "report.locale": _STR,
     "privacy.pseudonymize_ids": _BOOL,
     "privacy.salt": _STR,
     "privacy.personal_column_patterns": _STR_LIST,
@@ -475,10 +477,22 @@ def _check_memory(checks: _Checks) -> None:
         checks.add(f"key 'run.memory_limit' is {value!r}, {problem[0]}; fix: {problem[1]}", "run.memory_limit")
 
 
+def _check_report(checks: _Checks) -> None:
+    """report.currency is an ISO code and report.locale a known locale (`helpers.formatting`)."""
+    from helpers.formatting import Formats
+
+    for key, formats in (("report.locale", lambda v: Formats(None, v)), ("report.currency", lambda v: Formats(v))):
+        if checks.usable(key) and checks.flat[key] is not None:
+            try:
+                formats(checks.flat[key]).check()
+            except UserError as exc:
+                checks.add(str(exc), key)
+
+
 # Run in this order after the type checks; each skips keys that already failed.
 _CHECKS: tuple[Callable[[_Checks], None], ...] = (
     _check_ranges, check_input_columns, _check_texts, check_reading_options, check_synthetic_order_ids,
-    _check_rfm, _check_segment_map, _check_clustering, _check_overrides, _check_salt, _check_memory,
+    _check_rfm, _check_segment_map, _check_clustering, _check_overrides, _check_salt, _check_memory, _check_report,
 )
 
 
