@@ -62,6 +62,7 @@ import duckdb
 
 from helpers.catalog import TRANSACTION_COLUMNS
 from helpers.config import CANONICAL_FIELDS
+from helpers.database import source_of
 from helpers.engine import STAGING_DB, quote_identifier, quote_literal, work_dir
 from helpers.errors import UserError
 from helpers.params_checks_input import SYNTHETIC_ORDER_PREFIXES
@@ -69,7 +70,7 @@ from helpers.readers import (  # detect_format, register_source: also imported f
     DATA_VALUE_PATTERNS,
     QUOTED_NEWLINES,
     csv_error,
-    detect_format,
+    detect_format,  # noqa: F401 - re-exported (tests, older callers)
     duck_reason,
     register_source,
 )
@@ -409,11 +410,11 @@ def load_transactions(con: duckdb.DuckDBPyConnection, input_params: Mapping[str,
         Unreadable file, a mapped column that is missing, or a column whose values mostly
         do not parse.
     """
-    path = Path(input_params["path"])
+    path, fmt = source_of(input_params)  # the export file, or input.database (helpers.database)
     work_dir(con)  # attaches the staging database (made already by `helpers.engine.connect`)
     columns = register_source(con, input_params)
     mapping = {f: input_params["columns"].get(f) for f in CANONICAL_FIELDS}
-    _check_mapping(path, columns, mapping, detect_format(path, input_params["format"]))
+    _check_mapping(path, columns, mapping, fmt)
     types = dict(con.execute(_SOURCE_TYPES_SQL).fetchall())
     exprs = canonical_exprs(types, mapping, input_params)
     stage_list, row_id_fields = _stage_select(mapping, types, exprs)
@@ -456,10 +457,10 @@ def check_transactions(
     UserError
         As `load_transactions`, in one line naming the file, the column or key and the fix.
     """
-    path = Path(input_params["path"])
+    path, fmt = source_of(input_params)
     columns = register_source(con, input_params, sample_rows=sample_rows)
     mapping = {f: input_params["columns"].get(f) for f in CANONICAL_FIELDS}
-    _check_mapping(path, columns, mapping, detect_format(path, input_params["format"]))
+    _check_mapping(path, columns, mapping, fmt)
     types = dict(con.execute(_SOURCE_TYPES_SQL).fetchall())
     exprs = canonical_exprs(types, mapping, input_params)
     sample = _SAMPLE_SQL.format(columns=_stage_select(mapping, types, exprs)[0], rows=int(sample_rows))

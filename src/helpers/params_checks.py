@@ -24,8 +24,10 @@ from typing import Any
 from helpers.errors import UserError
 from helpers.params_checks_input import (
     CSV_OPTIONS,
+    DATABASE_SCHEMA,
     INPUT_TABLES,
     SYNTHETIC_ORDER_PREFIXES,
+    check_database,
     check_input_columns,
     check_input_files,
     check_reading_options,
@@ -72,6 +74,7 @@ SCHEMA: dict[str, Any] = {
     "input.excel.sheet": (str, int),
     "input.excel.header_row": _INT,
     "input.level": ["transactions", "customers"],
+    **DATABASE_SCHEMA,  # input.database.* and output.database.* (helpers.params_checks_input)
     **{f"input.columns.{field}": _OPT_STR for field in (*CANONICAL_FIELDS, *CUSTOMER_LEVEL_FIELDS)},
     "customers_input.path": _OPT_STR,
     **{f"customers_input.columns.{f}": _OPT_STR for f in (
@@ -493,6 +496,7 @@ def _check_report(checks: _Checks) -> None:
 _CHECKS: tuple[Callable[[_Checks], None], ...] = (
     _check_ranges, check_input_columns, _check_texts, check_reading_options, check_synthetic_order_ids,
     _check_rfm, _check_segment_map, _check_clustering, _check_overrides, _check_salt, _check_memory, _check_report,
+    check_database,
 )
 
 

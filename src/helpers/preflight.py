@@ -9,6 +9,9 @@ step, with the same messages (rules as data: `INPUT_CHECKS`):
   (`helpers.io.check_transactions`); a problem further down is still found by 01_clean;
   a customer-level table (``input.level: customers``) is read whole
   (`helpers.customer_level.load_customer_table`);
+- ``input.database`` (01_clean, instead of ``input.path``): the same check on the first rows
+  the server returns (`helpers.database`): the server answers, the login, table or query,
+  the mapped columns and their types, and the date window are checked before any step;
 - ``customers_input.path`` and ``sessions_input.path`` (02_eda): every row, one count per
   parsed column (`helpers.traits.check_demographics`, `helpers.traits.check_sessions`);
 - ``personas.traits_file`` (05_personas): read whole, as 05_personas reads it
@@ -26,7 +29,7 @@ from typing import Any
 
 import duckdb
 
-from helpers import customer_level, io, persona_traits, traits
+from helpers import customer_level, database, io, persona_traits, traits
 from helpers.engine import EngineSettings, connect
 from helpers.steps import NOTEBOOKS
 
@@ -56,6 +59,11 @@ def _transaction_level(params: Mapping[str, Any]) -> bool:
     return params["input"].get("level", "transactions") == "transactions"
 
 
+def _transaction_file(params: Mapping[str, Any]) -> bool:
+    """True when the order lines come from ``input.path`` (not from ``input.database``)."""
+    return _transaction_level(params) and not database.configured(params["input"])
+
+
 @dataclass(frozen=True)
 class InputCheck:
     """One input: the params key of its file, the step that reads it, and how to check it."""
@@ -67,7 +75,8 @@ class InputCheck:
 
 
 INPUT_CHECKS: tuple[InputCheck, ...] = (
-    InputCheck("input.path", "01_clean", _transactions, _transaction_level),
+    InputCheck("input.path", "01_clean", _transactions, _transaction_file),
+    InputCheck("input.database", "01_clean", _transactions, lambda params: database.configured(params["input"])),
     InputCheck("input.path", "01_clean", _customer_table, lambda params: not _transaction_level(params)),
     InputCheck("customers_input.path", "02_eda", _customers),
     InputCheck("sessions_input.path", "02_eda", _sessions),

@@ -44,6 +44,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from helpers import database
 from helpers.engine import quote_literal, work_dir
 from helpers.errors import UserError
 
@@ -132,7 +133,12 @@ def register_source(
     -------
     list of str
         The export's column names (``column0``, ``column1``, ... for a CSV without header).
+
+    With ``input.database.url`` set, the rows come from that database instead of
+    ``input.path`` (`helpers.database.register_database_source`).
     """
+    if key == "input" and database.configured(input_params):  # rows from a server, not a file
+        return database.register_database_source(con, input_params, sample_rows=sample_rows)
     path = Path(input_params["path"])
     if not path.is_file():
         fix = "point input.path at your export" if key == "input" else f"point {key}.path at the file or set it to null"
