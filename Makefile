@@ -13,7 +13,7 @@ SYNTH_ARGS ?= --customers 5000 --segments 4 --seed 42
 
 BENCH_ARGS ?=
 
-.PHONY: help setup report lab test test-fast lint clean synthetic synthetic-report customers-report bench
+.PHONY: help setup report lab pdf test test-fast lint clean synthetic synthetic-report customers-report bench
 
 help: ## Show this list of targets
 	@echo "Usage: make <target> [PARAMS=params.yaml]"
@@ -35,8 +35,16 @@ setup: $(STAMP) ## Create .venv, install pinned packages and the helpers package
 report: $(STAMP) ## Run all notebooks with PARAMS and render HTML to reports/latest
 	@$(BIN)/python -m helpers.runner --params "$(PARAMS)"
 
-lab: $(STAMP) ## Open JupyterLab on the project
-	$(BIN)/jupyter lab --notebook-dir=.
+LAB_IP   ?= 127.0.0.1
+LAB_ARGS ?=
+RUN      ?= reports/latest
+
+lab: $(STAMP) ## Open JupyterLab on the project and print its URL (adds --allow-root as root; LAB_IP=0.0.0.0 in a container)
+	@echo "lab: starting JupyterLab; open the http://$(LAB_IP):...?token=... URL it prints below (Ctrl-C stops it)"
+	$(BIN)/jupyter lab --notebook-dir=. --ServerApp.ip=$(LAB_IP) $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
+
+pdf: $(STAMP) ## Write the index and persona pages of RUN (default reports/latest) as one PDF, report.pdf in the run folder
+	@$(BIN)/python -m helpers.pdf --run "$(RUN)"
 
 test: $(STAMP) ## Run the whole test suite (what CI runs)
 	$(BIN)/python -m pytest
@@ -60,6 +68,22 @@ customers-report: $(STAMP) ## Customer-level example: build data/examples/ from 
 
 bench: $(STAMP) ## Benchmark stages on 1M and 10M synthetic lines (BENCH_ARGS=--large adds 100M); writes reports/bench/
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+DB_PORT ?= 54329
+DB_URL  ?= postgresql://postgres@127.0.0.1:$(DB_PORT)/shop
+
+.PHONY: db-sample db-stop bench-postgres
+
+db-sample: $(STAMP) ## Start a throwaway local PostgreSQL (DB_PORT=54329) and load the shipped sample into shop.orders
+	@$(BIN)/python -m helpers.database_server start --port $(DB_PORT)
+	@$(BIN)/python -m helpers.database_server load-sample --url "$(DB_URL)"
+	@echo "db-sample: now run make report PARAMS=params/postgres.example.yaml"
+
+db-stop: $(STAMP) ## Stop the PostgreSQL of db-sample and delete its folder
+	@$(BIN)/python -m helpers.database_server stop
+
+bench-postgres: $(STAMP) ## Time reading 10M lines from a throwaway PostgreSQL beside Parquet (PG_BENCH_ARGS=--rows 1M); reports/bench/postgres-*.md
+	$(BIN)/python -m bench.postgres $(PG_BENCH_ARGS)
 
 clean: ## Remove generated data, run reports and caches (keeps data/raw, reports/bench and .venv)
 	rm -rf data/interim/* data/processed/* data/synthetic .pytest_cache .ruff_cache

@@ -155,3 +155,13 @@ def test_the_registry_runs_customer_notebooks_only_for_customer_level():
     for step in steps.STEPS:
         if step.customer_level:
             assert (PROJECT_ROOT / "notebooks" / f"{step.customer_level}.ipynb").is_file()
+
+
+def test_customer_metric_table_leaves_out_what_a_customer_table_cannot_tell():
+    from helpers import customer_level_report
+
+    table = pd.DataFrame({"customer_id": ["a", "b"], "recency_days": [3.0, 5.0], "frequency": [1.0, 2.0],
+                          "monetary": [10.0, 20.0]})
+    shown = customer_level_report.metric_summary(customer_level.rfm_from_columns(table, pd.Timestamp("2020-01-10")))
+    assert "monetary (net revenue)" in shown["metric"].tolist()
+    assert not shown["metric"].str.contains("between orders|cancelled|first kept|invoices").any()

@@ -77,7 +77,8 @@ def test_monthly_summary_fills_gap_months_with_zero(con, tmp_path):
 def test_monthly_summary_of_empty_parquet_is_empty(con, data):
     monthly = eda.monthly_summary(con, data["empty"])
     assert monthly.empty
-    assert list(monthly.columns) == ["month", "net_revenue", "orders", "active_customers"]
+    assert list(monthly.columns) == ["month", "net_revenue", "orders", "active_customers", "days_in_month",
+                                     "days_covered", "partial"]
 
 
 # ----------------------------------------------------------------------------- histograms

@@ -32,8 +32,10 @@ def _close_figures():
 def test_plot_monthly_names_top_month_and_share(con, data):
     fig, takeaway = eda_plots.plot_monthly(eda.monthly_summary(con, data["main"]))
     assert isinstance(fig, Figure)
-    # 90 / 185 = 48.6%
-    assert takeaway == "March 2011 was the top month with 90 net revenue (49% of the total)."
+    # January (from the 3rd) and March (to the 10th) are partial: February is the top full month, 35 / 185 = 18.9%
+    assert takeaway == ("February 2011 was the top full month with 35 net revenue (19% of the total); the comparison "
+                        "leaves out the partial months January 2011 (29 of 31 days of data) and March 2011 "
+                        "(10 of 31 days of data).")
     assert fig.axes[0].get_title()
     assert fig.axes[-1].get_xlabel() == "Month"
 

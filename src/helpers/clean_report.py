@@ -2,7 +2,9 @@
 
 `helpers.io` and `helpers.clean` compute; this module only turns their results into
 tables and text for the report (`helpers.report.table_html` renders the tables, with the
-number formats below).
+number formats below). Given ``formats`` (`helpers.formatting.Formats`) the tables come
+back as text, amounts with the shop's currency and numbers in its locale, for
+``table_html(frame)``; the cleaning log written to disk keeps its numbers.
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ from typing import Any
 import pandas as pd
 
 from helpers.config import CANONICAL_FIELDS
+from helpers.formatting import Formats
 from helpers.io import ORDERS_WITHOUT_ID
+from helpers.page_formats import localise_table
 
 # Number formats of the tables, per column, for `helpers.report.table_html`.
 LOG_FORMATS = {"revenue": "{:,.2f}"}
 FLAGGED_LINE_FORMATS = {"quantity": "{:,.0f}", "unit_price": "{:,.2f}", "amount": "{:,.2f}"}
+# Money columns of those tables.
+_MONEY = frozenset({"revenue", "unit_price", "amount"})
 # What stands in for a canonical field the export does not have (`helpers.io.canonical_exprs`).
 _UNMAPPED = {"amount": "(quantity x unit_price)"}
 
@@ -44,8 +50,41 @@ def mapping_table(input_params: Mapping[str, Any], source: Mapping[str, Any]) ->
     return pd.DataFrame(records, columns=["canonical field", "source column", "values not parsed"])
 
 
-def summary_table(summary: Mapping[str, Any]) -> pd.DataFrame:
-    """Return `helpers.clean.clean_summary` figures as a two-column table for display."""
+def log_table(log: pd.DataFrame, formats: Formats | None = None) -> pd.DataFrame:
+    """Return the cleaning log for display: with `formats`, revenue with the currency, as text.
+
+    Without `formats` the log is returned as it is, for ``table_html(log, LOG_FORMATS)``.
+
+    Examples
+    --------
+    >>> log = pd.DataFrame({"rule": ["exact_duplicate"], "rows": [5268], "revenue": [-12.5]})
+    >>> log_table(log, Formats("GBP", "en_GB")).iloc[0].tolist()
+    ['exact_duplicate', '5,268', '-£12.50']
+    """
+    return log if formats is None else localise_table(log, LOG_FORMATS, formats, money=_MONEY)
+
+
+def flagged_table(lines: pd.DataFrame, formats: Formats | None = None) -> pd.DataFrame:
+    """Return the flagged lines for display: with `formats`, price and amount with the currency, as text.
+
+    Without `formats` the lines are returned as they are, for
+    ``table_html(lines, FLAGGED_LINE_FORMATS)``.
+    """
+    return lines if formats is None else localise_table(lines, FLAGGED_LINE_FORMATS, formats, money=_MONEY)
+
+
+def summary_table(summary: Mapping[str, Any], formats: Formats | None = None) -> pd.DataFrame:
+    """Return `helpers.clean.clean_summary` figures as a two-column table for display.
+
+    Given `formats`, net revenue carries the currency and counts the locale's grouping.
+
+    Examples
+    --------
+    >>> summary = {"rows": 392692, "customers": 4338, "orders": 18532, "net_revenue": 8265476.93,
+    ...            "first_date": "2010-12-01", "last_date": "2011-12-09"}
+    >>> summary_table(summary, Formats("GBP", "en_GB"))["value"].tolist()[:4]
+    ['392,692', '4,338', '18,532', '£8,265,476.93']
+    """
     labels = {
         "rows": "transaction lines kept",
         "customers": "customers",
@@ -54,8 +93,12 @@ def summary_table(summary: Mapping[str, Any]) -> pd.DataFrame:
         "first_date": "first transaction",
         "last_date": "last transaction",
     }
-    values = [f"{v:,.2f}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) else v)
-              for v in (summary[k] for k in labels)]
+    if formats is None:
+        values = [f"{v:,.2f}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) else v)
+                  for v in (summary[k] for k in labels)]
+    else:
+        values = [formats.money(v) if isinstance(v, float) else (formats.number(v) if isinstance(v, int) else v)
+                  for v in (summary[k] for k in labels)]
     return pd.DataFrame({"figure": list(labels.values()), "value": values})
 
 

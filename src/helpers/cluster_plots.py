@@ -3,12 +3,14 @@
 Every plot function takes the output of `helpers.cluster.run_clustering` (or a piece of it)
 and returns ``(Figure, takeaway)``: a titled figure with labelled axes and one
 plain-English sentence computed from the data. Scatter plots draw a sample, so the plots
-stay cheap on a million customers.
+stay cheap on a million customers. Plots that show money take ``formats``
+(`helpers.formatting.Formats`): the currency in the axis labels and amounts; the profile
+heatmap colours better and worse than average by `helpers.colours`. The display tables
+are in `helpers.cluster_tables`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import matplotlib
@@ -29,6 +31,10 @@ from helpers.cluster import (
     KChoice,
     WardResult,
 )
+from helpers.cluster_tables import describe_comparison, describe_holdout  # noqa: F401  (cplots.describe_*)
+from helpers.colours import better_when, draw_direction_heatmap
+from helpers.formatting import Formats
+from helpers.page_formats import is_money, money_label, money_sentence, tick_formatter
 from helpers.report import format_number
 
 _NOISE_COLOR = "#9e9e9e"
@@ -70,9 +76,16 @@ def cluster_name(cluster: int) -> str:
     return {NOISE: "noise", NO_KEPT_ORDER: "no kept order"}.get(int(cluster), str(int(cluster)))
 
 
-def feature_label(feature: str) -> str:
-    """Return a readable axis label for a feature column."""
-    return _FEATURE_LABELS.get(feature, feature.replace("_", " "))
+def feature_label(feature: str, formats: Formats | None = None) -> str:
+    """Return a readable axis label for a feature column; money features name the currency.
+
+    >>> feature_label("monetary", Formats("GBP", "en_GB")), feature_label("recency_days")
+    ('monetary (net revenue, GBP)', 'recency (days)')
+    """
+    label = _FEATURE_LABELS.get(feature, feature.replace("_", " "))
+    if formats is None or not is_money(feature) or not formats.currency_label:
+        return label
+    return f"{label[:-1]}, {formats.currency_label})" if label.endswith(")") else money_label(label, formats)
 
 
 def _fmt(value: float) -> str:
@@ -80,9 +93,16 @@ def _fmt(value: float) -> str:
     return format_number(value, decimals=1)
 
 
-def _plain_axis(axis) -> None:
+def _median_text(feature: str, value: float, formats: Formats | None = None) -> str:
+    """Write a median in data units: money with its currency (given `formats`), else with its unit."""
+    if formats is not None and is_money(feature):
+        return money_sentence(value, formats, decimals=1)
+    return f"{_fmt(value)}{_UNITS.get(feature, '')}"
+
+
+def _plain_axis(axis, formats: Formats | None = None) -> None:
     axis.set_minor_formatter(NullFormatter())
-    axis.set_major_formatter(FuncFormatter(lambda x, _pos: _fmt(x)))
+    axis.set_major_formatter(tick_formatter(formats, 1) if formats else FuncFormatter(lambda x, _pos: _fmt(x)))
 
 
 # --------------------------------------------------------------------------------------
@@ -376,25 +396,38 @@ def profile_columns(profile: pd.DataFrame, max_levels: int = 3) -> list[str]:
     return shown
 
 
-def _column_label(column: str, levels: Mapping[str, tuple[str, str]]) -> str:
+def _column_label(column: str, levels: Mapping[str, tuple[str, str]], formats: Formats | None = None) -> str:
     """Return a heatmap column's label: the feature's, or ``feature: level`` for a one-hot column."""
     if column in levels:
         feature, level = levels[column]
         return f"{feature_label(feature)}: {level}"
-    return feature_label(column)
+    return feature_label(column, formats)
 
 
-def _cell_text(profile: pd.DataFrame, medians: pd.DataFrame, cluster, column: str) -> str:
+def _cell_text(profile: pd.DataFrame, medians: pd.DataFrame, cluster, column: str,
+               formats: Formats | None = None) -> str:
     """Return a heatmap cell's text: scaled value and median, or a level's share against all customers."""
     value = profile.loc[cluster, column]
     if column in profile.attrs.get("levels", {}):
         share = profile.attrs["level_shares"].loc[cluster, column]
         overall = profile.attrs["overall_level_shares"][column]
         return f"{value:+.2f}\n{share:.0%} (all {overall:.0%})"
-    return f"{value:+.2f}\nmedian {_fmt(medians.loc[str(cluster), f'median_{column}'])}"
+    median = medians.loc[str(cluster), f"median_{column}"]
+    shown = money_sentence(median, formats, 1) if formats and is_money(column) else _fmt(median)
+    return f"{value:+.2f}\nmedian {shown}"
 
 
-def _profile_takeaway(profile: pd.DataFrame, medians: pd.DataFrame, values: np.ndarray, columns: list[str]) -> str:
+def _verdict(column: str, value: float) -> str:
+    """Say whether a contrast is better or worse than average, for the takeaway ("" without a direction)."""
+    direction = better_when(column)
+    if direction is None or value == 0:
+        return ""
+    better = (value > 0) == (direction == "higher")
+    return f": {'better' if better else 'worse'} than average, as {direction} is better"
+
+
+def _profile_takeaway(profile: pd.DataFrame, medians: pd.DataFrame, values: np.ndarray, columns: list[str],
+                      formats: Formats | None = None) -> str:
     """Name the strongest contrast of the heatmap: a numeric feature with its median, or a level's share."""
     i, j = np.unravel_index(np.nanargmax(np.abs(values)), values.shape)
     cluster, column = profile.index[i], columns[j]
@@ -413,15 +446,21 @@ def _profile_takeaway(profile: pd.DataFrame, medians: pd.DataFrame, values: np.n
     return (
         f"The strongest contrast is cluster {cluster}'s {_word(column)}: "
         f"{abs(values[i, j]):.1f} scaled units {direction} the average customer "
-        f"(median {_fmt(median)}{_UNITS.get(column, '')})."
+        f"(median {_median_text(column, median, formats)}){_verdict(column, values[i, j])}."
     )
 
 
-def plot_profiles(profile: pd.DataFrame, summary: pd.DataFrame) -> tuple[Figure, str]:
+def plot_profiles(
+    profile: pd.DataFrame, summary: pd.DataFrame, formats: Formats | None = None
+) -> tuple[Figure, str]:
     """Draw a heatmap of each cluster's standardized feature means, labelled with medians.
 
-    A categorical feature shows up to three of its levels (`profile_columns`), each cell
-    labelled with the level's share in the cluster and among all customers.
+    Colours say better or worse than the average customer (`helpers.colours`): green
+    better, pink worse, with the sign flipped where lower is better (recency); features
+    without a better direction (tenure, a category's levels) are grey, darker = further
+    from the average. A categorical feature shows up to three of its levels
+    (`profile_columns`), each cell labelled with the level's share in the cluster and among
+    all customers.
 
     Parameters
     ----------
@@ -429,36 +468,37 @@ def plot_profiles(profile: pd.DataFrame, summary: pd.DataFrame) -> tuple[Figure,
         Output of `helpers.cluster.cluster_profile` (clusters x features, 0 = average).
     summary : pandas.DataFrame
         Output of `helpers.cluster.cluster_summary` (gives the medians in data units).
+    formats : Formats, optional
+        Writes money medians with the currency; None keeps plain numbers.
 
     Returns
     -------
     (Figure, str)
-        The figure and a sentence naming the strongest contrast.
+        The figure and a sentence naming the strongest contrast and whether it is better
+        or worse than average.
     """
     medians = summary.set_index("cluster")
     columns = profile_columns(profile)
     levels = profile.attrs.get("levels", {})
     values = profile[columns].to_numpy()
     limit = max(1.0, float(np.nanmax(np.abs(values))))
-    fig, ax = plt.subplots(figsize=(1.9 * len(columns) + 2.5, 0.75 * len(profile) + 1.8), layout="constrained")
-    image = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
-    for i, cluster in enumerate(profile.index):
-        for j, column in enumerate(columns):
-            ax.text(j, i, _cell_text(profile, medians, cluster, column), ha="center", va="center",
-                    fontsize=8, color="white" if abs(values[i, j]) > 0.6 * limit else "black")
-    ax.set_xticks(range(len(columns)), [_column_label(c, levels) for c in columns], rotation=20, ha="right")
+    text = [[_cell_text(profile, medians, cluster, column, formats) for column in columns] for cluster in profile.index]
+    fig, ax = plt.subplots(figsize=(1.9 * len(columns) + 4, 0.75 * len(profile) + 2.2), layout="constrained")
+    draw_direction_heatmap(fig, ax, profile[columns], np.array(text, dtype=object), limit,
+                           lambda v: f"{v:.1f}", [_column_label(c, levels, formats) for c in columns])
     ax.set_yticks(range(len(profile)), [f"cluster {c}" for c in profile.index])
     ax.set_xlabel("feature")
     ax.set_ylabel("cluster")
-    fig.colorbar(image, ax=ax, label="scaled mean (0 = average)")
-    title = "Cluster profiles: colour = standardized mean, text = median in data units"
+    title = ("Cluster profiles: colour = standardized mean vs the average customer, text = median in data units"
+             "\n(green better, pink worse; grey: no better or worse)")
     if levels:
         title += "\n(categories: share of the cluster at the level, all customers in brackets)"
     ax.set_title(title)
-    return fig, _profile_takeaway(profile, medians, values, columns)
+    return fig, _profile_takeaway(profile, medians, values, columns, formats)
 
 
-def _draw_boxes(ax, column: str, values: np.ndarray, labels: np.ndarray, clusters: Sequence[int]) -> None:
+def _draw_boxes(ax, column: str, values: np.ndarray, labels: np.ndarray, clusters: Sequence[int],
+                formats: Formats | None = None) -> None:
     """Draw one panel of `plot_rfm_boxplots`: a box per cluster, frequency and monetary on a log axis."""
     log = column in ("frequency", "monetary")
     groups = [np.clip(values[labels == c], 1, None) if log else values[labels == c] for c in clusters]
@@ -470,11 +510,11 @@ def _draw_boxes(ax, column: str, values: np.ndarray, labels: np.ndarray, cluster
         median.set_color("black")
     ax.set_xticks(range(1, len(clusters) + 1), [str(c) for c in clusters])
     ax.set_xlabel("cluster")
-    ax.set_ylabel(feature_label(column) + (" (log scale)" if log else ""))
+    ax.set_ylabel(feature_label(column, formats) + (" (log scale)" if log else ""))
     if log:
         ax.set_yscale("log")
         ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    _plain_axis(ax.yaxis)
+    _plain_axis(ax.yaxis, formats)
     ax.set_title(feature_label(column).split(" (")[0].capitalize())
     ax.grid(alpha=0.3, axis="y")
 
@@ -483,6 +523,7 @@ def plot_rfm_boxplots(
     run: ClusterRun,
     columns: Sequence[str] = ("recency_days", "frequency", "monetary"),
     method: str = "kmeans",
+    formats: Formats | None = None,
 ) -> tuple[Figure, str]:
     """Draw boxplots of recency, frequency and monetary per cluster (outliers not drawn).
 
@@ -495,6 +536,8 @@ def plot_rfm_boxplots(
     columns : sequence of str, default recency_days, frequency, monetary
         Columns of the customer table; those absent are skipped.
     method : str, default "kmeans"
+    formats : Formats, optional
+        Names the currency on the monetary axis and in its median; None keeps plain numbers.
 
     Returns
     -------
@@ -508,12 +551,12 @@ def plot_rfm_boxplots(
     best: list[tuple[str, int, str]] = []
     for ax, column in zip(axes[0], columns, strict=True):
         values = run.customers[column].to_numpy(dtype=float)
-        _draw_boxes(ax, column, values, labels, clusters)
+        _draw_boxes(ax, column, values, labels, clusters, formats)
         medians = [float(np.median(values[labels == c])) for c in clusters]
         pick = int(np.argmin(medians)) if column == "recency_days" else int(np.argmax(medians))
         word = {"recency_days": "most recent buyers", "frequency": "most orders",
                 "monetary": "highest net revenue"}.get(column, f"highest {_word(column)}")
-        best.append((word, clusters[pick], f"median {_fmt(medians[pick])}{_UNITS.get(column, '')}"))
+        best.append((word, clusters[pick], f"median {_median_text(column, medians[pick], formats)}"))
     names = ", ".join(_word(c) for c in columns)
     fig.suptitle(f"{names[0].upper() + names[1:]} per {METHOD_NAMES[method]} cluster "
                  f"(box: quartiles, whiskers: 1.5 x IQR)")
@@ -527,48 +570,3 @@ def plot_rfm_boxplots(
             f"{word}: cluster {cluster} ({median})" for word, cluster, median in best
         ) + "."
     return fig, takeaway
-
-
-# --------------------------------------------------------------------------------------
-# Sentences for the tables
-# --------------------------------------------------------------------------------------
-
-
-def describe_comparison(comparison: pd.DataFrame) -> str:
-    """Say in one sentence how far the three methods agree with the chosen K-Means solution.
-
-    Parameters
-    ----------
-    comparison : pandas.DataFrame
-        Output of `helpers.cluster.method_comparison` (with kmeans, hierarchical, dbscan).
-    """
-    rows = comparison.set_index("method")
-    ward_ari = rows.loc["hierarchical", "ari_kmeans"]
-    db = rows.loc["dbscan"]
-    agreement = "closely" if ward_ari >= 0.8 else ("partly" if ward_ari >= 0.5 else "hardly")
-    density = (
-        "so the customers form one continuous cloud without density gaps, and the K-Means "
-        "clusters are a partition of that cloud rather than separate groups"
-        if db["clusters"] <= 1
-        else f"so the data have {int(db['clusters'])} dense regions"
-    )
-    return (
-        f"Ward agrees {agreement} with K-Means (adjusted Rand index {ward_ari:.2f}); "
-        f"DBSCAN finds {int(db['clusters'])} dense cluster{'s' if db['clusters'] != 1 else ''} "
-        f"with {db['noise_share']:.1%} noise, {density}."
-    )
-
-
-def describe_holdout(holdout: Mapping[str, float]) -> str:
-    """Say in one sentence how the training model does on the held-out customers."""
-    drop = holdout["silhouette_train"] - holdout["silhouette_test"]
-    text = (
-        f"On {holdout['test_customers']:,} held-out customers the training model's silhouette is "
-        f"{holdout['silhouette_test']:.2f} (training {holdout['silhouette_train']:.2f}, "
-        f"{'a drop of ' + format(drop, '.2f') if drop > 0.005 else 'no drop'})"
-    )
-    ari = holdout["ari_test_refit"]
-    if not math.isfinite(ari):
-        return text + "; too few held-out customers to refit a model on them."
-    level = "the same clusters" if ari >= 0.9 else ("similar clusters" if ari >= 0.7 else "different clusters")
-    return text + f", and a model refitted on them alone finds {level} (adjusted Rand index {ari:.2f})."

@@ -3,6 +3,9 @@
 Takes the outputs of `helpers.clv` and `helpers.clv_validation` (no fitting here). Charts
 return ``(fig, takeaway)``: a matplotlib Figure with titles and axis labels in words, and
 one sentence read off the same numbers. Time is counted in days, as in `helpers.clv`.
+Tables that show money take ``formats`` (`helpers.formatting.Formats`): amounts with the
+shop's currency, numbers in its locale, as text for ``table_html(frame)``; None keeps
+today's numbers for ``table_html(frame, *_FORMATS)``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from matplotlib.figure import Figure
 
 from helpers.clv import CHURN_BANDS, BgNbd, GammaGamma
 from helpers.clv_validation import UNKNOWN_RISK
+from helpers.formatting import Formats
+from helpers.page_formats import localise_table
 
 CORRELATION_LIMIT = 0.3  # |corr| beyond this: Gamma-Gamma's independence assumption is doubtful
 PARAMETER_FORMATS = {"value": "{:.4g}"}
@@ -26,7 +31,7 @@ RISK_TABLE_FORMATS = {"share": "{:.1%}", "predicted value share": "{:.1%}",
 VALIDATION_FORMATS = {"mean absolute error": "{:.3f}", "holdout orders": "{:,.1f}"}
 
 
-def parameter_table(bgnbd: BgNbd, gg: GammaGamma | None) -> pd.DataFrame:
+def parameter_table(bgnbd: BgNbd, gg: GammaGamma | None, formats: Formats | None = None) -> pd.DataFrame:
     """Return the fitted parameters with what each means, time unit days.
 
     Parameters
@@ -34,6 +39,8 @@ def parameter_table(bgnbd: BgNbd, gg: GammaGamma | None) -> pd.DataFrame:
     bgnbd : BgNbd
     gg : GammaGamma or None
         Omitted from the table when None (not fitted).
+    formats : Formats, optional
+        Writes the population mean spend (in Gamma-Gamma's ``v`` row) with the currency.
 
     Returns
     -------
@@ -55,7 +62,10 @@ def parameter_table(bgnbd: BgNbd, gg: GammaGamma | None) -> pd.DataFrame:
         ("BG/NBD", "b", bgnbd.b, f"mean dropout chance a / (a + b) = {bgnbd.a / (bgnbd.a + bgnbd.b):.1%}"),
     ]
     if gg is not None:
-        mean = f"{gg.mean_spend:,.2f}" if math.isfinite(gg.mean_spend) else "infinite (q <= 1)"
+        if not math.isfinite(gg.mean_spend):
+            mean = "infinite (q <= 1)"
+        else:
+            mean = f"{gg.mean_spend:,.2f}" if formats is None else formats.money(gg.mean_spend)
         rows += [
             ("Gamma-Gamma", "p", gg.p, "shape of one order's spend around the customer's mean"),
             ("Gamma-Gamma", "q", gg.q, "shape of the customers' mean spends"),
@@ -83,13 +93,16 @@ def correlation_sentence(correlation: float, limit: float = CORRELATION_LIMIT) -
             f"rank customers by expected orders rather than by CLV.")
 
 
-def churn_risk_table(predictions: pd.DataFrame) -> pd.DataFrame:
+def churn_risk_table(predictions: pd.DataFrame, formats: Formats | None = None) -> pd.DataFrame:
     """Return customers, share and predicted value share per churn-risk band.
 
     Parameters
     ----------
     predictions : pandas.DataFrame
         `helpers.clv.predict` (or `helpers.clv_validation.future_value`) output.
+    formats : Formats, optional
+        Given: the figures as text by `RISK_TABLE_FORMATS`, predicted value with the
+        currency; show it with ``table_html(frame)``.
 
     Returns
     -------
@@ -111,7 +124,7 @@ def churn_risk_table(predictions: pd.DataFrame) -> pd.DataFrame:
         value=("predicted_clv", lambda s: s.sum(min_count=1)))
     grouped = grouped.reindex([b for b in order if b in grouped.index])
     total = grouped["value"].sum(min_count=1)
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "churn risk": grouped.index.astype(str),
         "customers": grouped["customers"].astype("int64").to_numpy(),
         "share": (grouped["customers"] / max(len(predictions), 1)).to_numpy(),
@@ -119,21 +132,25 @@ def churn_risk_table(predictions: pd.DataFrame) -> pd.DataFrame:
         "predicted value": grouped["value"].to_numpy(),
         "predicted value share": (grouped["value"] / total if total else grouped["value"] * np.nan).to_numpy(),
     })
+    return table if formats is None else localise_table(table, RISK_TABLE_FORMATS, formats, money={"predicted value"})
 
 
-def validation_table(validation: Mapping[str, Any]) -> pd.DataFrame:
+def validation_table(validation: Mapping[str, Any], formats: Formats | None = None) -> pd.DataFrame:
     """Return the holdout error of the model and of the naive rate, with the order totals.
+
+    With `formats` the numbers come back as text in the locale's style (`VALIDATION_FORMATS`).
 
     >>> validation_table({"mae_model": 0.5, "mae_naive": 0.7, "orders_actual": 10,
     ...                   "orders_predicted": 11.0, "naive_orders": 9.0})["holdout orders"].tolist()
     [11.0, 9.0, 10.0]
     """
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "predictor": ["BG/NBD model", "naive: past repeat rate carried forward", "actual"],
         "mean absolute error": [validation["mae_model"], validation["mae_naive"], np.nan],
         "holdout orders": [validation["orders_predicted"], validation.get("naive_orders", np.nan),
                            float(validation["orders_actual"])],
     })
+    return table if formats is None else localise_table(table, VALIDATION_FORMATS, formats)
 
 
 def plot_tracking(tracking: pd.DataFrame) -> tuple[Figure, str]:

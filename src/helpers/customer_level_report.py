@@ -125,3 +125,18 @@ def plot_categorical_columns(table: pd.DataFrame, columns: Sequence[str]) -> tup
     column = max(top_shares, key=lambda c: top_shares[c][1])
     level, share = top_shares[column]
     return fig, f"The most concentrated column is {column}: {share:.0%} of customers are '{level}'."
+
+
+# Metrics a customer table cannot tell (no order history): left out of its metric table.
+TRANSACTION_ONLY_METRICS: tuple[str, ...] = (
+    "avg_days_between_orders", "first_order_date", "purchase_invoices", "cancelled_orders")
+
+
+def metric_summary(metrics: pd.DataFrame, formats: Any = None) -> pd.DataFrame:
+    """03's metric table for a customer table: `helpers.rfm_report.metric_summary` without the
+    rows a table of one row per customer cannot fill (days between orders, first order, ...)."""
+    from helpers import rfm_report
+
+    table = rfm_report.metric_summary(metrics, formats)
+    dropped = {rfm_report.METRIC_SUMMARY_COLUMNS[c][0] for c in TRANSACTION_ONLY_METRICS}
+    return table[~table["metric"].isin(dropped)].reset_index(drop=True)

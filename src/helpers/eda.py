@@ -16,7 +16,11 @@ Definitions used throughout (they follow the 01_clean output contract,
 * a *purchase order* is a distinct ``invoice_id`` among lines with ``is_return = false``;
 * *net revenue* is ``sum(amount)`` over all lines, so returns (negative amounts) net out;
 * a customer is *active* in a month when they place a purchase order in that month;
-* lines flagged ``is_outlier`` are kept, as 01_clean keeps them.
+* lines flagged ``is_outlier`` are kept, as 01_clean keeps them;
+* a month is *partial* when the data do not cover all its days: the first month when the
+  first line is dated after its first day, the last month when the last line is dated
+  before its last day (`month_coverage`). An export that ends on 9 December holds 9 of
+  December's 31 days, and that month must not read as a crash.
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ AMOUNT_DECIMALS = 6
 NET_REVENUE = f"round(sum(amount), {AMOUNT_DECIMALS})"
 
 LINES_SQL = f"SELECT count(*) FROM {SOURCE}"
+# The first and last date the data cover (every line, returns included).
+DATE_BOUNDS_SQL = f"SELECT min(invoice_date), max(invoice_date) FROM {SOURCE} WHERE invoice_date IS NOT NULL"
 
 # One row per purchase order: time (its earliest line), value and items.
 ORDERS_SQL = f"""
@@ -330,6 +336,56 @@ def source_params(path: str | Path) -> dict[str, str]:
     return {"path": str(path)}
 
 
+COVERAGE_COLUMNS: tuple[str, ...] = ("days_in_month", "days_covered", "partial")
+
+
+def month_coverage(months: pd.Series, first_date: pd.Timestamp, last_date: pd.Timestamp) -> pd.DataFrame:
+    """Count the days of each calendar month the data cover, and flag the partial months.
+
+    A month is covered from its first day, or from `first_date` when that falls inside it,
+    to its last day, or to `last_date`; a month with fewer covered days than it has is
+    partial. Only the first and the last month of the data can be.
+
+    Parameters
+    ----------
+    months : pandas.Series
+        First days of calendar months (Timestamps).
+    first_date, last_date : pandas.Timestamp
+        Dates of the first and the last line of the data (the time of day is ignored).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index of `months`; days_in_month, days_covered (0 outside the data) and partial.
+
+    Examples
+    --------
+    >>> months = pd.Series(pd.to_datetime(["2010-12-01", "2011-11-01", "2011-12-01"]))
+    >>> cover = month_coverage(months, pd.Timestamp("2010-12-01 08:26"), pd.Timestamp("2011-12-09 12:50"))
+    >>> cover["days_covered"].tolist(), cover["partial"].tolist()
+    ([31, 30, 9], [False, False, True])
+    """
+    starts = pd.to_datetime(pd.Series(months, dtype="datetime64[ns]")).dt.normalize()
+    days_in_month = starts.dt.days_in_month.astype("int64")
+    if starts.empty or pd.isna(first_date) or pd.isna(last_date):
+        covered = days_in_month * 0
+    else:
+        ends = starts + pd.to_timedelta(days_in_month - 1, unit="D")
+        start = starts.clip(lower=pd.Timestamp(first_date).normalize())
+        end = ends.clip(upper=pd.Timestamp(last_date).normalize())
+        covered = ((end - start).dt.days + 1).clip(lower=0).astype("int64")
+    return pd.DataFrame(
+        {"days_in_month": days_in_month, "days_covered": covered, "partial": covered < days_in_month},
+        index=starts.index,
+    )
+
+
+def date_bounds(con: duckdb.DuckDBPyConnection, path: str | Path) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Return the dates of the first and the last line (NaT, NaT without dated lines)."""
+    first, last = con.execute(DATE_BOUNDS_SQL, source_params(path)).fetchall()[0]
+    return pd.Timestamp(first) if first is not None else pd.NaT, pd.Timestamp(last) if last is not None else pd.NaT
+
+
 # --------------------------------------------------------------------------- aggregates
 # Every function below takes the connection and the Parquet written by 01_clean.
 
@@ -357,16 +413,21 @@ def monthly_summary(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.Data
     """Sum net revenue and count purchase orders and active customers per calendar month.
 
     Months between the first and last month without any line appear with zeros, so the
-    series has no silent gaps.
+    series has no silent gaps. The first and last month are marked partial when the data
+    do not cover all their days (`month_coverage`): 9 days of December read as a month.
 
     Returns
     -------
     pandas.DataFrame
         Columns month (first day, Timestamp), net_revenue (all lines, returns netted),
-        orders (distinct purchase invoices) and active_customers (customers with a purchase
-        order that month), one row per month in date order; empty when there are no lines.
+        orders (distinct purchase invoices), active_customers (customers with a purchase
+        order that month), days_in_month, days_covered (days of the month between the
+        first and last line's date) and partial (days_covered < days_in_month), one row
+        per month in date order; empty when there are no lines.
     """
-    return con.execute(MONTHLY_SQL, source_params(path)).df()
+    monthly = con.execute(MONTHLY_SQL, source_params(path)).df()
+    first, last = date_bounds(con, path)
+    return pd.concat([monthly, month_coverage(monthly["month"], first, last)], axis=1)
 
 
 def country_summary(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.DataFrame:
@@ -505,8 +566,17 @@ def cohort_retention(
     -------
     pandas.DataFrame
         Long format, sorted: cohort (month start), months_since_first, cohort_size,
-        active_customers and retention (= active_customers / cohort_size; 1.0 at month 0).
+        active_customers and retention (= active_customers / cohort_size; 1.0 at month 0),
+        then month (the calendar month of the cell, cohort + months_since_first) with its
+        days_in_month, days_covered and partial (`month_coverage`): a cell in a partial
+        month counts only the days the data cover.
     """
     check_positive("cohort_months", cohort_months)
     query = {**source_params(path), "cohort_months": int(cohort_months)}
-    return con.execute(COHORT_SQL, query).df()
+    retention = con.execute(COHORT_SQL, query).df()
+    cohorts = pd.to_datetime(retention["cohort"]).dt.to_period("M")
+    offsets = retention["months_since_first"].astype("int64")
+    months = pd.Series([(c + int(k)).to_timestamp() for c, k in zip(cohorts, offsets, strict=True)],
+                       index=retention.index, dtype="datetime64[ns]")
+    first, last = date_bounds(con, path)
+    return pd.concat([retention.assign(month=months), month_coverage(months, first, last)], axis=1)

@@ -2,6 +2,8 @@
 
 Presentation only, like `helpers.eda_plots` (whose helpers and style these charts share):
 each plot takes a small frame of `helpers.eda` and returns ``(Figure or None, takeaway)``.
+The cohort heatmap hatches the cells of partial months (`helpers.eda.month_coverage`) and
+leaves them out of its sentence; the revenue scatter names the currency given ``formats``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter
 
 from helpers.eda import check_positive
@@ -23,6 +26,10 @@ from helpers.eda_plots import (
     no_chart,
     number_axis,
 )
+from helpers.formatting import Formats
+from helpers.page_formats import money_label
+
+PARTIAL_HATCH = "////"
 
 
 def _constant_note(constant: list[str]) -> str:
@@ -86,7 +93,7 @@ def plot_correlations(corr: pd.DataFrame) -> tuple[Figure | None, str]:
 
 
 def plot_revenue_vs_orders(
-    customers: pd.DataFrame, max_points: int = 20_000, seed: int = 42
+    customers: pd.DataFrame, max_points: int = 20_000, seed: int = 42, formats: Formats | None = None
 ) -> tuple[Figure | None, str]:
     """Scatter customer net revenue against orders, sampling at most `max_points` customers.
 
@@ -101,6 +108,8 @@ def plot_revenue_vs_orders(
         Most customers drawn; a random sample with `seed` beyond that.
     seed : int, default 42
         Random seed of the sample.
+    formats : Formats, optional
+        Names the currency on the revenue axis, ticks in the locale's style.
 
     Returns
     -------
@@ -127,10 +136,10 @@ def plot_revenue_vs_orders(
         ax.set_xscale("log")
     if log_y:
         ax.set_yscale("log")
-    number_axis(ax.xaxis, log_x, counts=True)
-    number_axis(ax.yaxis, log_y)
+    number_axis(ax.xaxis, log_x, counts=True, formats=formats)
+    number_axis(ax.yaxis, log_y, formats=formats)
     ax.set_xlabel("Purchase orders" + (" (log scale)" if log_x else ""))
-    ax.set_ylabel("Net revenue" + (" (log scale)" if log_y else ""))
+    ax.set_ylabel(money_label("Net revenue", formats, "log scale" if log_y else ""))
     sampled = f", {len(sample):,} of {len(shown):,} shown" if len(sample) < len(shown) else ""
     ax.set_title(f"{title}{sampled}")
     ax.grid(alpha=0.3)
@@ -157,8 +166,27 @@ def _revenue_orders_relation(buyers: pd.DataFrame) -> str:
     )
 
 
+def _hatch_partial_cells(ax, retention: pd.DataFrame, rows: list, columns: list) -> str:
+    """Hatch the heatmap cells that fall in a partial month; return the legend text ("" if none).
+
+    Cell (cohort, months since first) sits at column j, row i of the heatmap, as seaborn draws it.
+    """
+    partial = retention[retention["partial"]] if "partial" in retention.columns else retention.iloc[0:0]
+    for _, cell in partial.iterrows():
+        i, j = rows.index(cell["cohort"]), columns.index(cell["months_since_first"])
+        colour = "white" if cell["retention"] > 0.6 else "#555555"  # visible on dark and light blue
+        ax.add_patch(Rectangle((j, i), 1, 1, fill=False, hatch=PARTIAL_HATCH, edgecolor=colour, linewidth=0))
+    months = partial.drop_duplicates("month").sort_values("month")
+    parts = [f"{m['month']:%b %Y}: {int(m['days_covered'])} of {int(m['days_in_month'])} days" for _, m in months.iterrows()]
+    return f"partial month, fewer days of data ({'; '.join(parts)})" if parts else ""
+
+
 def plot_cohort_retention(retention: pd.DataFrame) -> tuple[Figure | None, str]:
     """Draw cohort retention as a heatmap: cohorts down, months since first purchase across.
+
+    Cells in a partial month (``partial`` of `helpers.eda.cohort_retention`: the data miss
+    some of its days, e.g. the last diagonal when the export ends on 9 December) are
+    hatched, with a legend entry saying how many days the data cover.
 
     Parameters
     ----------
@@ -169,13 +197,15 @@ def plot_cohort_retention(retention: pd.DataFrame) -> tuple[Figure | None, str]:
     -------
     (Figure or None, str)
         The figure and a sentence on the average share of customers who buy again in the
-        month after their first purchase month.
+        month after their first purchase month, over the cohorts whose following month is
+        covered in full (`cohort_takeaway`).
     """
     title = "Monthly cohort retention"
     if retention.empty:
         return no_chart("There are no purchases, so there are no cohorts.")
     grid = retention.pivot(index="cohort", columns="months_since_first", values="retention")
     sizes = retention.groupby("cohort")["cohort_size"].first()
+    rows, columns = list(grid.index), list(grid.columns)
     grid.index = [f"{cohort:%Y-%m} (n={sizes[cohort]:,})" for cohort in grid.index]
     small = grid.shape[0] <= 24 and grid.shape[1] <= 24
     height = min(max(FIGSIZE[1], 0.32 * grid.shape[0] + 1.5), 14)
@@ -194,17 +224,49 @@ def plot_cohort_retention(retention: pd.DataFrame) -> tuple[Figure | None, str]:
             "format": FuncFormatter(lambda x, _: f"{x:.0%}"),
         },
     )
+    legend = _hatch_partial_cells(ax, retention, rows, columns)
+    if legend:  # below the chart, where it hides no cell
+        fig.legend(handles=[Patch(facecolor="white", edgecolor="#555555", hatch=PARTIAL_HATCH, label=legend)],
+                   loc="outside lower center", fontsize=8, frameon=False)
     ax.set_title(title)
     ax.set_xlabel("Months since first purchase")
     ax.set_ylabel("Cohort (month of first purchase, size)")
     ax.tick_params(axis="y", labelrotation=0)
+    return fig, cohort_takeaway(retention)
 
+
+def cohort_takeaway(retention: pd.DataFrame) -> str:
+    """Say what share of new customers buy again the month after, over full following months.
+
+    A cohort whose following month is partial (the data miss some of its days) would read
+    as a drop in retention, so it is left out, and the sentence says which month and why.
+
+    Parameters
+    ----------
+    retention : pandas.DataFrame
+        Output of `helpers.eda.cohort_retention` (not empty).
+
+    Returns
+    -------
+    str
+        One sentence, e.g. "On average 23% of new customers buy again in the month after
+        their first purchase (11 cohorts with a following month; left out: 1 cohort whose
+        following month, December 2011, has 9 of 31 days of data)."
+    """
     month_one = retention[retention["months_since_first"] == 1]
     if month_one.empty:
-        return fig, "Retention cannot be measured yet: the data has only the cohorts' first month."
-    share = month_one["active_customers"].sum() / month_one["cohort_size"].sum()
-    takeaway = (
+        return "Retention cannot be measured yet: the data has only the cohorts' first month."
+    partial = month_one["partial"].astype(bool) if "partial" in month_one.columns else month_one["cohort"].isna()
+    full, left_out = month_one[~partial], month_one[partial]
+    note = ""
+    if not left_out.empty:  # only the last month of the data can be a partial following month
+        month = left_out.iloc[0]
+        days = f"{month['month']:%B %Y}, has {int(month['days_covered'])} of {int(month['days_in_month'])} days of data"
+        if full.empty:
+            return f"Retention cannot be measured yet: the only month after a first purchase month, {days}."
+        note = f"; left out: {count_phrase(len(left_out), 'cohorts')} whose following month, {days}"
+    share = full["active_customers"].sum() / full["cohort_size"].sum()
+    return (
         f"On average {format_share(share)} of new customers buy again in the month after their first "
-        f"purchase ({count_phrase(len(month_one), 'cohorts')} with a following month)."
+        f"purchase ({count_phrase(len(full), 'cohorts')} with a following month{note})."
     )
-    return fig, takeaway

@@ -1,8 +1,10 @@
 """Readable tables for the report: the overview and per-column summaries of customer tables.
 
 Presentation only: each function takes a small frame from `helpers.eda` and returns a
-frame of text, numbers formatted by kind with thousands separators and no currency symbol
-(the shop's currency is not known). `summary_table` serves the customer tables of 02_eda
+frame of text, numbers formatted by kind. Given ``formats`` (`helpers.formatting.Formats`,
+from ``report.currency`` and ``report.locale``) money carries the shop's currency and every
+number the locale's grouping and decimal mark; without, numbers get thousands separators
+and no currency symbol, as before. `summary_table` serves the customer tables of 02_eda
 and 03_rfm.
 """
 
@@ -12,6 +14,9 @@ from collections.abc import Collection
 
 import numpy as np
 import pandas as pd
+
+from helpers.formatting import Formats
+from helpers.page_formats import count_cell, money_cell, number_cell, share_cell
 
 SUMMARY_KINDS: tuple[str, ...] = ("money", "count", "days", "share", "date")
 
@@ -47,7 +52,7 @@ OVERVIEW_FIELD_FIGURES: dict[str, str] = {"products": "product", "countries": "c
 NOT_IN_EXPORT = "not in the export"
 
 
-def _overview_value(name: str, value: object, missing: Collection[str]) -> str:
+def _overview_value(name: str, value: object, missing: Collection[str], formats: Formats | None = None) -> str:
     """Format one overview figure; dates without a time of day as dates only."""
     if OVERVIEW_FIELD_FIGURES.get(name) in missing:
         return NOT_IN_EXPORT  # a count of 0 would read as a shop with no products
@@ -56,11 +61,13 @@ def _overview_value(name: str, value: object, missing: Collection[str]) -> str:
             return ""
         return f"{pd.Timestamp(value):%Y-%m-%d}" if "time_of_day" in missing else str(pd.Timestamp(value))
     if name == "net_revenue":
-        return f"{float(value):,.2f}"
-    return f"{int(value):,}"
+        return f"{float(value):,.2f}" if formats is None else money_cell(float(value), formats)
+    return f"{int(value):,}" if formats is None else number_cell(int(value), formats)
 
 
-def overview_table(overview_frame: pd.DataFrame, missing: Collection[str] = ()) -> pd.DataFrame:
+def overview_table(
+    overview_frame: pd.DataFrame, missing: Collection[str] = (), formats: Formats | None = None
+) -> pd.DataFrame:
     """Turn the one-row `helpers.eda.overview` into a two-column table of formatted figures.
 
     Parameters
@@ -71,6 +78,9 @@ def overview_table(overview_frame: pd.DataFrame, missing: Collection[str] = ()) 
         Optional fields no line carries (``FieldPresence.missing`` of
         `helpers.eda_fields.field_presence`): their counts read "not in the export" instead
         of 0, and without a time of day the first and last date show as dates.
+    formats : Formats, optional
+        Writes net revenue with the currency and counts in the locale's style; None keeps
+        plain numbers.
 
     Returns
     -------
@@ -83,11 +93,14 @@ def overview_table(overview_frame: pd.DataFrame, missing: Collection[str] = ()) 
     ['1,200', '1,234.50']
     >>> overview_table(pd.DataFrame({"countries": [0]}), missing=("country",))["value"].tolist()
     ['not in the export']
+    >>> overview_table(pd.DataFrame({"lines": [1200], "net_revenue": [1234.5]}),
+    ...                formats=Formats("EUR", "de_DE"))["value"].tolist()
+    ['1.200', '1.234,50\xa0€']
     """
     if overview_frame.empty:
         return pd.DataFrame({"figure": [], "value": []})
     row = overview_frame.iloc[0]
-    values = [_overview_value(str(name), value, missing) for name, value in row.items()]
+    values = [_overview_value(str(name), value, missing, formats) for name, value in row.items()]
     return pd.DataFrame({"figure": [str(n).replace("_", " ") for n in row.index], "value": values})
 
 
@@ -95,12 +108,15 @@ def _quantile_label(q: float) -> str:
     return "median" if q == 0.5 else f"P{round(q * 100):g}"
 
 
-def _format_stat(value: object, kind: str) -> str:
+def _format_stat(value: object, kind: str, formats: Formats | None = None) -> str:
     """Format one summary statistic by the kind of its column; blank when missing."""
     if value is None or pd.isna(value):
         return ""
     if kind == "date":
         return f"{pd.Timestamp(value):%Y-%m-%d}"
+    if formats is not None:
+        cell = {"money": money_cell, "share": share_cell}.get(kind, count_cell)
+        return cell(float(value), formats)
     if kind == "money":
         return f"{float(value):,.2f}"
     if kind == "share":
@@ -113,6 +129,7 @@ def summary_table(
     columns: dict[str, tuple[str, str]],
     quantiles: tuple[float, float] = (0.25, 0.75),
     entity: str = "customers",
+    formats: Formats | None = None,
 ) -> pd.DataFrame:
     """Summarise columns of a one-row-per-entity table as readable text, one row per column.
 
@@ -132,6 +149,8 @@ def summary_table(
         Lower and upper quantile, e.g. (0.2, 0.8) for quintile boundaries.
     entity : str, default "customers"
         What a row is, for the count column ("customers with a value").
+    formats : Formats, optional
+        Given: money with the currency, every number in the locale's style (same decimals).
 
     Returns
     -------
@@ -151,20 +170,27 @@ def summary_table(
     ['orders', '4', '1', '2.5', '4', '5.5', '7']
     >>> table.iloc[1].tolist()
     ['spend', '3', '10.00', '15.00', '20.00', '25.25', '30.50']
+    >>> summary_table(frame, {"spend": ("spend", "money")}, formats=Formats("GBP", "en_GB")).iloc[0, 2:].tolist()
+    ['£10.00', '£15.00', '£20.00', '£25.25', '£30.50']
     """
     low, high = quantiles
     count_header = f"{entity} with a value"
     headers = ["metric", count_header, "min", _quantile_label(low), "median"]
     headers += [_quantile_label(high), "max"]
     rows = [
-        _summary_row(frame, column, label, kind, quantiles)
+        _summary_row(frame, column, label, kind, quantiles, formats)
         for column, (label, kind) in columns.items()
     ]
     return pd.DataFrame(rows, columns=headers)
 
 
 def _summary_row(
-    frame: pd.DataFrame, column: str, label: str, kind: str, quantiles: tuple[float, float]
+    frame: pd.DataFrame,
+    column: str,
+    label: str,
+    kind: str,
+    quantiles: tuple[float, float],
+    formats: Formats | None = None,
 ) -> list[str]:
     """Return one row of `summary_table`: label, count, min, quantiles and max as text."""
     if column not in frame.columns:
@@ -178,10 +204,11 @@ def _summary_row(
     else:
         numbers = values.astype("float64")
         stats = [numbers.min(), *numbers.quantile([low, 0.5, high]), numbers.max()]
-    return [label, f"{len(values):,}", *(_format_stat(v, kind) for v in stats)]
+    count = f"{len(values):,}" if formats is None else number_cell(len(values), formats)
+    return [label, count, *(_format_stat(v, kind, formats) for v in stats)]
 
 
-def customer_table_summary(customers: pd.DataFrame) -> pd.DataFrame:
+def customer_table_summary(customers: pd.DataFrame, formats: Formats | None = None) -> pd.DataFrame:
     """Summarise the customer table of `helpers.eda.customer_summary` (see `summary_table`).
 
     Parameters
@@ -190,6 +217,8 @@ def customer_table_summary(customers: pd.DataFrame) -> pd.DataFrame:
         Output of `helpers.eda.customer_summary`, possibly without the columns that
         `helpers.eda_fields.drop_missing_fields` took out (e.g. distinct products for an
         export without products): those get no row.
+    formats : Formats, optional
+        Money with the currency, numbers in the locale's style (see `summary_table`).
 
     Returns
     -------
@@ -197,4 +226,4 @@ def customer_table_summary(customers: pd.DataFrame) -> pd.DataFrame:
         One row per column of `CUSTOMER_SUMMARY_COLUMNS` in `customers`, with quartiles.
     """
     shown = {c: spec for c, spec in CUSTOMER_SUMMARY_COLUMNS.items() if c in customers.columns}
-    return summary_table(customers, shown, quantiles=(0.25, 0.75))
+    return summary_table(customers, shown, quantiles=(0.25, 0.75), formats=formats)

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import format_currency, format_decimal, format_percent, get_currency_name
+from babel.numbers import (
+    format_currency,
+    format_decimal,
+    format_percent,
+    get_currency_name,
+    parse_pattern,
+)
 
 from helpers.errors import UserError
 
@@ -38,6 +44,8 @@ class Formats:
     '1.234,50\\xa0€'
     >>> Formats(None, "en_GB").money(-3.0), Formats("GBP", "en_GB").number(1234567)
     ('-3.00', '1,234,567')
+    >>> Formats("EUR", "de_DE").money(6022668.4, 0), Formats("GBP", "en_GB").money(6022668.4, 0)
+    ('6.022.668\xa0€', '£6,022,668')
     >>> Formats("GBP", "en_GB").percent(0.1234), Formats("GBP", "en_GB").money(float("nan"))
     ('12.3%', 'n/a')
     """
@@ -68,11 +76,14 @@ class Formats:
         """Write an amount with the currency symbol (when set) and `decimals` decimals."""
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "n/a"
-        pattern = None if decimals == 2 else f"¤#,##0{'.' + '0' * decimals if decimals else ''}"
         if self.currency is None:
             return self.number(value, decimals)
-        return format_currency(value, self.currency, format=pattern, locale=self.locale,
-                               currency_digits=pattern is None)
+        if decimals == 2:  # the currency's own digits (0 for JPY) in the locale's pattern
+            return format_currency(value, self.currency, locale=self.locale)
+        locale = Locale.parse(self.locale)
+        pattern = parse_pattern(locale.currency_formats["standard"])  # symbol placed as the locale does
+        pattern.frac_prec = (decimals, decimals)
+        return pattern.apply(value, locale, currency=self.currency, currency_digits=False)
 
     def number(self, value: float, decimals: int = 0) -> str:
         """Write a number with the locale's grouping and decimal mark."""

@@ -7,7 +7,10 @@ Nothing here computes a figure that is exported or writes a file.
 
 Text from the data and from ``personas.overrides`` is escaped in every HTML it ends up in
 (the template's autoescape, `helpers.report.table_html` for tables) and protected from
-matplotlib's ``$...$`` maths in charts (`helpers.report.plain_text`).
+matplotlib's ``$...$`` maths in charts (`helpers.report.plain_text`). Cards and the profile
+table take ``formats`` (`helpers.formatting.Formats`): money with the shop's currency and
+numbers in its locale; None keeps today's text. The "compared with the average customer"
+heatmap colours better and worse by `helpers.colours`.
 """
 
 from __future__ import annotations
@@ -27,32 +30,37 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from helpers.colours import draw_direction_heatmap
+from helpers.formatting import Formats
+from helpers.page_formats import count_cell, is_money, localise_table
 from helpers.persona_rules import rule
 from helpers.persona_traits import make_up_label, share_text
 from helpers.personas import PROFILE_METRICS, format_count, format_days, format_money
 from helpers.report import plain_text
 
 TEMPLATES = Path(__file__).parent / "templates" / "personas"
-# The figures of each card: label, column of the profile, format.
-CARD_FIGURES: tuple[tuple[str, str, Callable[[float], str]], ...] = (
-    ("Days since last order", "median_recency_days", format_days),
-    ("Orders", "median_frequency", format_count),
-    ("Net revenue", "median_monetary", format_money),
-    ("Average order value", "median_avg_order_value", format_money),
-    ("Days since first order", "median_tenure_days", format_days),
+# The figures of each card: label, column of the profile, kind of number (`_CARD_TEXT`).
+CARD_FIGURES: tuple[tuple[str, str, str], ...] = (
+    ("Days since last order", "median_recency_days", "days"),
+    ("Orders", "median_frequency", "count"),
+    ("Net revenue", "median_monetary", "money"),
+    ("Average order value", "median_avg_order_value", "money"),
+    ("Days since first order", "median_tenure_days", "days"),
 )
-
-
-def _share(value: float) -> str:
-    return f"{value:.0%}"
-
-
 # Added to each card when 03_rfm's future-value model ran (absolute, not relative, evidence).
-FUTURE_CARD_FIGURES: tuple[tuple[str, str, Callable[[float], str]], ...] = (
-    ("Share likely lapsed (P(alive) < 50% or churn risk High)", "share_likely_lapsed", _share),
-    ("P(alive)", "median_p_alive", lambda v: f"{v:.2f}"),
-    ("Churn risk: share high", "churn_high_share", _share),
+FUTURE_CARD_FIGURES: tuple[tuple[str, str, str], ...] = (
+    ("Share likely lapsed (P(alive) < 50% or churn risk High)", "share_likely_lapsed", "share"),
+    ("P(alive)", "median_p_alive", "probability"),
+    ("Churn risk: share high", "churn_high_share", "share"),
 )
+# Kind of number -> (text without Formats, text with Formats): money without decimals.
+_CARD_TEXT: dict[str, tuple[Callable[[float], str], Callable[[float, Formats], str]]] = {
+    "days": (format_days, lambda v, f: f.number(v, 0)),
+    "count": (format_count, lambda v, f: count_cell(v, f)),
+    "money": (format_money, lambda v, f: f.money(v, 0)),
+    "share": (lambda v: f"{v:.0%}", lambda v, f: f.percent(v, 0)),
+    "probability": (lambda v: f"{v:.2f}", lambda v, f: f.number(v, 2)),
+}
 
 
 # --------------------------------------------------------------------------------------
@@ -72,13 +80,39 @@ def _templates() -> jinja2.Environment:
     )
 
 
-def _figure(row: Mapping[str, Any], key: str, fmt: Callable[[float], str]) -> str:
+def _figure(row: Mapping[str, Any], key: str, kind: str, formats: Formats | None = None) -> str:
+    """Write one card figure by its kind (`_CARD_TEXT`); "n/a" when missing."""
     raw = row.get(key)
-    return fmt(float(raw)) if raw is not None and pd.notna(raw) else "n/a"
+    if raw is None or pd.isna(raw) or not math.isfinite(float(raw)):
+        return "n/a"
+    plain, localised = _CARD_TEXT[kind]
+    return plain(float(raw)) if formats is None else localised(float(raw), formats)
+
+
+def _card_figures(row: pd.Series, overall: Mapping[str, Any], horizon_days: int | None,
+                  formats: Formats | None) -> list[tuple[str, str, str]]:
+    """The (label, persona, all) rows of a card; the future-value rows when the model ran."""
+    figures = [(label, _figure(row, key, kind, formats), _figure(overall, key, kind, formats))
+               for label, key, kind in CARD_FIGURES]
+    if "share_likely_lapsed" not in row.index:
+        return figures
+    figures += [(label, _figure(row, key, kind, formats), _figure(overall, key, kind, formats))
+                for label, key, kind in FUTURE_CARD_FIGURES]
+    horizon = f", next {horizon_days:,} days" if horizon_days else ""
+    value_share = row.get("predicted_value_share")
+    value = _figure(row, "predicted_value", "money", formats)
+    if value_share is not None and pd.notna(value_share):
+        value += f" ({float(value_share):.1%})" if formats is None else f" ({formats.percent(float(value_share))})"
+    figures.append((f"Predicted value{horizon} (share)", value, _figure(overall, "predicted_value", "money", formats)))
+    return figures
 
 
 def card_fields(
-    row: pd.Series, overall: Mapping[str, Any], signature: str | None = None, horizon_days: int | None = None
+    row: pd.Series,
+    overall: Mapping[str, Any],
+    signature: str | None = None,
+    horizon_days: int | None = None,
+    formats: Formats | None = None,
 ) -> dict[str, Any]:
     """Return the texts of one persona card, formatted and not yet escaped.
 
@@ -92,6 +126,9 @@ def card_fields(
         The persona's signature products (`signature_text`).
     horizon_days : int, optional
         ``clv.horizon_days``, named in the predicted value's label.
+    formats : Formats, optional
+        Writes money with the currency (no decimals) and numbers in the locale's style;
+        None keeps plain numbers.
 
     Returns
     -------
@@ -109,22 +146,14 @@ def card_fields(
         The row's rule is not in `helpers.persona_rules.PERSONA_RULES`.
     """
     share = row["revenue_share"]
-    figures = [(label, _figure(row, key, fmt), _figure(overall, key, fmt)) for label, key, fmt in CARD_FIGURES]
-    if "share_likely_lapsed" in row.index:
-        figures += [(label, _figure(row, key, fmt), _figure(overall, key, fmt)) for label, key, fmt in FUTURE_CARD_FIGURES]
-        horizon = f", next {horizon_days:,} days" if horizon_days else ""
-        value_share = row.get("predicted_value_share")
-        value = _figure(row, "predicted_value", format_money)
-        if value_share is not None and pd.notna(value_share):
-            value += f" ({float(value_share):.1%})"
-        figures.append((f"Predicted value{horizon} (share)", value, _figure(overall, "predicted_value", format_money)))
+    percent = (lambda v: f"{v:.1%}") if formats is None else formats.percent
     return {
         "color": rule(str(row["rule"])).color,
         "name": str(row["persona"]),
-        "customers": f"{int(row['customers']):,}",
-        "customer_share": f"{float(row['customer_share']):.1%}",
-        "revenue": f"{float(share):.1%} of net revenue" if pd.notna(share) and share > 0 else "no net revenue",
-        "figures": figures,
+        "customers": f"{int(row['customers']):,}" if formats is None else formats.number(int(row["customers"])),
+        "customer_share": percent(float(row["customer_share"])),
+        "revenue": f"{percent(float(share))} of net revenue" if pd.notna(share) and share > 0 else "no net revenue",
+        "figures": _card_figures(row, overall, horizon_days, formats),
         "make_up": make_up_rows(row.get("make_up")),
         "description": str(row["description"]),
         "signature": str(signature) if signature else "",
@@ -153,6 +182,7 @@ def persona_cards_html(
     overall: Mapping[str, Any],
     signature: Mapping[int, str] | None = None,
     horizon_days: int | None = None,
+    formats: Formats | None = None,
 ) -> str:
     """Return the persona cards as HTML: name, size, revenue share, key figures, actions.
 
@@ -171,6 +201,8 @@ def persona_cards_html(
         Cluster -> text of its signature products (`signature_text`), shown on its card.
     horizon_days : int, optional
         ``clv.horizon_days`` (see `card_fields`).
+    formats : Formats, optional
+        Money with the shop's currency, numbers in its locale (see `card_fields`).
 
     Returns
     -------
@@ -178,7 +210,8 @@ def persona_cards_html(
         A ``<style>`` block and one ``<div class="persona-cards">``.
     """
     signature = signature if signature is not None else {}
-    cards = [card_fields(row, overall, signature.get(cluster), horizon_days) for cluster, row in personas.iterrows()]
+    cards = [card_fields(row, overall, signature.get(cluster), horizon_days, formats)
+             for cluster, row in personas.iterrows()]
     return _templates().get_template("cards.html.j2").render(cards=cards)
 
 
@@ -211,10 +244,33 @@ PROFILE_TABLE_FORMATS: dict[str, str] = {
 }
 
 
-def profile_table(personas: pd.DataFrame, overall: pd.Series) -> pd.DataFrame:
+# Labels of the profile table's money columns.
+PROFILE_MONEY_LABELS: frozenset[str] = frozenset(
+    label for column, (label, _) in {**PROFILE_TABLE_COLUMNS, **FUTURE_TABLE_COLUMNS}.items() if is_money(column)
+)
+
+
+def profile_table(personas: pd.DataFrame, overall: pd.Series, formats: Formats | None = None) -> pd.DataFrame:
     """Return the persona figures with readable headers, one row per persona plus all customers.
 
-    Show it with ``table_html(frame, PROFILE_TABLE_FORMATS)``; medians are per customer.
+    Medians are per customer.
+
+    Parameters
+    ----------
+    personas : pandas.DataFrame
+        Output of `helpers.personas.name_personas`.
+    overall : pandas.Series
+        Output of `helpers.personas.overall_profile`.
+    formats : Formats, optional
+        Given: every figure as text (`helpers.page_formats.localise_table`), money with the
+        currency; show it with ``table_html(frame)``. None: numbers, shown with
+        ``table_html(frame, PROFILE_TABLE_FORMATS)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        persona, then the labels of `PROFILE_TABLE_COLUMNS` (and of `FUTURE_TABLE_COLUMNS`
+        when the future-value model ran).
     """
     rows = pd.concat([personas, overall.to_frame().T.assign(persona="All customers")])
     columns = {**PROFILE_TABLE_COLUMNS, **{c: v for c, v in FUTURE_TABLE_COLUMNS.items() if c in rows.columns}}
@@ -222,7 +278,10 @@ def profile_table(personas: pd.DataFrame, overall: pd.Series) -> pd.DataFrame:
     table["customers"] = table["customers"].astype("int64")
     for column in table.columns[2:]:
         table[column] = table[column].astype("float64")
-    return table.reset_index(drop=True)
+    table = table.reset_index(drop=True)
+    if formats is None:
+        return table
+    return localise_table(table, PROFILE_TABLE_FORMATS, formats, money=PROFILE_MONEY_LABELS)
 
 
 # Numeric traits shown as percentages (e.g. 02_eda's return_share).
@@ -418,7 +477,6 @@ def _draw_heatmap(data: pd.DataFrame, ax, **kwargs) -> None:
         sns.heatmap(data, ax=ax, **kwargs)
 
 
-
 def _signed_pct(value: float) -> str:
     """Label a relative difference: ``+35%``, ``-60%``, ``x12`` beyond +1000%.
 
@@ -435,10 +493,14 @@ def _signed_pct(value: float) -> str:
 
 
 def plot_relative_difference(relative: pd.DataFrame, names: Mapping[Any, str]) -> Figure:
-    """Draw each persona's mean against the average customer as a red/blue heatmap.
+    """Draw each persona's mean against the average customer: green better, pink worse.
 
-    Colours are clipped at +-100% so one extreme cell does not wash the rest out; the
-    labels give the true values.
+    Colours follow `helpers.colours`: for a metric with a better direction green means
+    better than the average customer and pink worse, the sign flipped where lower is better
+    (``-58%`` days since last order is green); a metric without one (tenure, age, web
+    visits) is grey, darker = further from the average. Colours stop at +-100% so one
+    extreme cell does not wash the rest out; the labels give the true, signed values, and
+    each column label says which way is better.
 
     Parameters
     ----------
@@ -446,29 +508,22 @@ def plot_relative_difference(relative: pd.DataFrame, names: Mapping[Any, str]) -
         Output of `helpers.personas.relative_to_overall`.
     names : mapping
         Cluster label -> persona name (rows are shown in this mapping's order).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One heatmap, personas down, metrics across, with a colour bar per palette.
     """
     order = [label for label in names if label in relative.index]
     data = relative.loc[order]
     labels = np.array([[_signed_pct(v) for v in row] for row in data.to_numpy(dtype=float)])
     columns = [PROFILE_METRICS.get(c, plain_text(str(c).replace("_", " "))) for c in data.columns]
-    fig, ax = plt.subplots(figsize=(10, 0.55 * len(order) + 2.2), constrained_layout=True)
-    _draw_heatmap(
-        data.set_axis(columns, axis=1).set_axis([plain_text(names[i]) for i in order], axis=0),
-        ax,
-        annot=labels,
-        fmt="",
-        cmap="RdBu_r",
-        vmin=-1,
-        vmax=1,
-        center=0,
-        linewidths=0.5,
-        cbar_kws={"format": FuncFormatter(lambda x, _: f"{x:+.0%}"), "label": "mean vs all customers"},
-    )
-    ax.set_title("Persona mean vs the average customer (red above, blue below)")
-    ax.set_xlabel("")
-    ax.set_ylabel("")
-    ax.set_xticklabels(ax.get_xticklabels(), rotation=20, ha="right")
-    ax.set_yticklabels(ax.get_yticklabels(), rotation=0)
+    fig, ax = plt.subplots(figsize=(max(10.0, 1.2 * len(columns) + 4.5), 0.6 * len(order) + 3.0),
+                           constrained_layout=True)
+    draw_direction_heatmap(fig, ax, data, labels, 1.0, lambda v: f"{v:.0%}", columns)
+    ax.set_yticks(range(len(order)), [plain_text(names[i]) for i in order])
+    ax.set_title("Persona mean vs the average customer: green better, pink worse, grey neither "
+                 "(colours stop at ±100%)")
     return fig
 
 

@@ -3,6 +3,8 @@
 Each function takes outputs of `helpers.rfm` or `helpers.rfm_movement` and returns a
 matplotlib Figure; cell labels use `helpers.rfm_report.share_label`. Text from the data
 goes through `helpers.report.plain_text`, so a ``$`` in a segment name is not read as math.
+`plot_rf_grid` takes ``formats`` (`helpers.formatting.Formats`) to write revenue with the
+shop's currency.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from helpers.formatting import Formats
+from helpers.page_formats import compact_money, money_label
 from helpers.report import plain_text as _plain
 from helpers.rfm import MAX_SCORE, rf_grid
 from helpers.rfm_movement import movement_shares
@@ -34,7 +38,7 @@ def _compact(value: float) -> str:
     return f"{value:.0f}"
 
 
-def plot_rf_grid(segmented: pd.DataFrame, segment_map: pd.DataFrame) -> Figure:
+def plot_rf_grid(segmented: pd.DataFrame, segment_map: pd.DataFrame, formats: Formats | None = None) -> Figure:
     """Draw the R x F grid twice, coloured by customers and by revenue, cells labelled with the segment.
 
     Parameters
@@ -43,6 +47,9 @@ def plot_rf_grid(segmented: pd.DataFrame, segment_map: pd.DataFrame) -> Figure:
         Output of `helpers.rfm.assign_segments`.
     segment_map : pandas.DataFrame
         Output of `helpers.rfm_segment_map.load_segment_map` (gives the segment name of each cell).
+    formats : Formats, optional
+        Writes the revenue cells and colour bar with the currency (``£1.5k``); None keeps
+        plain short amounts (``1.5k``).
 
     Returns
     -------
@@ -53,10 +60,11 @@ def plot_rf_grid(segmented: pd.DataFrame, segment_map: pd.DataFrame) -> Figure:
         index="r_score", columns="f_score", values="segment"
     )
     names = names.reindex(index=range(MAX_SCORE, 0, -1), columns=range(1, MAX_SCORE + 1))
+    money = _compact if formats is None else (lambda v: compact_money(v, formats))
     fig, axes = plt.subplots(1, 2, figsize=(15, 6), constrained_layout=True)
     for ax, value, cmap, fmt, whole in (
-        (axes[0], "customers", "Blues", lambda v: f"{v:,.0f}", True),
-        (axes[1], "revenue", "Greens", _compact, False),
+        (axes[0], "customers", "Blues", lambda v: f"{v:,.0f}" if formats is None else formats.number(v), True),
+        (axes[1], "revenue", "Greens", money, False),
     ):
         grid = rf_grid(segmented, value)
         labels = np.array(
@@ -82,7 +90,7 @@ def plot_rf_grid(segmented: pd.DataFrame, segment_map: pd.DataFrame) -> Figure:
                 "ticks": MaxNLocator(integer=whole),
             },
         )
-        ax.set_title(f"{value.capitalize()} by R and F score")
+        ax.set_title(f"{money_label(value.capitalize(), formats) if value == 'revenue' else 'Customers'} by R and F score")
         ax.set_xlabel("F score (frequency, 5 = most orders)")
         ax.set_ylabel("R score (recency, 5 = most recent)")
     return fig

@@ -3,7 +3,9 @@
 Everything here turns the outputs of `helpers.rfm` and `helpers.rfm_movement` into what a
 reader sees: tables with readable headers and numbers as text, sentences, HTML lists.
 Charts are in `helpers.rfm_plots`. `segment_evidence` checks the segment names against
-the future-value predictions, in absolute terms.
+the future-value predictions, in absolute terms. Tables and notes that show money take
+``formats`` (`helpers.formatting.Formats`): amounts with the shop's currency, numbers in
+its locale, returned as text for ``table_html(frame)``; None keeps today's numbers.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from helpers.eda_tables import summary_table
+from helpers.formatting import Formats
+from helpers.page_formats import localise_table
 from helpers.persona_rules import LIKELY_LAPSED_SHARE
 from helpers.persona_traits import clv_figures
 from helpers.rfm import (
@@ -60,7 +64,7 @@ SEGMENT_TABLE_FORMATS: dict[str, str] = {
 }
 
 
-def metric_summary(customers: pd.DataFrame) -> pd.DataFrame:
+def metric_summary(customers: pd.DataFrame, formats: Formats | None = None) -> pd.DataFrame:
     """Summarise the customer metrics as a readable table, one row per metric.
 
     Per metric: customers with a value, min, P20, median, P80 (the quintile boundaries
@@ -71,13 +75,15 @@ def metric_summary(customers: pd.DataFrame) -> pd.DataFrame:
     ----------
     customers : pandas.DataFrame
         Output of `helpers.rfm.customer_metrics`.
+    formats : Formats, optional
+        Money with the currency, numbers in the locale's style.
 
     Returns
     -------
     pandas.DataFrame
         Text columns metric, customers with a value, min, P20, median, P80, max.
     """
-    return summary_table(customers, METRIC_SUMMARY_COLUMNS, quantiles=(0.2, 0.8))
+    return summary_table(customers, METRIC_SUMMARY_COLUMNS, quantiles=(0.2, 0.8), formats=formats)
 
 
 # --------------------------------------------------------------------------------------
@@ -85,14 +91,14 @@ def metric_summary(customers: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------
 
 
-def _format_value(metric: str, value: float) -> str:
+def _format_value(metric: str, value: float, formats: Formats | None = None) -> str:
     if metric == "monetary":
-        return f"{value:,.2f}"
+        return f"{value:,.2f}" if formats is None else formats.money(value)
     return f"{value:g} {_UNITS[metric]}"
 
 
-def _describe_cuts(metric: str, points: Sequence[float]) -> str:
-    bounds = [_format_value(metric, p) for p in points]
+def _describe_cuts(metric: str, points: Sequence[float], formats: Formats | None = None) -> str:
+    bounds = [_format_value(metric, p, formats) for p in points]
     if HIGHER_IS_BETTER[metric]:
         bands = [f"<= {b}: {i + 1}" for i, b in enumerate(bounds)] + [f"> {bounds[-1]}: 5"]
     else:
@@ -100,12 +106,14 @@ def _describe_cuts(metric: str, points: Sequence[float]) -> str:
     return "explicit cut points (" + ", ".join(bands) + ")"
 
 
-def _tie_note(values: pd.Series, metric: str, n_levels: int, unused_text: str) -> list[str]:
+def _tie_note(
+    values: pd.Series, metric: str, n_levels: int, unused_text: str, formats: Formats | None = None
+) -> list[str]:
     """Say when one value holds more than a band of ranked customers (ties are never split)."""
     ties = values.value_counts()
     top_share = ties.iloc[0] / len(values)
     top = float(ties.index[0])
-    shown = f"{top:,.2f}" if metric == "monetary" else f"{top:g}"
+    shown = _format_value(metric, top, formats) if metric == "monetary" else f"{top:g}"
     if ties.iloc[0] > 1 and top_share > 1 / n_levels:
         consequence = f"so {unused_text}" if unused_text else "so the bands are uneven"
         return [
@@ -118,7 +126,11 @@ def _tie_note(values: pd.Series, metric: str, n_levels: int, unused_text: str) -
 
 
 def _describe_metric(
-    ranked: pd.DataFrame, metric: str, points: Sequence[float] | None, n_levels: int
+    ranked: pd.DataFrame,
+    metric: str,
+    points: Sequence[float] | None,
+    n_levels: int,
+    formats: Formats | None = None,
 ) -> list[str]:
     """The notes on one metric's scores among the customers with a kept order (`ranked`)."""
     levels = MAX_SCORE if points is not None else n_levels
@@ -126,7 +138,7 @@ def _describe_metric(
         ranked[SCORE_COLUMNS[metric]].value_counts().reindex(range(1, levels + 1), fill_value=0)
     )
     if points is not None:
-        parts = [_describe_cuts(metric, points)]
+        parts = [_describe_cuts(metric, points, formats)]
     else:
         band = "quintiles" if n_levels == 5 else "quartiles"
         best = "5 = most recent" if metric == "recency" else f"{n_levels} = highest"
@@ -143,7 +155,7 @@ def _describe_metric(
         if unused and len(ranked):
             parts.append(f"{unused_text}: no customer falls in that band")
     elif len(ranked):
-        parts.extend(_tie_note(ranked[VALUE_COLUMNS[metric]], metric, n_levels, unused_text))
+        parts.extend(_tie_note(ranked[VALUE_COLUMNS[metric]], metric, n_levels, unused_text, formats))
     if levels < MAX_SCORE:
         parts.append("score 5 is never given, so segment-map cells that need a 5 stay empty")
     return parts
@@ -153,6 +165,7 @@ def describe_scoring(
     scored: pd.DataFrame,
     method: str = "quintiles",
     cuts: Mapping[str, Sequence[float]] | None = None,
+    formats: Formats | None = None,
 ) -> dict[str, str]:
     """Say, per metric, how scores were given and whether ties left scores unused.
 
@@ -162,6 +175,8 @@ def describe_scoring(
         Output of `helpers.rfm.score_customers` called with the same ``method`` and ``cuts``.
     method, cuts
         As passed to `helpers.rfm.score_customers`.
+    formats : Formats, optional
+        Writes monetary cut points and tied amounts with the currency.
 
     Returns
     -------
@@ -177,7 +192,7 @@ def describe_scoring(
     n_inactive = len(scored) - len(ranked)
     descriptions: dict[str, str] = {}
     for metric in METRICS:
-        parts = _describe_metric(ranked, metric, checked.get(metric), SCORING_METHODS[method])
+        parts = _describe_metric(ranked, metric, checked.get(metric), SCORING_METHODS[method], formats)
         if n_inactive:
             parts.append(
                 f"{n_inactive:,} customer{'s' if n_inactive != 1 else ''} without a kept order score 1"
@@ -211,17 +226,20 @@ def notes_html(notes: Mapping[str, str] | Sequence[str]) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def segment_table(summary: pd.DataFrame) -> pd.DataFrame:
+def segment_table(summary: pd.DataFrame, formats: Formats | None = None) -> pd.DataFrame:
     """Return the numbers of `segment_summary` with readable headers, segment first.
 
     The text columns (description, action) are left to `segment_actions`, so this table
-    stays narrow enough for a laptop screen. Show it with
-    ``table_html(frame, SEGMENT_TABLE_FORMATS)``.
+    stays narrow enough for a laptop screen.
 
     Parameters
     ----------
     summary : pandas.DataFrame
         Output of `helpers.rfm.segment_summary`.
+    formats : Formats, optional
+        Given: every number as text with the decimals of `SEGMENT_TABLE_FORMATS`, net
+        revenue with the currency; show it with ``table_html(frame)``. None: numbers, shown
+        with ``table_html(frame, SEGMENT_TABLE_FORMATS)``.
 
     Returns
     -------
@@ -231,7 +249,10 @@ def segment_table(summary: pd.DataFrame) -> pd.DataFrame:
     table = summary.loc[:, list(SEGMENT_TABLE_COLUMNS)].rename(
         columns={column: label for column, (label, _) in SEGMENT_TABLE_COLUMNS.items()}
     )
-    return table.rename_axis("segment").reset_index()
+    table = table.rename_axis("segment").reset_index()
+    if formats is None:
+        return table
+    return localise_table(table, SEGMENT_TABLE_FORMATS, formats, money={SEGMENT_TABLE_COLUMNS["revenue"][0]})
 
 
 def segment_actions(summary: pd.DataFrame) -> pd.DataFrame:
@@ -386,11 +407,16 @@ def segment_evidence(
     return evidence.astype({"customers": "int64"})
 
 
-def evidence_table(evidence: pd.DataFrame) -> pd.DataFrame:
-    """Return `segment_evidence` with readable headers, for ``table_html(.., EVIDENCE_TABLE_FORMATS)``."""
-    return evidence.rename(
+def evidence_table(evidence: pd.DataFrame, formats: Formats | None = None) -> pd.DataFrame:
+    """Return `segment_evidence` with readable headers.
+
+    Without `formats` show it with ``table_html(frame, EVIDENCE_TABLE_FORMATS)``; with one
+    the numbers come back as text in the locale's style, for ``table_html(frame)``.
+    """
+    table = evidence.rename(
         columns={column: label for column, (label, _) in EVIDENCE_TABLE_COLUMNS.items()}
     )
+    return table if formats is None else localise_table(table, EVIDENCE_TABLE_FORMATS, formats)
 
 
 def segment_evidence_notes(evidence: pd.DataFrame) -> list[str]:

@@ -33,11 +33,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from helpers import database, database_output
 from helpers.config import PROJECT_ROOT, load_params
 from helpers.errors import UserError
 from helpers.metrics import PEAK_MEMORY_KEY, metrics_file
 from helpers.preflight import check_inputs
 from helpers.publish import Interrupts, OutputLock, Promotion, file_sha256, recover
+from helpers.run_history import write_history
 from helpers.steps import NOTEBOOKS, STEP_TITLES, notebook_file
 from helpers.summary import write_index
 
@@ -45,7 +47,8 @@ NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 TEMPLATE_DIR = Path(__file__).parent / "templates"  # nbconvert template "report": lab without CDN scripts
 PACKAGES = (
     "numpy", "pandas", "matplotlib", "seaborn", "scikit-learn", "duckdb", "pyarrow",
-    "papermill", "nbconvert", "nbformat", "ipykernel", "PyYAML", "openpyxl",
+    "papermill", "nbconvert", "nbformat", "ipykernel", "PyYAML", "openpyxl", "scipy", "jinja2", "babel",
+    "adbc-driver-manager", "adbc-driver-postgresql",
 )
 
 
@@ -169,29 +172,15 @@ def execute_step(
 
 
 def render_html(executed: Path, title: str) -> Path:
-    """Render an executed notebook to self-contained HTML with code, prompts and stderr hidden."""
-    import nbformat
-    from nbconvert import HTMLExporter
+    """Render an executed notebook to a self-contained HTML page next to it (`helpers.pages`).
 
-    notebook = nbformat.read(executed, as_version=4)
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            cell.outputs = [
-                out for out in cell.get("outputs", [])
-                if not (out.get("output_type") == "stream" and out.get("name") == "stderr")
-                and out.get("output_type") != "error"
-            ]
-    exporter = HTMLExporter(
-        extra_template_basedirs=[str(TEMPLATE_DIR)],
-        template_name="report",
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        embed_images=True,
-    )
-    body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
+    Code, prompts and stderr are hidden; charts carry alt text and keep legible labels;
+    the page reads at phone and laptop widths.
+    """
+    from helpers.pages import render_page
+
     out = executed.with_suffix(".html")
-    out.write_text(body, encoding="utf-8")
+    out.write_text(render_page(executed, title, TEMPLATE_DIR), encoding="utf-8")
     return out
 
 
@@ -239,7 +228,7 @@ def _log(message: str) -> None:
 
 
 def _public_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Params without internal keys, and with a literal privacy salt redacted.
+    """Params without internal keys, with a literal privacy salt and database passwords redacted.
 
     The salt must not sit next to the hashed ids it protects; "env:NAME" salts name only
     the variable and are kept, so the file stays reusable.
@@ -248,7 +237,7 @@ def _public_params(params: Mapping[str, Any]) -> dict[str, Any]:
     salt = str(public.get("privacy", {}).get("salt", ""))
     if salt and not salt.startswith("env:"):
         public["privacy"]["salt"] = "<redacted>"
-    return public
+    return database.redact_params(public)  # database URLs: the password, as the salt
 
 
 def _check_reports_dir(reports_dir: Path) -> None:
@@ -347,13 +336,16 @@ def _publish(
     """Swap the staged data in, write manifest and index, point ``latest`` at the run.
 
     All or nothing: on any failure the data folders are rolled back, ``latest`` is left
-    as it was and the run folder is kept as ``<run id>.failed``.
+    as it was and the run folder is kept as ``<run id>.failed``. ``output.database``'s tables
+    are written first, in a transaction committed just after the commit point (`_commit_tables`).
     """
     reports_dir = partial.parent
     targets = {k: Path(params["paths"][k]) for k in STAGED_KEYS}
     final = reports_dir / run_id
     promotion = Promotion(run_id, staged_dirs, targets)
+    tables = None
     try:
+        tables = _stage_tables(params, partial, manifest)
         manifest["outputs"] = promotion.apply()
         (partial / STAGED_PARAMS).unlink(missing_ok=True)
         shutil.rmtree(partial / "data", ignore_errors=True)
@@ -372,7 +364,12 @@ def _publish(
         except BaseException:
             final.rename(partial)
             raise
+    except database_output.OutputWriteError as exc:  # raised before anything moved
+        failed = _keep_failed(partial, reports_dir, run_id, keep_data=not params["privacy"]["pseudonymize_ids"])
+        raise UserError(exc.message(f"nothing was published (the tables, reports/latest and the data folders are "
+                                    f"as they were), the run is kept in {failed}")) from None
     except Exception as exc:
+        database_output.discard(tables)
         promotion.rollback()
         failed = _keep_failed(partial, reports_dir, run_id, keep_data=not params["privacy"]["pseudonymize_ids"])
         where = getattr(exc, "filename", None) or reports_dir
@@ -382,10 +379,42 @@ def _publish(
             f"{failed}; fix: make paths.interim_dir, paths.processed_dir and paths.reports_dir writable, then rerun"
         ) from None
     except BaseException:
+        database_output.discard(tables)
         promotion.rollback()
         raise
     promotion.commit()
+    if tables is not None:
+        _commit_tables(tables, final)
     return final
+
+
+def _stage_tables(params: Mapping[str, Any], partial: Path,
+                  manifest: dict[str, Any]) -> database_output.SegmentsWrite | None:
+    """Write ``output.database``'s tables from the run folder, uncommitted; record their rows in `manifest`."""
+    tables = database_output.stage_outputs(params, partial)
+    if tables is not None:
+        manifest["database_output"] = {"rows": tables.rows}
+    return tables
+
+
+def _commit_tables(tables: database_output.SegmentsWrite, final: Path) -> None:
+    """Commit ``output.database``'s tables once the run is published; one line when the commit fails."""
+    try:
+        _log(tables.commit())
+    except database_output.OutputWriteError as exc:
+        raise UserError(exc.message(f"the report was published ({final}) but the database tables are unchanged")) from None
+
+
+def _update_history(reports_dir: Path) -> None:
+    """Rewrite ``<reports_dir>/index.html``, the list of runs (`helpers.run_history`).
+
+    Called once the run is published (``latest`` switched): a failure here costs the
+    history page one update, never the run, so it is one line on the terminal.
+    """
+    try:
+        write_history(reports_dir)
+    except Exception as exc:  # the run is already committed; the page is rebuilt by the next run
+        _log(f"run history not updated ({type(exc).__name__}: {exc}); the run itself is published")
 
 
 def _clean_leftovers(targets: Mapping[str, Path], reports_dir: Path) -> None:
@@ -397,14 +426,16 @@ def _clean_leftovers(targets: Mapping[str, Path], reports_dir: Path) -> None:
 
 
 def _start_manifest(run_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The manifest's opening facts: params (salt redacted), input checksum, package versions."""
+    """The manifest's opening facts: params (salt redacted), input checksum (or database source), package versions."""
     input_path = Path(params["input"]["path"])
+    source = (database.input_facts(params["input"]) if database.configured(params["input"]) else
+              {"path": str(input_path), "bytes": input_path.stat().st_size, "sha256": file_sha256(input_path)})
     return {
         "run_id": run_id,
         "started": dt.datetime.now().isoformat(timespec="seconds"),
         "params_sources": params["_sources"],
         "params": _public_params(params),
-        "input": {"path": str(input_path), "bytes": input_path.stat().st_size, "sha256": file_sha256(input_path)},
+        "input": source,
         "packages": package_versions(),
         "steps": [],
     }
@@ -437,9 +468,8 @@ def run_report(
     Raises
     ------
     UserError
-        Invalid params or an input that does not read (before anything runs or is written,
-        `helpers.preflight.check_inputs`), another run using the same folders, or outputs
-        that could not be published (nothing changed).
+        Invalid params or an unreadable input (before anything is written, `helpers.preflight`),
+        another run using the same folders, or outputs not published (nothing changed).
     StepFailed
         A notebook raised; the run folder is kept as ``<run id>.failed``.
     """
@@ -454,7 +484,7 @@ def run_report(
         run_id, partial, staged_dirs = _prepare_run(params, reports_dir, notebooks)
         manifest = _start_manifest(run_id, params)
         started = time.perf_counter()
-        _log(f"report {run_id}: {len(notebooks)} notebooks, input {Path(params['input']['path']).name}")
+        _log(f"report {run_id}: {len(notebooks)} notebooks, input {database.source_of(params['input'])[0].name}")
         try:
             _run_steps(params, partial, notebooks, notebook_dir, manifest)
         except StepFailed as exc:
@@ -468,6 +498,7 @@ def run_report(
             raise
         with interrupts.deferred():
             final = _publish(run_id, partial, staged_dirs, params, manifest, started)
+        _update_history(reports_dir)
     _log(f"report ready: {reports_dir / 'latest' / 'index.html'} ({manifest['total_seconds']:.1f} s)")
     return final
 

@@ -2,7 +2,8 @@
 
 Presentation only: each plot takes the customer table after `helpers.traits.join_traits`
 and returns ``(Figure or None, takeaway)``; `join_summary` says which optional inputs were
-used and how they joined.
+used and how they joined. The spend chart names the currency given ``formats``
+(`helpers.formatting.Formats`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from helpers.formatting import Formats
+from helpers.page_formats import money_label, tick_formatter
 from helpers.traits import AGE_LABELS
 
 
@@ -100,8 +103,26 @@ def plot_engagement(customers: pd.DataFrame) -> tuple[Any, str]:
                  f"{active['pages_per_session'].median():.0f} pages per session.")
 
 
-def plot_engagement_vs_spend(customers: pd.DataFrame, max_points: int = 20000, seed: int = 42) -> tuple[Any, str]:
-    """Scatter sessions against net revenue (log axes), with the Spearman correlation."""
+def plot_engagement_vs_spend(
+    customers: pd.DataFrame, max_points: int = 20000, seed: int = 42, formats: Formats | None = None
+) -> tuple[Any, str]:
+    """Scatter sessions against net revenue (log axes), with the Spearman correlation.
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        The customer table after `helpers.traits.join_traits`.
+    max_points : int, default 20000
+        Most customers drawn (a random sample with `seed` beyond that).
+    seed : int, default 42
+    formats : Formats, optional
+        Names the currency on the revenue axis, ticks in the locale's style.
+
+    Returns
+    -------
+    (Figure or None, str)
+        The figure and a sentence with the Spearman correlation.
+    """
     active = customers[(customers.get("has_sessions", False) == True) & (customers["net_revenue"] > 0)]  # noqa: E712
     if len(active) < 3:
         return None, "Too few customers with both sessions and positive revenue to relate engagement and spend."
@@ -109,7 +130,9 @@ def plot_engagement_vs_spend(customers: pd.DataFrame, max_points: int = 20000, s
     fig, ax = _fig()
     ax.scatter(shown["sessions"], shown["net_revenue"], s=6, alpha=0.35, color="#4c72b0")
     ax.set(xscale="log", yscale="log", title="Engagement vs spend", xlabel="Web sessions (log scale)",
-           ylabel="Net revenue (log scale)")
+           ylabel=money_label("Net revenue", formats, "log scale"))
+    if formats is not None:
+        ax.yaxis.set_major_formatter(tick_formatter(formats))
     ax.grid(alpha=0.3)
     rho = active["sessions"].corr(active["net_revenue"], method="spearman")
     strength = "strongly" if abs(rho) >= 0.6 else ("moderately" if abs(rho) >= 0.3 else "weakly")
