@@ -228,8 +228,8 @@ def persona_card(row: Mapping[str, Any], formats: Formats, horizon_days: Any = N
     value, value_share = row.get("predicted_value"), share_text(formats, row.get("predicted_value_share"))
     horizon = f", next {formats.number(horizon_days)} days" if as_float(horizon_days) else ""
     if value is not None:
-        # money(value, 0) puts the symbol first in every locale (formatting.py); keep the locale's pattern
-        figures.append((f"Predicted value{horizon}", formats.money(value)))
+        # a prediction: whole currency units, pence would be false precision
+        figures.append((f"Predicted value{horizon}", formats.money(value, 0)))
     figures.append(("Predicted value share", value_share))
     if row.get("churn_high_share") is not None:
         figures.append(("Churn risk", f"{share_text(formats, row['churn_high_share'])} high"))
