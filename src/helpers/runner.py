@@ -40,7 +40,7 @@ from helpers.metrics import PEAK_MEMORY_KEY, metrics_file
 from helpers.preflight import check_inputs
 from helpers.publish import Interrupts, OutputLock, Promotion, file_sha256, recover
 from helpers.run_history import write_history
-from helpers.steps import NOTEBOOKS, STEP_TITLES, notebook_file
+from helpers.steps import NOTEBOOKS, notebook_file, step_title
 from helpers.summary import write_index
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
@@ -287,7 +287,7 @@ def _run_steps(
         executed = execute_step(name, partial, str(partial / STAGED_PARAMS), params["run"]["kernel"], notebook_dir,
                                 params["input"].get("level", "transactions"))
         t1 = time.perf_counter()
-        render_html(executed, f"{name} - {STEP_TITLES.get(name, name)}")
+        render_html(executed, f"{name} - {step_title(name, params['input'].get('level', 'transactions'))}")
         t2 = time.perf_counter()
         step_metrics = metrics_file(partial, name)
         peak = (json.loads(step_metrics.read_text(encoding="utf-8")).get(PEAK_MEMORY_KEY)

@@ -27,6 +27,8 @@ class Step:
     customer_level : str or None
         Notebook run instead of `name` when ``input.level`` is ``customers`` (one row per
         customer, no transactions); None: the same notebook serves both levels.
+    customer_title : str or None
+        Title of that notebook's page (None: `title`).
     """
 
     name: str
@@ -34,17 +36,20 @@ class Step:
     outputs: tuple[str, ...] = ()
     metrics: tuple[str, ...] = ()
     customer_level: str | None = None
+    customer_title: str | None = None
 
 
 STEPS: tuple[Step, ...] = (
     Step("01_clean", "Cleaning: what was read, removed and kept",
          ("transactions", "cleaning_log", "facts", "customer_table"),
          ("raw_rows", "removed_rows", "kept_rows", "rows", "customers", "orders", "net_revenue",
-          "first_date", "last_date"), customer_level="01_clean_customers"),
+          "first_date", "last_date"), customer_level="01_clean_customers",
+         customer_title="Cleaning: the customer table, what was removed and changed"),
     Step("02_eda", "Exploration: trends, countries, products, cohorts", ("customers",), ("customers",),
-         customer_level="02_eda_customers"),
+         customer_level="02_eda_customers", customer_title="Exploration: what each column of the customer table holds"),
     Step("03_rfm", "RFM segments, how customers moved, and their future value", ("rfm", "clv"),
-         ("customers", "segments", "clv"), customer_level="03_rfm_customers"),
+         ("customers", "segments", "clv"), customer_level="03_rfm_customers",
+         customer_title="RFM segments from the table's recency, frequency and monetary"),
     Step("04_clustering", "Clustering: how many kinds of customers", ("clusters", "cluster_model"),
          ("chosen_k", "k_reason", "silhouette", "stability_mean_ari", "stable", "model")),
     Step("05_personas", "Personas, actions and exports", ("segments", "personas"), ("customers", "personas"),
@@ -67,6 +72,18 @@ def notebook_file(name: str, level: str = "transactions") -> str:
     if level == "customers" and entry.customer_level:
         return f"{entry.customer_level}.ipynb"
     return f"{entry.name}.ipynb"
+
+
+def step_title(name: str, level: str = "transactions") -> str:
+    """Return the page title of step `name` for input level `level` (the name when unknown).
+
+    >>> step_title("02_eda", "customers"), step_title("04_clustering", "customers")
+    ('Exploration: what each column of the customer table holds', 'Clustering: how many kinds of customers')
+    """
+    entry = next((s for s in STEPS if s.name == name), None)
+    if entry is None:
+        return name
+    return entry.customer_title if level == "customers" and entry.customer_title else entry.title
 
 
 def step(name: str) -> Step:

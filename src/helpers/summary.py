@@ -35,7 +35,7 @@ from typing import Any
 from helpers.catalog import dataset
 from helpers.config import PROJECT_ROOT
 from helpers.formatting import Formats
-from helpers.steps import STEP_TITLES
+from helpers.steps import step_title
 
 TEMPLATE_DIR = Path(__file__).parent / "templates" / "index"
 DEFAULT_COLOR = "#4c72b0"
@@ -307,7 +307,8 @@ def about_run(manifest: Mapping[str, Any], formats: Formats, root: str | Path = 
     clean = metrics.get("01_clean", {}) or {}
     run_id = str(manifest.get("run_id", ""))
     reports_dir = (params.get("paths", {}) or {}).get("reports_dir") or "reports"
-    steps = [{"notebook": s["notebook"], "title": STEP_TITLES.get(s["notebook"], s["notebook"]),
+    level = (params.get("input", {}) or {}).get("level", "transactions")
+    steps = [{"notebook": s["notebook"], "title": step_title(s["notebook"], level),
               "seconds": f"{float(s.get('seconds', 0)):.1f} s",
               "memory": f"{formats.number(s['peak_memory_mib'])} MiB" if s.get("peak_memory_mib") else ""}
              for s in manifest.get("steps", [])]
@@ -352,6 +353,7 @@ def index_context(
     cards = [persona_card(row, formats, horizon)
              for row in persona_rows(personas, (metrics.get("05_personas", {}) or {}).get("personas"))]
     notebooks = [s["notebook"] for s in manifest.get("steps", [])]
+    level = (params.get("input", {}) or {}).get("level", "transactions")
     files = [(dataset(name).filename, note) for name, note in
              (("personas", "one row per persona"), ("segments", "one row per customer, for the CRM"))
              if "05_personas" in notebooks]
@@ -362,7 +364,7 @@ def index_context(
         "persona_page": "05_personas.html" if "05_personas" in notebooks else "",
         "files": files, "segments": segment_rows((metrics.get("03_rfm", {}) or {}).get("segments"), formats),
         "stable": (metrics.get("04_clustering", {}) or {}).get("stable"),
-        "steps": [{"href": f"{n}.html", "notebook": n, "title": STEP_TITLES.get(n, n)} for n in notebooks],
+        "steps": [{"href": f"{n}.html", "notebook": n, "title": step_title(n, level)} for n in notebooks],
         "about": about_run(manifest, formats, root),
     }
 
