@@ -222,7 +222,7 @@ def persona_card(row: Mapping[str, Any], formats: Formats, horizon_days: Any = N
     ...                      "predicted_value_share": 0.699, "churn_high_share": None,
     ...                      "description": "", "actions": ["Call"]}, Formats("GBP", "en_GB"), 365)
     >>> card["size"], card["figures"]
-    ('1,703 customers · 39.0% of all', [('Share of net revenue', '84.8%'), ('Predicted value, next 365 days', '£6,022,668.20'), ('Predicted value share', '69.9%')])
+    ('1,703 customers · 39.0% of all', [('Share of net revenue', '84.8%'), ('Predicted value, next 365 days', '£6,022,668'), ('Predicted value share', '69.9%')])
     """
     figures = [("Share of net revenue", share_text(formats, row.get("revenue_share")))]
     value, value_share = row.get("predicted_value"), share_text(formats, row.get("predicted_value_share"))
