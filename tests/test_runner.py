@@ -344,3 +344,14 @@ def test_interrupt_during_any_step_publishes_nothing(prepared_project, step, mar
     assert _digests(paths["interim_dir"], paths["processed_dir"]) == before
     gone, alive = psutil.wait_procs(kernels, timeout=15)
     assert not alive, f"kernel processes left running: {alive}"
+
+
+def test_kernels_inherit_a_passive_openmp_wait_policy_unless_the_user_set_one(monkeypatch, tmp_path):
+    from helpers import runner
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    runner._run_steps({"run": {"kernel": "none"}}, tmp_path, (), tmp_path, {"steps": []})
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    runner._run_steps({"run": {"kernel": "none"}}, tmp_path, (), tmp_path, {"steps": []})
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
