@@ -9,20 +9,14 @@ Playwright, never a downloaded browser; skipped without it, failed in CI.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from helpers.run_history import write_history
 from helpers.summary import write_index
 from test_run_history import make_manifest, persona_csv_rows, write_run
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 WIDTHS = (390, 1280)
 LONG_NAME = "Occasional high-value wholesale buyers from the Channel Islands"
 LONG_INPUT = "orders_export_all_shops_all_regions_2010-12-01_to_2011-12-09_final_v2.csv"
@@ -39,18 +33,6 @@ _MEASURE_JS = """
 }
 """
 
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        message = f"Chromium not found at {CHROMIUM}; fix: apt-get install chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

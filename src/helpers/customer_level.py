@@ -23,9 +23,11 @@ import pandas as pd
 
 from helpers.engine import quote_identifier
 from helpers.errors import UserError
-from helpers.io import _date, _identifier, _number
 from helpers.params_checks import CUSTOMER_LEVEL_FIELDS
 from helpers.readers import register_source
+from helpers.sql_values import date as _date
+from helpers.sql_values import identifier as _identifier
+from helpers.sql_values import number as _number
 
 # Canonical fields a customer-level table may map (input.columns); customer_id is required.
 CUSTOMER_FIELDS: tuple[str, ...] = CUSTOMER_LEVEL_FIELDS

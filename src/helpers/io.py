@@ -42,8 +42,8 @@ message that names the file, the column, an example value and the fix; below tha
 rows keep a NULL and 01_clean removes and logs them as ``invalid_values``. Before any step
 runs, `check_transactions` applies the same checks to the first rows (`helpers.preflight`).
 
-The canonical expressions are SQL text (`canonical_exprs`; `helpers.traits` reuses
-`_date` and `_identifier`), so the export's column names go through
+The canonical expressions are SQL text (`canonical_exprs`, built from `helpers.sql_values`,
+which the customer, session and customer-level tables use too), so the export's column names go through
 `helpers.engine.quote_identifier` and the few constants in them (the date format, regexes)
 through `helpers.engine.quote_literal`; a value that is not part of an expression is a
 query parameter.
@@ -74,22 +74,19 @@ from helpers.readers import (  # detect_format, register_source: also imported f
     duck_reason,
     register_source,
 )
+from helpers.sql_values import as_text as _text
+from helpers.sql_values import date as _date
+from helpers.sql_values import identifier as _identifier
+from helpers.sql_values import is_number_type as _is_number_type
+from helpers.sql_values import number as _number
 
 T = TypeVar("T")
 MAX_BAD_SHARE = 0.01
-# A number in the "," convention that contains a dot: the dots separate thousands.
-_GROUPED_COMMA_NUMBER = r"[+-]?\d{1,3}(\.\d{3})+(,\d*)?"
-# Text with a letter, "+" or "-" after the time of day: a UTC offset or zone (a regex is
-# faster here than GLOB or several LIKEs).
-_ZONE_AFTER_TIME = ":.*[A-Za-z+-]"
 STAGED_LINES = f"{STAGING_DB}.lines"  # the typed canonical rows, in export order
 # 01_clean's kept lines, written once to the work folder by `helpers.clean.apply_cleaning`.
 CLEANED_FILE = "cleaned.parquet"
 _NUMERIC_FIELDS = ("quantity", "unit_price", "amount")
 _TEXT_FIELDS = ("product_id", "description", "country")
-_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
-                  "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
-_FLOAT_TYPES = {"FLOAT", "REAL", "DOUBLE"}
 # Per connection: canonical fields computed in the view from row_id (unknown while staging).
 _ROW_ID_FIELDS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, dict[str, str]] = (
     weakref.WeakKeyDictionary()
@@ -152,66 +149,6 @@ def _check_mapping(
                 f"{path}: column '{source_col}' (mapped to {field}) not found; "
                 f"fix: set {key}.columns.{field} in your params{also} ({hint})"
             )
-
-
-def _text(expr: str) -> str:
-    return f"NULLIF(trim(CAST({expr} AS VARCHAR)), '')"
-
-
-def _is_number_type(column_type: str) -> bool:
-    return column_type in _INTEGER_TYPES or column_type in _FLOAT_TYPES or column_type.startswith("DECIMAL")
-
-
-def _number(expr: str, decimal: str, column_type: str = "VARCHAR") -> str:
-    """Number from a typed column or from text in the `decimal` convention (NULL if it does not fit).
-
-    With ``","``, a dot may only separate thousands (``1.234,5`` -> 1234.5, ``1.234`` ->
-    1234); ``3.50`` does not fit and is NULL, never 350. Values without a dot skip the regex.
-    """
-    if _is_number_type(column_type):  # already a number: no round trip through text
-        return f"CAST({expr} AS DOUBLE)"
-    text = _text(expr)
-    if decimal != ",":
-        return f"TRY_CAST({text} AS DOUBLE)"
-    return (
-        f"CASE WHEN NOT contains({text}, '.') THEN TRY_CAST(replace({text}, ',', '.') AS DOUBLE) "
-        f"WHEN regexp_full_match({text}, {quote_literal(_GROUPED_COMMA_NUMBER)}) "
-        f"THEN TRY_CAST(replace(replace({text}, '.', ''), ',', '.') AS DOUBLE) END"
-    )
-
-
-def _identifier(expr: str, column_type: str) -> str:
-    """Text id; integral numbers lose a trailing ".0" ("17850.0" -> "17850"), "A.0" stays."""
-    if column_type in _INTEGER_TYPES:
-        return f"CAST({expr} AS VARCHAR)"
-    text = _text(expr)
-    strip = f"regexp_replace({text}, '^([+-]?\\d+)\\.0+$', '\\1')"
-    if column_type == "VARCHAR":  # the regex only runs on values with a dot (2x faster)
-        return f"CASE WHEN contains({text}, '.') THEN {strip} ELSE {text} END"
-    return strip
-
-
-def _date(expr: str, column_type: str, date_format: str) -> str:
-    """Timestamp without zone: offsets and zones converted to UTC, other values as written.
-
-    Typed columns are read as they are (`date_format` is for text). Text that has letters,
-    "+" or "-" after the time of day carries a zone: it is read as TIMESTAMPTZ, so the
-    offset is applied, never dropped; a value that still fails stays NULL (unparsed).
-    """
-    if column_type == "TIMESTAMP WITH TIME ZONE":
-        return f"timezone('UTC', {expr})"
-    if column_type.startswith(("TIMESTAMP", "DATE")):
-        return f"CAST({expr} AS TIMESTAMP)"
-    text = _text(expr)
-    if date_format == "auto":  # a plain TIMESTAMP cast would drop the offset
-        return (
-            f"CASE WHEN regexp_matches({text}, {quote_literal(_ZONE_AFTER_TIME)}) "
-            f"THEN timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ)) ELSE TRY_CAST({text} AS TIMESTAMP) END"
-        )
-    if "%z" in date_format:  # strptime's %z takes +05:00 and +0500, not Z
-        text = f"regexp_replace({text}, '[Zz]$', '+00:00')"
-    parsed = f"try_strptime({text}, {quote_literal(date_format)})"
-    return f"timezone('UTC', {parsed})" if "%z" in date_format or "%Z" in date_format else parsed
 
 
 def canonical_exprs(

@@ -37,8 +37,11 @@ import pandas as pd
 
 from helpers.engine import quote_identifier
 from helpers.errors import UserError
-from helpers.io import _check_mapping, _date, _identifier, _number  # the transactions' rules
+from helpers.io import _check_mapping
 from helpers.readers import detect_format, register_source
+from helpers.sql_values import date as _date
+from helpers.sql_values import identifier as _identifier
+from helpers.sql_values import number as _number
 
 DEMOGRAPHIC_FIELDS = ("customer_id", "birth_date", "age", "gender", "country", "region", "city", "signup_date")
 SESSION_FIELDS = (
