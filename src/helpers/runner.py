@@ -29,17 +29,20 @@ import platform
 import shutil
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from helpers import database, database_output
 from helpers.config import PROJECT_ROOT, load_params
 from helpers.errors import UserError
+from helpers.kernels import WarmKernel, available_cores, register_engine
 from helpers.metrics import PEAK_MEMORY_KEY, metrics_file
 from helpers.preflight import check_inputs
+from helpers.progress import LIVE_MODES, Progress, previous_timings, summary_line
 from helpers.publish import Interrupts, OutputLock, Promotion, file_sha256, recover
 from helpers.run_history import write_history
+from helpers.schedule import Plan, run_schedule
 from helpers.steps import NOTEBOOKS, notebook_file, step_title
 from helpers.summary import write_index
 
@@ -141,27 +144,32 @@ def _stderr_to(path: Path):
 
 def execute_step(
     name: str, run_dir: Path, params_file: str, kernel: str, notebook_dir: Path = NOTEBOOK_DIR,
-    level: str = "transactions",
+    level: str = "transactions", warm: WarmKernel | None = None, on_cell: Callable[[int, int, str], None] | None = None,
 ) -> Path:
-    """Execute step `name` (its notebook for input `level`) with papermill into `run_dir`; raise StepFailed on error."""
+    """Execute step `name` (its notebook for input `level`) with papermill into `run_dir`; raise StepFailed on error.
+
+    `warm` is a kernel started for it ahead (`helpers.kernels`); without one papermill starts a
+    kernel in `notebook_dir`. `on_cell(number, count, section)` hears of each code cell as it starts.
+    """
     import papermill
     from jupyter_client.kernelspec import NoSuchKernel
 
     source = notebook_dir / notebook_file(name, level)
     target = run_dir / f"{name}.ipynb"
-    log_dir = run_dir / "logs"
-    log_dir.mkdir(exist_ok=True)
+    (run_dir / "logs").mkdir(exist_ok=True)
+    where = {"km": warm.manager} if warm is not None else {"cwd": str(notebook_dir)}  # no chdir beside other steps
     try:
-        with _stderr_to(log_dir / f"{name}.stderr.log"):
-            papermill.execute_notebook(
-                str(source),
-                str(target),
-                parameters={"params_file": params_file, "run_dir": str(run_dir)},
-                kernel_name=kernel,
-                cwd=str(notebook_dir),
-                progress_bar=False,
-                log_output=False,
-            )
+        papermill.execute_notebook(
+            str(source),
+            str(target),
+            parameters={"params_file": params_file, "run_dir": str(run_dir)},
+            kernel_name=kernel,
+            progress_bar=False,
+            log_output=False,
+            engine_name=register_engine(),
+            on_cell=on_cell,
+            **where,
+        )
     except NoSuchKernel:
         raise StepFailed(
             f"{name}.ipynb: Jupyter kernel '{kernel}' not found; fix: run `make setup` (or set run.kernel)"
@@ -290,31 +298,46 @@ def kernel_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def _run_steps(
-    params: Mapping[str, Any], partial: Path, notebooks: Sequence[str], notebook_dir: Path, manifest: dict[str, Any]
+    params: Mapping[str, Any], partial: Path, notebooks: Sequence[str], notebook_dir: Path, manifest: dict[str, Any],
+    progress: Progress | None = None,
 ) -> None:
-    """Execute and render each notebook into `partial`, recording timings in `manifest`.
+    """Execute and render each notebook into `partial` (`helpers.schedule`), recording timings in `manifest`.
 
     The kernels read every setting (the engine's memory limit included) from the staged
-    params file; only the OpenMP runtime's wait policy (`KERNEL_ENVIRONMENT`) reaches them
-    through the environment, which they inherit.
+    params file; only the OpenMP runtime's wait policy (`KERNEL_ENVIRONMENT`) and the thread
+    budget of each kernel (`helpers.kernels.thread_environment`) reach them through the environment.
     """
     os.environ.update(kernel_environment(os.environ))
-    for i, name in enumerate(notebooks, 1):
-        _log(f"[{i}/{len(notebooks)}] {name}: running ...")
+    if not notebooks:
+        return
+    level = params["input"].get("level", "transactions")
+    progress = progress or Progress(notebooks, {})
+    log_dir = partial / "logs"
+    log_dir.mkdir(exist_ok=True)
+    plan = Plan(names=list(notebooks), level=level, cwd=notebook_dir, log_dir=log_dir, kernel=params["run"]["kernel"],
+                notebooks={n: notebook_dir / notebook_file(n, level) for n in notebooks},
+                threads=params["run"].get("threads") or available_cores(), environment=dict(os.environ))
+    renders: dict[str, float] = {}
+
+    def execute(name: str, warm: WarmKernel, on_cell: Callable[[int, int, str], None]) -> Path:
+        return execute_step(name, partial, str(partial / STAGED_PARAMS), plan.kernel, notebook_dir, level, warm, on_cell)
+
+    def render(name: str, executed: Path) -> None:
         t0 = time.perf_counter()
-        executed = execute_step(name, partial, str(partial / STAGED_PARAMS), params["run"]["kernel"], notebook_dir,
-                                params["input"].get("level", "transactions"))
-        t1 = time.perf_counter()
-        render_html(executed, f"{name} - {step_title(name, params['input'].get('level', 'transactions'))}")
-        t2 = time.perf_counter()
+        render_html(executed, f"{name} - {step_title(name, level)}")
+        renders[name] = time.perf_counter() - t0
+
+    with _stderr_to(log_dir / "runner.stderr.log"):
+        seconds = run_schedule(plan, execute, render, progress)
+    for name in notebooks:
         step_metrics = metrics_file(partial, name)
         peak = (json.loads(step_metrics.read_text(encoding="utf-8")).get(PEAK_MEMORY_KEY)
                 if step_metrics.is_file() else None)
         manifest["steps"].append(
-            {"notebook": name, "seconds": round(t2 - t0, 2), "execute_seconds": round(t1 - t0, 2),
-             "render_seconds": round(t2 - t1, 2), "peak_memory_mib": peak}
+            {"notebook": name, "seconds": round(seconds[name] + renders[name], 2),
+             "execute_seconds": round(seconds[name], 2), "render_seconds": round(renders[name], 2),
+             "peak_memory_mib": peak}
         )
-        _log(f"[{i}/{len(notebooks)}] {name}: done in {t2 - t0:.1f} s")
 
 
 def _keep_failed(partial: Path, reports_dir: Path, run_id: str, keep_data: bool = True) -> Path:
@@ -464,6 +487,7 @@ def run_report(
     notebooks: Sequence[str] = NOTEBOOKS,
     notebook_dir: Path = NOTEBOOK_DIR,
     interrupts: Interrupts | None = None,
+    progress_mode: str = "auto",
 ) -> Path:
     """Execute `notebooks` in order, render them and publish the run as ``reports/latest``.
 
@@ -477,6 +501,8 @@ def run_report(
         Folder holding the notebooks.
     interrupts : helpers.publish.Interrupts, optional
         The command line's signal handling (`main`); signals wait while publishing.
+    progress_mode : {"auto", "live", "plain"}
+        Terminal output (`helpers.progress.Progress`): a live status line on a terminal.
 
     Returns
     -------
@@ -502,9 +528,11 @@ def run_report(
         run_id, partial, staged_dirs = _prepare_run(params, reports_dir, notebooks)
         manifest = _start_manifest(run_id, params)
         started = time.perf_counter()
+        level = params["input"].get("level", "transactions")
+        progress = Progress(notebooks, previous_timings(reports_dir / "latest", notebooks, level), mode=progress_mode)
         _log(f"report {run_id}: {len(notebooks)} notebooks, input {database.source_of(params['input'])[0].name}")
         try:
-            _run_steps(params, partial, notebooks, notebook_dir, manifest)
+            _run_steps(params, partial, notebooks, notebook_dir, manifest, progress)
         except StepFailed as exc:
             if interrupts.received is not None:  # the kernel got the same Ctrl-C
                 shutil.rmtree(partial, ignore_errors=True)
@@ -517,7 +545,7 @@ def run_report(
         with interrupts.deferred():
             final = _publish(run_id, partial, staged_dirs, params, manifest, started)
         _update_history(reports_dir)
-    _log(f"report ready: {reports_dir / 'latest' / 'index.html'} ({manifest['total_seconds']:.1f} s)")
+    progress.finish(summary_line(manifest, reports_dir / "latest" / "index.html"))
     return final
 
 
@@ -526,6 +554,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.runner", description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml", help="YAML merged over params.yaml")
     parser.add_argument("--only", default="", help="comma-separated notebook names to run (default: all)")
+    parser.add_argument("--progress", choices=LIVE_MODES, default="auto",
+                        help="live: a status line rewritten as cells run; plain: a line per step (auto: live on a terminal)")
     args = parser.parse_args(argv)
     notebooks = [n.strip() for n in args.only.split(",") if n.strip()] or list(NOTEBOOKS)
     unknown = [n for n in notebooks if n not in NOTEBOOKS]
@@ -535,14 +565,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("asyncio").addHandler(logging.NullHandler())
     logging.getLogger("asyncio").propagate = False
     with Interrupts() as interrupts:
-        return _main(args.params, notebooks, unknown, interrupts)
+        return _main(args.params, notebooks, unknown, interrupts, args.progress)
 
 
-def _main(params_file: str, notebooks: Sequence[str], unknown: Sequence[str], interrupts: Interrupts) -> int:
+def _main(params_file: str, notebooks: Sequence[str], unknown: Sequence[str], interrupts: Interrupts,
+          progress_mode: str = "auto") -> int:
     try:
         if unknown:
             raise UserError(f"--only: unknown notebook '{unknown[0]}'; fix: use one of {', '.join(NOTEBOOKS)}")
-        run_report(params_file, notebooks, interrupts=interrupts)
+        run_report(params_file, notebooks, interrupts=interrupts, progress_mode=progress_mode)
         if interrupts.received is not None:
             _log("an interrupt arrived while publishing; the run was completed first")
     except (UserError, StepFailed) as exc:

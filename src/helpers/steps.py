@@ -6,6 +6,7 @@ means one entry here, its notebook, its helper modules and their tests.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -29,6 +30,11 @@ class Step:
         customer, no transactions); None: the same notebook serves both levels.
     customer_title : str or None
         Title of that notebook's page (None: `title`).
+    after : tuple of str or None
+        Steps whose outputs it reads (None: every earlier step); steps with no path between
+        them run side by side (`dependencies`).
+    customer_after : tuple of str or None
+        The same for its customer-level notebook (None: every earlier step).
     """
 
     name: str
@@ -37,6 +43,8 @@ class Step:
     metrics: tuple[str, ...] = ()
     customer_level: str | None = None
     customer_title: str | None = None
+    after: tuple[str, ...] | None = None
+    customer_after: tuple[str, ...] | None = None
 
 
 STEPS: tuple[Step, ...] = (
@@ -46,12 +54,15 @@ STEPS: tuple[Step, ...] = (
           "first_date", "last_date"), customer_level="01_clean_customers",
          customer_title="Cleaning: the customer table, what was removed and changed"),
     Step("02_eda", "Exploration: trends, countries, products, cohorts", ("customers",), ("customers",),
-         customer_level="02_eda_customers", customer_title="Exploration: what each column of the customer table holds"),
+         customer_level="02_eda_customers", customer_title="Exploration: what each column of the customer table holds",
+         after=("01_clean",)),
     Step("03_rfm", "RFM segments, how customers moved, and their future value", ("rfm", "clv"),
          ("customers", "segments", "clv"), customer_level="03_rfm_customers",
-         customer_title="RFM segments from the table's recency, frequency and monetary"),
+         customer_title="RFM segments from the table's recency, frequency and monetary",
+         after=("01_clean",)),  # the customer-level 03 reads 02's table: every earlier step
     Step("04_clustering", "Clustering: how many kinds of customers", ("clusters", "cluster_model"),
-         ("chosen_k", "k_reason", "silhouette", "stability_mean_ari", "stable", "model")),
+         ("chosen_k", "k_reason", "silhouette", "stability_mean_ari", "stable", "model"),
+         after=("02_eda", "03_rfm")),
     Step("05_personas", "Personas, actions and exports", ("segments", "personas"), ("customers", "personas"),
          customer_level="05_personas_customers"),
 )
@@ -96,3 +107,26 @@ def step(name: str) -> Step:
         if entry.name == name:
             return entry
     raise KeyError(f"no step {name!r}; steps: {', '.join(NOTEBOOKS)}")
+
+
+def dependencies(names: Sequence[str], level: str = "transactions") -> dict[str, tuple[str, ...]]:
+    """Return, for each step of `names`, the steps of `names` that must finish before it starts.
+
+    Dependencies pass through steps left out of `names` (a step run alone reads what earlier
+    runs left), so restricting the run never lets a step overtake one it reads from.
+
+    >>> dependencies(NOTEBOOKS)["03_rfm"], dependencies(NOTEBOOKS)["04_clustering"]
+    (('01_clean',), ('01_clean', '02_eda', '03_rfm'))
+    >>> dependencies(NOTEBOOKS, "customers")["03_rfm"]
+    ('01_clean', '02_eda')
+    >>> dependencies(["02_eda", "03_rfm", "05_personas"])
+    {'02_eda': (), '03_rfm': (), '05_personas': ('02_eda', '03_rfm')}
+    """
+    direct: dict[str, tuple[str, ...]] = {}
+    for i, entry in enumerate(STEPS):
+        after = entry.customer_after if level == "customers" and entry.customer_level else entry.after
+        direct[entry.name] = tuple(NOTEBOOKS[:i]) if after is None else after
+    closure: dict[str, set[str]] = {}
+    for name in NOTEBOOKS:  # registry order: every step's dependencies come earlier
+        closure[name] = set(direct[name]).union(*(closure[d] for d in direct[name]))
+    return {name: tuple(d for d in NOTEBOOKS if d in closure[name] and d in names) for name in names}

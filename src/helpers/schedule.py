@@ -1,0 +1,191 @@
+"""Run a report's steps: independent steps side by side, each in a kernel started ahead.
+
+`run_schedule` executes the notebooks of one run in dependency order (`helpers.steps.
+dependencies`: 02_eda and 03_rfm both need only 01_clean's output, so they run at the same
+time on a machine with two cores or more). Each step runs in a worker thread that calls
+papermill with a kernel started beforehand (`helpers.kernels.WarmKernel`), then renders its
+page; the main thread starts kernels and steps, shows progress (`helpers.progress`) and
+stops everything on the first failure or interrupt. Signals reach the main thread only,
+so Ctrl-C and SIGTERM stop the run as before: every kernel is shut down, none is left.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from helpers.kernels import WarmKernel, available_cores, thread_environment
+from helpers.steps import dependencies
+
+MAX_SIDE_BY_SIDE = 2  # steps running at once on a machine with at least this many cores
+
+
+@dataclass
+class Plan:
+    """What to run and how.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Steps of this run, in registry order.
+    level : str
+        ``input.level`` (the customer-level notebooks have other dependencies).
+    notebooks : mapping
+        Step name -> source notebook.
+    kernel : str
+        Jupyter kernel name.
+    cwd : Path
+        The kernels' working folder.
+    log_dir : Path
+        Where each kernel writes ``<step>.stderr.log``.
+    threads : int
+        Cores the run may use (``run.threads``, default all): side-by-side steps share them.
+    environment : mapping
+        Variables every kernel gets (e.g. the OpenMP wait policy).
+    """
+
+    names: Sequence[str]
+    level: str
+    notebooks: Mapping[str, Path]
+    kernel: str
+    cwd: Path
+    log_dir: Path
+    threads: int
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def side_by_side(self) -> int:
+        """How many steps may run at once: two on two cores or more, else one."""
+        return max(1, min(MAX_SIDE_BY_SIDE, self.threads, available_cores()))
+
+
+def concurrent_steps(deps: Mapping[str, Sequence[str]]) -> dict[str, int]:
+    """For each step, 1 + the steps that could run at the same time (no path either way).
+
+    >>> concurrent_steps({"a": (), "b": ("a",), "c": ("a",), "d": ("a", "b", "c")})
+    {'a': 1, 'b': 2, 'c': 2, 'd': 1}
+    """
+    return {name: 1 + sum(1 for other in deps if other != name and other not in deps[name]
+                          and name not in deps[other]) for name in deps}
+
+
+@dataclass
+class StepOutcome:
+    """A worker's report on one step (`kind`: ``executed``, ``rendered`` or ``failed``)."""
+
+    name: str
+    kind: str
+    seconds: float = 0.0
+    value: Any = None
+
+
+ExecuteFn = Callable[[str, WarmKernel, Callable[[int, int, str], None]], Path]
+RenderFn = Callable[[str, Path], None]
+
+
+class _Kernels:
+    """The run's warm kernels by step; every one is shut down by `close` (or `kill`)."""
+
+    def __init__(self, plan: Plan, deps: Mapping[str, Sequence[str]]) -> None:
+        self.plan = plan
+        self.started: dict[str, WarmKernel] = {}
+        self._threads = {name: max(1, plan.threads // min(n, plan.side_by_side))
+                         for name, n in concurrent_steps(deps).items()}
+
+    def start(self, name: str) -> WarmKernel:
+        if name not in self.started:
+            env = {**self.plan.environment, **thread_environment(self._threads[name], self.plan.environment)}
+            log = open(self.plan.log_dir / f"{name}.stderr.log", "ab")  # noqa: SIM115 - closed by the kernel
+            try:
+                self.started[name] = WarmKernel(self.plan.kernel, self.plan.notebooks[name], self.plan.cwd, log, env)
+            except BaseException:
+                log.close()
+                raise
+        return self.started[name]
+
+    def release(self, name: str) -> None:
+        """Ask a finished step's kernel to exit (it does so while the run goes on)."""
+        if name in self.started:
+            self.started[name].request_shutdown()
+
+    def close(self, wait: float = 5.0) -> None:
+        for kernel in self.started.values():
+            kernel.shutdown(wait)
+
+
+def run_schedule(plan: Plan, execute: ExecuteFn, render: RenderFn, progress: Any) -> dict[str, float]:
+    """Run every step of `plan`; return each step's execution seconds.
+
+    `execute(name, kernel, on_cell)` runs one notebook and returns the executed file,
+    raising on failure; `render(name, executed)` makes its page. `progress` gets
+    ``start(name)``, ``cell(name, n, m, stage)``, ``executed(name, seconds)`` and ``tick()``.
+    The first failure (or an interrupt) shuts every kernel down, waits for the other
+    workers to stop and is raised again here.
+    """
+    deps = dependencies(plan.names, plan.level)
+    kernels = _Kernels(plan, deps)
+    outcomes: queue.Queue[StepOutcome] = queue.Queue()
+    waiting, running, executed, rendered = list(plan.names), {}, {}, set()
+    workers: list[threading.Thread] = []
+    in_cells: set[str] = set()  # running steps whose kernel has reached the notebook's cells
+    failure: BaseException | None = None
+    try:
+        while len(rendered) < len(plan.names):
+            ready = [n for n in waiting if all(d in executed for d in deps[n])]
+            for name in ready[: plan.side_by_side - len(running)]:
+                waiting.remove(name)
+                running[name] = time.perf_counter()
+                kernel = kernels.start(name)
+                progress.start(name)
+                worker = threading.Thread(target=_work, args=(name, kernel, execute, render, progress, outcomes, in_cells),
+                                          name=f"step-{name}", daemon=True)
+                workers.append(worker)
+                worker.start()
+            if all(name in in_cells for name in running):  # once the running kernels are up, the next
+                for name in waiting[: plan.side_by_side]:  # steps' kernels warm up (not before: that
+                    kernels.start(name)  # would slow the start of the running ones)
+            try:
+                outcome = outcomes.get(timeout=0.25)
+            except queue.Empty:
+                progress.tick()
+                continue
+            if outcome.kind == "failed":
+                raise outcome.value
+            if outcome.kind == "executed":
+                executed[outcome.name] = outcome.seconds
+                running.pop(outcome.name, None)
+                kernels.release(outcome.name)
+                progress.executed(outcome.name, outcome.seconds)
+            else:
+                rendered.add(outcome.name)
+    except BaseException as exc:
+        failure = exc
+        raise
+    finally:
+        kernels.close(wait=2.0 if failure is not None else 5.0)
+        for worker in workers:
+            worker.join(timeout=30)
+    return executed
+
+
+def _work(name: str, kernel: WarmKernel, execute: ExecuteFn, render: RenderFn, progress: Any,
+          outcomes: queue.Queue[StepOutcome], in_cells: set[str]) -> None:
+    """One step in a worker thread: execute, report, render, report (or report the failure)."""
+
+    def on_cell(number: int, count: int, stage: str) -> None:
+        in_cells.add(name)
+        progress.cell(name, number, count, stage)
+
+    t0 = time.perf_counter()
+    try:
+        executed = execute(name, kernel, on_cell)
+        outcomes.put(StepOutcome(name, "executed", time.perf_counter() - t0, executed))
+        render(name, executed)
+        outcomes.put(StepOutcome(name, "rendered"))
+    except BaseException as exc:  # handed to the main thread, which raises it
+        outcomes.put(StepOutcome(name, "failed", value=exc))
