@@ -355,3 +355,20 @@ def test_kernels_inherit_a_passive_openmp_wait_policy_unless_the_user_set_one(mo
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     runner._run_steps({"run": {"kernel": "none"}}, tmp_path, (), tmp_path, {"steps": []})
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_02_and_03_run_side_by_side_with_a_live_status_line_and_a_summary(prepared_project):
+    """Issue 16: 02 and 03 both start before either ends; the status line names the cell; warm kernels number cells from 1."""
+    params_file, paths, first = prepared_project
+    result = run_cli(params_file, "--only", "02_eda,03_rfm", "--progress", "live")
+    assert result.returncode == 0, result.stderr
+    lines = [line.split("\r\x1b[K")[-1] for line in result.stdout.split("\n")]
+    events = [line for line in lines if line.startswith("[")]
+    assert [e.split(":")[1].strip()[:4] for e in events[:2]] == ["runn", "runn"], events  # both started first
+    assert all("(previous run: " in e for e in events[:2])
+    assert "cell " in result.stdout and "s left" in result.stdout
+    assert lines[-2].startswith("report ready in ") and lines[-2].endswith("index.html")
+    latest = Path(paths["reports_dir"]) / "latest"
+    for name in ("02_eda", "03_rfm"):
+        cells = [c for c in json.loads((latest / f"{name}.ipynb").read_text())["cells"] if c["cell_type"] == "code"]
+        assert [c["execution_count"] for c in cells] == list(range(1, len(cells) + 1))

@@ -91,8 +91,9 @@ RenderFn = Callable[[str, Path], None]
 class _Kernels:
     """The run's warm kernels by step; every one is shut down by `close` (or `kill`)."""
 
-    def __init__(self, plan: Plan, deps: Mapping[str, Sequence[str]]) -> None:
+    def __init__(self, plan: Plan, deps: Mapping[str, Sequence[str]], factory: Callable[..., WarmKernel]) -> None:
         self.plan = plan
+        self.factory = factory
         self.started: dict[str, WarmKernel] = {}
         self._threads = {name: max(1, plan.threads // min(n, plan.side_by_side))
                          for name, n in concurrent_steps(deps).items()}
@@ -102,7 +103,7 @@ class _Kernels:
             env = {**self.plan.environment, **thread_environment(self._threads[name], self.plan.environment)}
             log = open(self.plan.log_dir / f"{name}.stderr.log", "ab")  # noqa: SIM115 - closed by the kernel
             try:
-                self.started[name] = WarmKernel(self.plan.kernel, self.plan.notebooks[name], self.plan.cwd, log, env)
+                self.started[name] = self.factory(self.plan.kernel, self.plan.notebooks[name], self.plan.cwd, log, env)
             except BaseException:
                 log.close()
                 raise
@@ -118,17 +119,19 @@ class _Kernels:
             kernel.shutdown(wait)
 
 
-def run_schedule(plan: Plan, execute: ExecuteFn, render: RenderFn, progress: Any) -> dict[str, float]:
+def run_schedule(plan: Plan, execute: ExecuteFn, render: RenderFn, progress: Any,
+                 start_kernel: Callable[..., WarmKernel] = WarmKernel) -> dict[str, float]:
     """Run every step of `plan`; return each step's execution seconds.
 
     `execute(name, kernel, on_cell)` runs one notebook and returns the executed file,
     raising on failure; `render(name, executed)` makes its page. `progress` gets
     ``start(name)``, ``cell(name, n, m, stage)``, ``executed(name, seconds)`` and ``tick()``.
     The first failure (or an interrupt) shuts every kernel down, waits for the other
-    workers to stop and is raised again here.
+    workers to stop and is raised again here. `start_kernel` makes a kernel
+    (``WarmKernel``'s arguments; the tests pass a stand-in).
     """
     deps = dependencies(plan.names, plan.level)
-    kernels = _Kernels(plan, deps)
+    kernels = _Kernels(plan, deps, start_kernel)
     outcomes: queue.Queue[StepOutcome] = queue.Queue()
     waiting, running, executed, rendered = list(plan.names), {}, {}, set()
     workers: list[threading.Thread] = []

@@ -1,0 +1,144 @@
+"""The runner's schedule (issue 16): which steps run side by side, kernels started ahead and stopped.
+
+Kernels and notebooks are stand-ins here: `execute` sleeps and records when each step ran,
+so the order, the overlap and the clean-up are checked in a fraction of a second each.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers.progress import Progress
+from helpers.schedule import Plan, run_schedule
+from helpers.steps import NOTEBOOKS
+
+
+class FakeKernel:
+    made: list[FakeKernel] = []
+
+    def __init__(self, kernel_name, notebook, cwd, stderr, environment):
+        self.notebook, self.environment, self.stderr = notebook, dict(environment), stderr
+        self.asked = self.stopped = False
+        FakeKernel.made.append(self)
+
+    def request_shutdown(self):
+        self.asked = True
+
+    def shutdown(self, wait=5.0):
+        self.stopped = True
+        self.stderr.close()
+
+
+@pytest.fixture
+def kernels():
+    FakeKernel.made = []
+    return FakeKernel.made
+
+
+def plan(tmp_path: Path, threads: int = 2, names=NOTEBOOKS, level="transactions") -> Plan:
+    return Plan(names=list(names), level=level, notebooks={n: tmp_path / f"{n}.ipynb" for n in names},
+                kernel="fake", cwd=tmp_path, log_dir=tmp_path, threads=threads, environment={"X": "1"})
+
+
+def recorder(seconds: float = 0.05, fail: str | None = None):
+    spans: dict[str, tuple[float, float]] = {}
+    lock = threading.Lock()
+
+    def execute(name, kernel, on_cell):
+        t0 = time.perf_counter()
+        on_cell(1, 2, "Setup")
+        time.sleep(seconds)
+        if name == fail:
+            raise RuntimeError(f"{name} broke")
+        on_cell(2, 2, "Results")
+        with lock:
+            spans[name] = (t0, time.perf_counter())
+        return Path(f"{name}.ipynb")
+
+    return spans, execute
+
+
+def test_02_and_03_run_side_by_side_and_04_waits_for_both(tmp_path, kernels, monkeypatch):
+    monkeypatch.setattr("helpers.schedule.available_cores", lambda: 2)
+    spans, execute = recorder()
+    rendered = []
+    seconds = run_schedule(plan(tmp_path), execute, lambda n, p: rendered.append(n), Progress(NOTEBOOKS, {}, mode="plain"),
+                           start_kernel=FakeKernel)
+    assert set(seconds) == set(NOTEBOOKS) == set(rendered)
+    (s1, e1), (s2, e2), (s3, e3), (s4, e4), (s5, _) = (spans[n] for n in NOTEBOOKS)
+    assert e1 <= s2 and e1 <= s3  # both need 01's output
+    assert s2 < e3 and s3 < e2  # and overlap
+    assert max(e2, e3) <= s4 and e4 <= s5
+    assert [Path(k.notebook).stem for k in kernels] == list(NOTEBOOKS)  # one kernel each, none extra
+    assert all(k.asked and k.stopped and k.stderr.closed for k in kernels)
+
+
+def test_side_by_side_steps_share_the_threads_and_one_core_runs_one_step_at_a_time(tmp_path, kernels, monkeypatch):
+    monkeypatch.setattr("helpers.schedule.available_cores", lambda: 2)
+    spans, execute = recorder()
+    run_schedule(plan(tmp_path, threads=2), execute, lambda n, p: None, Progress(NOTEBOOKS, {}, mode="plain"),
+                 start_kernel=FakeKernel)
+    threads = {Path(k.notebook).stem: k.environment["OMP_NUM_THREADS"] for k in kernels}
+    assert threads == {"01_clean": "2", "02_eda": "1", "03_rfm": "1", "04_clustering": "2", "05_personas": "2"}
+    assert all(k.environment["X"] == "1" for k in kernels)
+
+    FakeKernel.made.clear()
+    spans, execute = recorder()
+    run_schedule(plan(tmp_path, threads=1), execute, lambda n, p: None, Progress(NOTEBOOKS, {}, mode="plain"),
+                 start_kernel=FakeKernel)
+    starts = sorted((span[0], span[1]) for span in spans.values())
+    assert all(end <= next_start for (_, end), (next_start, _) in zip(starts, starts[1:], strict=False))  # never two at once
+    assert {k.environment["OMP_NUM_THREADS"] for k in FakeKernel.made} == {"1"}
+
+
+def test_a_customer_level_run_keeps_03_after_02(tmp_path, kernels, monkeypatch):
+    monkeypatch.setattr("helpers.schedule.available_cores", lambda: 2)
+    spans, execute = recorder()
+    run_schedule(plan(tmp_path, level="customers"), execute, lambda n, p: None,
+                 Progress(NOTEBOOKS, {}, mode="plain"), start_kernel=FakeKernel)
+    assert spans["02_eda"][1] <= spans["03_rfm"][0]
+
+
+def test_a_failing_step_stops_the_run_and_every_kernel(tmp_path, kernels, monkeypatch):
+    monkeypatch.setattr("helpers.schedule.available_cores", lambda: 2)
+    spans, execute = recorder(fail="03_rfm")
+    with pytest.raises(RuntimeError, match="03_rfm broke"):
+        run_schedule(plan(tmp_path), execute, lambda n, p: None, Progress(NOTEBOOKS, {}, mode="plain"),
+                     start_kernel=FakeKernel)
+    assert "04_clustering" not in spans and "05_personas" not in spans
+    assert kernels and all(k.stopped and k.stderr.closed for k in kernels)
+
+
+def test_the_terminal_shows_each_step_start_and_end_in_order(tmp_path, kernels, monkeypatch, capsys):
+    monkeypatch.setattr("helpers.schedule.available_cores", lambda: 2)
+    _, execute = recorder()
+    run_schedule(plan(tmp_path, names=["01_clean"]), execute, lambda n, p: None,
+                 Progress(["01_clean"], {"01_clean": [0.5, 1.0]}, mode="plain"), start_kernel=FakeKernel)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "[1/1] 01_clean: running ... (previous run: 1.5 s)"
+    assert lines[1].startswith("[1/1] 01_clean: done in ") and len(lines) == 2
+
+
+def _is_module(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:  # "helpers.config.load_params": a function, not a module
+        return False
+
+
+def test_every_notebook_warms_up_with_the_helpers_it_imports():
+    from helpers.config import PROJECT_ROOT
+    from helpers.kernels import notebook_imports, warm_up_line
+
+    for notebook in sorted((PROJECT_ROOT / "notebooks").glob("0*.ipynb")):
+        modules = notebook_imports(notebook)
+        assert "helpers.config" in modules and "helpers.catalog" in modules, notebook.name
+        real = [m for m in modules if m.startswith("helpers.") and _is_module(m)]
+        assert len(real) >= 4, notebook.name
+        assert warm_up_line(modules).startswith("__import__('helpers.kernels').kernels.preload([")
