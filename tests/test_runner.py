@@ -346,15 +346,25 @@ def test_interrupt_during_any_step_publishes_nothing(prepared_project, step, mar
     assert not alive, f"kernel processes left running: {alive}"
 
 
-def test_kernels_inherit_a_passive_openmp_wait_policy_unless_the_user_set_one(monkeypatch, tmp_path):
-    from helpers import runner
+def test_kernels_get_a_passive_openmp_wait_policy_and_a_thread_budget_unless_the_user_set_them(monkeypatch, tmp_path):
+    from helpers.schedule import KernelPool, kernel_plan
 
+    params = {"input": {"level": "transactions"}, "run": {"kernel": "none", "threads": 2}}
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    runner._run_steps({"run": {"kernel": "none"}}, tmp_path, (), tmp_path, {"steps": []})
-    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    plan = kernel_plan(params, ["01_clean"], tmp_path, tmp_path)
+    assert plan.environment["OMP_WAIT_POLICY"] == "PASSIVE" and plan.threads == 2
+    made = []
+    KernelPool(plan, lambda *args: made.append(args) or None).start("01_clean")
+    assert made[0][4]["OMP_NUM_THREADS"] == "2" and Path(made[0][3].name).name == "01_clean.stderr.log"
+    made[0][3].close()
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
-    runner._run_steps({"run": {"kernel": "none"}}, tmp_path, (), tmp_path, {"steps": []})
-    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    plan = kernel_plan(params, ["01_clean"], tmp_path, tmp_path)
+    assert plan.environment["OMP_WAIT_POLICY"] == "ACTIVE"
+    KernelPool(plan, lambda *args: made.append(args) or None).start("01_clean")
+    assert made[1][4]["OMP_NUM_THREADS"] == "1"
+    made[1][3].close()
 
 
 def test_02_and_03_run_side_by_side_with_a_live_status_line_and_a_summary(prepared_project):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from helpers.progress import Progress
-from helpers.schedule import Plan, run_schedule
+from helpers.schedule import KernelPool, Plan, run_schedule
 from helpers.steps import NOTEBOOKS
 
 
@@ -44,6 +44,10 @@ def plan(tmp_path: Path, threads: int = 2, names=NOTEBOOKS, level="transactions"
                 kernel="fake", cwd=tmp_path, log_dir=tmp_path, threads=threads, environment={"X": "1"})
 
 
+def schedule(p: Plan, execute, render=lambda name, executed: None, progress=None):
+    return run_schedule(KernelPool(p, FakeKernel), execute, render, progress or Progress(p.names, {}, mode="plain"))
+
+
 def recorder(seconds: float = 0.05, fail: str | None = None):
     spans: dict[str, tuple[float, float]] = {}
     lock = threading.Lock()
@@ -66,8 +70,7 @@ def test_02_and_03_run_side_by_side_and_04_waits_for_both(tmp_path, kernels, mon
     monkeypatch.setattr("helpers.schedule.available_cores", lambda: 2)
     spans, execute = recorder()
     rendered = []
-    seconds = run_schedule(plan(tmp_path), execute, lambda n, p: rendered.append(n), Progress(NOTEBOOKS, {}, mode="plain"),
-                           start_kernel=FakeKernel)
+    seconds = schedule(plan(tmp_path), execute, lambda n, p: rendered.append(n))
     assert set(seconds) == set(NOTEBOOKS) == set(rendered)
     (s1, e1), (s2, e2), (s3, e3), (s4, e4), (s5, _) = (spans[n] for n in NOTEBOOKS)
     assert e1 <= s2 and e1 <= s3  # both need 01's output
@@ -80,16 +83,14 @@ def test_02_and_03_run_side_by_side_and_04_waits_for_both(tmp_path, kernels, mon
 def test_side_by_side_steps_share_the_threads_and_one_core_runs_one_step_at_a_time(tmp_path, kernels, monkeypatch):
     monkeypatch.setattr("helpers.schedule.available_cores", lambda: 2)
     spans, execute = recorder()
-    run_schedule(plan(tmp_path, threads=2), execute, lambda n, p: None, Progress(NOTEBOOKS, {}, mode="plain"),
-                 start_kernel=FakeKernel)
+    schedule(plan(tmp_path, threads=2), execute)
     threads = {Path(k.notebook).stem: k.environment["OMP_NUM_THREADS"] for k in kernels}
     assert threads == {"01_clean": "2", "02_eda": "1", "03_rfm": "1", "04_clustering": "2", "05_personas": "2"}
     assert all(k.environment["X"] == "1" for k in kernels)
 
     FakeKernel.made.clear()
     spans, execute = recorder()
-    run_schedule(plan(tmp_path, threads=1), execute, lambda n, p: None, Progress(NOTEBOOKS, {}, mode="plain"),
-                 start_kernel=FakeKernel)
+    schedule(plan(tmp_path, threads=1), execute)
     starts = sorted((span[0], span[1]) for span in spans.values())
     assert all(end <= next_start for (_, end), (next_start, _) in zip(starts, starts[1:], strict=False))  # never two at once
     assert {k.environment["OMP_NUM_THREADS"] for k in FakeKernel.made} == {"1"}
@@ -98,8 +99,7 @@ def test_side_by_side_steps_share_the_threads_and_one_core_runs_one_step_at_a_ti
 def test_a_customer_level_run_keeps_03_after_02(tmp_path, kernels, monkeypatch):
     monkeypatch.setattr("helpers.schedule.available_cores", lambda: 2)
     spans, execute = recorder()
-    run_schedule(plan(tmp_path, level="customers"), execute, lambda n, p: None,
-                 Progress(NOTEBOOKS, {}, mode="plain"), start_kernel=FakeKernel)
+    schedule(plan(tmp_path, level="customers"), execute)
     assert spans["02_eda"][1] <= spans["03_rfm"][0]
 
 
@@ -107,8 +107,7 @@ def test_a_failing_step_stops_the_run_and_every_kernel(tmp_path, kernels, monkey
     monkeypatch.setattr("helpers.schedule.available_cores", lambda: 2)
     spans, execute = recorder(fail="03_rfm")
     with pytest.raises(RuntimeError, match="03_rfm broke"):
-        run_schedule(plan(tmp_path), execute, lambda n, p: None, Progress(NOTEBOOKS, {}, mode="plain"),
-                     start_kernel=FakeKernel)
+        schedule(plan(tmp_path), execute)
     assert "04_clustering" not in spans and "05_personas" not in spans
     assert kernels and all(k.stopped and k.stderr.closed for k in kernels)
 
@@ -116,8 +115,8 @@ def test_a_failing_step_stops_the_run_and_every_kernel(tmp_path, kernels, monkey
 def test_the_terminal_shows_each_step_start_and_end_in_order(tmp_path, kernels, monkeypatch, capsys):
     monkeypatch.setattr("helpers.schedule.available_cores", lambda: 2)
     _, execute = recorder()
-    run_schedule(plan(tmp_path, names=["01_clean"]), execute, lambda n, p: None,
-                 Progress(["01_clean"], {"01_clean": [0.5, 1.0]}, mode="plain"), start_kernel=FakeKernel)
+    schedule(plan(tmp_path, names=["01_clean"]), execute,
+             progress=Progress(["01_clean"], {"01_clean": [0.5, 1.0]}, mode="plain"))
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "[1/1] 01_clean: running ... (previous run: 1.5 s)"
     assert lines[1].startswith("[1/1] 01_clean: done in ") and len(lines) == 2

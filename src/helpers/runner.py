@@ -36,13 +36,13 @@ from typing import Any
 from helpers import database, database_output
 from helpers.config import PROJECT_ROOT, load_params
 from helpers.errors import UserError
-from helpers.kernels import WarmKernel, available_cores, register_engine
+from helpers.kernels import WarmKernel, register_engine
 from helpers.metrics import PEAK_MEMORY_KEY, metrics_file
 from helpers.preflight import check_inputs
 from helpers.progress import LIVE_MODES, Progress, previous_timings, summary_line
 from helpers.publish import Interrupts, OutputLock, Promotion, file_sha256, recover
 from helpers.run_history import write_history
-from helpers.schedule import Plan, run_schedule
+from helpers.schedule import KernelPool, kernel_plan, kernels_ahead, run_schedule
 from helpers.steps import NOTEBOOKS, notebook_file, step_title
 from helpers.summary import write_index
 
@@ -281,54 +281,42 @@ def _prepare_run(params: Mapping[str, Any], reports_dir: Path, notebooks: Sequen
     return run_id, partial, staged_dirs
 
 
-# OpenMP runtime settings the kernels inherit, unless the user's environment sets them.
-# PASSIVE: an idle OpenMP thread sleeps instead of spinning. Measured on 04_clustering (shipped
-# data, 2 cores): 9.2 s quiet either way (9.6 s passive), but with two busy processes beside
-# it 78.5 s spinning and 13.9 s passive (issue 16).
-KERNEL_ENVIRONMENT: dict[str, str] = {"OMP_WAIT_POLICY": "PASSIVE"}
-
-
-def kernel_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """Return the variables of `KERNEL_ENVIRONMENT` that `environ` does not set already.
-
-    >>> kernel_environment({}), kernel_environment({"OMP_WAIT_POLICY": "ACTIVE"})
-    ({'OMP_WAIT_POLICY': 'PASSIVE'}, {})
-    """
-    return {key: value for key, value in KERNEL_ENVIRONMENT.items() if key not in environ}
-
-
 def _run_steps(
     params: Mapping[str, Any], partial: Path, notebooks: Sequence[str], notebook_dir: Path, manifest: dict[str, Any],
-    progress: Progress | None = None,
+    progress: Progress | None = None, pool: KernelPool | None = None,
 ) -> None:
     """Execute and render each notebook into `partial` (`helpers.schedule`), recording timings in `manifest`.
 
-    The kernels read every setting (the engine's memory limit included) from the staged
-    params file; only the OpenMP runtime's wait policy (`KERNEL_ENVIRONMENT`) and the thread
-    budget of each kernel (`helpers.kernels.thread_environment`) reach them through the environment.
+    `pool` holds kernels already started (`_kernels_ahead`); without it one is made here.
     """
-    os.environ.update(kernel_environment(os.environ))
     if not notebooks:
         return
     level = params["input"].get("level", "transactions")
     progress = progress or Progress(notebooks, {})
     log_dir = partial / "logs"
     log_dir.mkdir(exist_ok=True)
-    plan = Plan(names=list(notebooks), level=level, cwd=notebook_dir, log_dir=log_dir, kernel=params["run"]["kernel"],
-                notebooks={n: notebook_dir / notebook_file(n, level) for n in notebooks},
-                threads=params["run"].get("threads") or available_cores(), environment=dict(os.environ))
     renders: dict[str, float] = {}
 
     def execute(name: str, warm: WarmKernel, on_cell: Callable[[int, int, str], None]) -> Path:
-        return execute_step(name, partial, str(partial / STAGED_PARAMS), plan.kernel, notebook_dir, level, warm, on_cell)
+        return execute_step(name, partial, str(partial / STAGED_PARAMS), params["run"]["kernel"], notebook_dir,
+                            level, warm, on_cell)
 
     def render(name: str, executed: Path) -> None:
         t0 = time.perf_counter()
         render_html(executed, f"{name} - {step_title(name, level)}")
         renders[name] = time.perf_counter() - t0
 
-    with _stderr_to(log_dir / "runner.stderr.log"):
-        seconds = run_schedule(plan, execute, render, progress)
+    with contextlib.ExitStack() as stack:
+        if pool is None:
+            pool = stack.enter_context(KernelPool(kernel_plan(params, notebooks, notebook_dir, log_dir)))  # tests
+        try:
+            with _stderr_to(log_dir / "runner.stderr.log"):
+                seconds = run_schedule(pool, execute, render, progress)
+        finally:
+            pool.close()
+            for log in pool.plan.log_dir.glob("*.stderr.log"):
+                if log.parent != log_dir:
+                    shutil.move(log, log_dir / log.name)
     for name in notebooks:
         step_metrics = metrics_file(partial, name)
         peak = (json.loads(step_metrics.read_text(encoding="utf-8")).get(PEAK_MEMORY_KEY)
@@ -519,6 +507,13 @@ def run_report(
     """
     interrupts = interrupts or Interrupts()
     params = load_params(params_file)
+    with kernels_ahead(params, notebooks, notebook_dir) as pool:  # kernels start up while the inputs are checked
+        return _checked_run(params, notebooks, notebook_dir, interrupts, progress_mode, pool)
+
+
+def _checked_run(params: Mapping[str, Any], notebooks: Sequence[str], notebook_dir: Path, interrupts: Interrupts,
+                 progress_mode: str, pool: KernelPool) -> Path:
+    """`run_report` once the params are loaded: check the inputs, run the steps, publish."""
     check_inputs(params, notebooks)  # every input opened and checked before any step runs or anything is written
     reports_dir = Path(params["paths"]["reports_dir"])
     _check_reports_dir(reports_dir)
@@ -532,7 +527,7 @@ def run_report(
         progress = Progress(notebooks, previous_timings(reports_dir / "latest", notebooks, level), mode=progress_mode)
         _log(f"report {run_id}: {len(notebooks)} notebooks, input {database.source_of(params['input'])[0].name}")
         try:
-            _run_steps(params, partial, notebooks, notebook_dir, manifest, progress)
+            _run_steps(params, partial, notebooks, notebook_dir, manifest, progress, pool)
         except StepFailed as exc:
             if interrupts.received is not None:  # the kernel got the same Ctrl-C
                 shutil.rmtree(partial, ignore_errors=True)

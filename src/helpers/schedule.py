@@ -11,7 +11,10 @@ so Ctrl-C and SIGTERM stop the run as before: every kernel is shut down, none is
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,8 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from helpers.kernels import WarmKernel, available_cores, thread_environment
-from helpers.steps import dependencies
+from helpers.kernels import (
+    WarmKernel,
+    available_cores,
+    kernel_environment,
+    register_engine,
+    thread_environment,
+)
+from helpers.steps import dependencies, notebook_file
 
 MAX_SIDE_BY_SIDE = 2  # steps running at once on a machine with at least this many cores
 
@@ -88,15 +97,26 @@ ExecuteFn = Callable[[str, WarmKernel, Callable[[int, int, str], None]], Path]
 RenderFn = Callable[[str, Path], None]
 
 
-class _Kernels:
-    """The run's warm kernels by step; every one is shut down by `close` (or `kill`)."""
+class KernelPool:
+    """The run's warm kernels by step, started on demand; leaving the ``with`` block shuts all down.
 
-    def __init__(self, plan: Plan, deps: Mapping[str, Sequence[str]], factory: Callable[..., WarmKernel]) -> None:
+    The runner makes the pool before it checks the inputs, so the first step's kernel starts
+    up meanwhile. `factory` makes a kernel (``WarmKernel``'s arguments; tests pass a stand-in).
+    """
+
+    def __init__(self, plan: Plan, factory: Callable[..., WarmKernel] = WarmKernel) -> None:
         self.plan = plan
         self.factory = factory
         self.started: dict[str, WarmKernel] = {}
+        self.deps = dependencies(plan.names, plan.level)
         self._threads = {name: max(1, plan.threads // min(n, plan.side_by_side))
-                         for name, n in concurrent_steps(deps).items()}
+                         for name, n in concurrent_steps(self.deps).items()}
+
+    def __enter__(self) -> KernelPool:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close(wait=5.0 if exc[0] is None else 2.0)
 
     def start(self, name: str) -> WarmKernel:
         if name not in self.started:
@@ -115,23 +135,22 @@ class _Kernels:
             self.started[name].request_shutdown()
 
     def close(self, wait: float = 5.0) -> None:
-        for kernel in self.started.values():
+        """Shut every kernel down (killing those still running after `wait` seconds); safe to repeat."""
+        while self.started:
+            _, kernel = self.started.popitem()
             kernel.shutdown(wait)
 
 
-def run_schedule(plan: Plan, execute: ExecuteFn, render: RenderFn, progress: Any,
-                 start_kernel: Callable[..., WarmKernel] = WarmKernel) -> dict[str, float]:
-    """Run every step of `plan`; return each step's execution seconds.
+def run_schedule(kernels: KernelPool, execute: ExecuteFn, render: RenderFn, progress: Any) -> dict[str, float]:
+    """Run every step of the pool's plan, in its kernels; return each step's execution seconds.
 
     `execute(name, kernel, on_cell)` runs one notebook and returns the executed file,
     raising on failure; `render(name, executed)` makes its page. `progress` gets
     ``start(name)``, ``cell(name, n, m, stage)``, ``executed(name, seconds)`` and ``tick()``.
     The first failure (or an interrupt) shuts every kernel down, waits for the other
-    workers to stop and is raised again here. `start_kernel` makes a kernel
-    (``WarmKernel``'s arguments; the tests pass a stand-in).
+    workers to stop and is raised again here.
     """
-    deps = dependencies(plan.names, plan.level)
-    kernels = _Kernels(plan, deps, start_kernel)
+    plan, deps = kernels.plan, kernels.deps
     outcomes: queue.Queue[StepOutcome] = queue.Queue()
     waiting, running, executed, rendered = list(plan.names), {}, {}, set()
     workers: list[threading.Thread] = []
@@ -192,3 +211,33 @@ def _work(name: str, kernel: WarmKernel, execute: ExecuteFn, render: RenderFn, p
         outcomes.put(StepOutcome(name, "rendered"))
     except BaseException as exc:  # handed to the main thread, which raises it
         outcomes.put(StepOutcome(name, "failed", value=exc))
+
+
+def kernel_plan(params: Mapping[str, Any], notebooks: Sequence[str], notebook_dir: Path, log_dir: Path) -> Plan:
+    """The kernels' plan: notebooks of the run's level, thread budget (``run.threads``) and environment.
+
+    The kernels inherit this process's environment plus `KERNEL_ENVIRONMENT`; every other
+    setting (the engine's memory limit included) they read from the staged params file.
+    """
+    level = params["input"].get("level", "transactions")
+    return Plan(names=list(notebooks), level=level, cwd=notebook_dir, log_dir=log_dir, kernel=params["run"]["kernel"],
+                notebooks={n: notebook_dir / notebook_file(n, level) for n in notebooks},
+                threads=params["run"].get("threads") or available_cores(),
+                environment={**os.environ, **kernel_environment(os.environ)})
+
+
+@contextlib.contextmanager
+def kernels_ahead(params: Mapping[str, Any], notebooks: Sequence[str], notebook_dir: Path):
+    """Start the first steps' kernels and import papermill now, while the inputs are being checked.
+
+    The kernels write their stderr into a temporary folder until the run folder exists
+    (the runner moves the logs there); leaving the block shuts every kernel down.
+    """
+    with tempfile.TemporaryDirectory(prefix="ecomseg-kernels-") as log_dir:
+        with KernelPool(kernel_plan(params, notebooks, notebook_dir, Path(log_dir))) as pool:
+            threading.Thread(target=register_engine, name="import-papermill", daemon=True).start()
+            with contextlib.suppress(Exception):  # a missing kernel is reported by the step that needs it
+                for name in notebooks:
+                    if not pool.deps[name]:
+                        pool.start(name)
+            yield pool
