@@ -546,3 +546,22 @@ def test_cluster_re_exports_every_stage_name() -> None:
     # saved models name helpers.cluster.SelectAndLog (before the split too); unpickling looks it up there
     assert cluster.SelectAndLog is cluster_features.SelectAndLog
     assert b"helpers.cluster_features" not in pickle.dumps(cluster.make_transform())
+
+
+def test_silhouette_from_precomputed_distances_equals_the_direct_one_with_and_without_noise():
+    """The K scan computes the sample's distances once (issue 16); the scores must not move."""
+    from sklearn.metrics import pairwise_distances
+
+    from helpers.cluster_select import sample_silhouette
+
+    rng = np.random.default_rng(3)
+    X = np.vstack([rng.normal(0, 1, (60, 3)), rng.normal(4, 1, (60, 3))])
+    positions = np.sort(rng.choice(len(X), 80, replace=False))
+    distances = pairwise_distances(X[positions])
+    labels = np.repeat([0, 1], 60)
+    noisy = labels.copy()
+    noisy[::7] = -1  # DBSCAN noise is left out of the score
+    for lab in (labels, noisy):
+        direct = sample_silhouette(X, lab, positions)
+        assert 0.3 < direct < 1
+        assert sample_silhouette(X, lab, positions, distances) == pytest.approx(direct, abs=1e-12)
