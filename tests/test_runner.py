@@ -349,7 +349,8 @@ def test_interrupt_during_any_step_publishes_nothing(prepared_project, step, mar
 def test_kernels_get_a_passive_openmp_wait_policy_and_a_thread_budget_unless_the_user_set_them(monkeypatch, tmp_path):
     from helpers.schedule import KernelPool, kernel_plan
 
-    params = {"input": {"level": "transactions"}, "run": {"kernel": "none", "threads": 2}}
+    params = {"input": {"level": "transactions"}, "run": {"kernel": "none", "threads": 2},
+              "clustering": {"features": ["recency_days", "gender"]}}
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     plan = kernel_plan(params, ["01_clean"], tmp_path, tmp_path)

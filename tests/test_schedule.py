@@ -141,3 +141,30 @@ def test_every_notebook_warms_up_with_the_helpers_it_imports():
         real = [m for m in modules if m.startswith("helpers.") and _is_module(m)]
         assert len(real) >= 4, notebook.name
         assert warm_up_line(modules).startswith("__import__('helpers.kernels').kernels.preload([")
+
+
+def test_04_starts_before_02_ends_when_no_clustering_feature_comes_from_02s_table(tmp_path, kernels, monkeypatch):
+    monkeypatch.setattr("helpers.schedule.available_cores", lambda: 2)
+    spans: dict[str, tuple[float, float]] = {}
+
+    def execute(name, kernel, on_cell):
+        t0 = time.perf_counter()
+        time.sleep(0.6 if name == "02_eda" else 0.05)
+        spans[name] = (t0, time.perf_counter())
+        return Path(f"{name}.ipynb")
+
+    p = plan(tmp_path)
+    p.unneeded = (("04_clustering", "02_eda"),)
+    schedule(p, execute)
+    assert spans["04_clustering"][0] < spans["02_eda"][1]  # 04 ran beside 02
+    assert spans["03_rfm"][1] <= spans["04_clustering"][0]
+    assert max(spans["02_eda"][1], spans["04_clustering"][1]) <= spans["05_personas"][0]  # 05 reads both
+
+
+def test_the_kernel_plan_drops_the_04_to_02_link_only_when_the_features_allow(tmp_path):
+    from helpers.schedule import kernel_plan
+
+    base = {"input": {"level": "transactions"}, "run": {"kernel": "k", "threads": None}}
+    rfm_only = kernel_plan({**base, "clustering": {"features": ["recency_days", "monetary"]}}, NOTEBOOKS, tmp_path, tmp_path)
+    with_gender = kernel_plan({**base, "clustering": {"features": ["monetary", "gender"]}}, NOTEBOOKS, tmp_path, tmp_path)
+    assert rfm_only.unneeded == (("04_clustering", "02_eda"),) and with_gender.unneeded == ()

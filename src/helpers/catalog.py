@@ -205,6 +205,23 @@ def parse_analysis_date(value: Any) -> pd.Timestamp | None:
     return stamp.tz_localize(None).normalize() if stamp.tzinfo else stamp.normalize()
 
 
+def clustering_reads_customers(params: Mapping[str, Any]) -> bool:
+    """Whether 04_clustering reads 02_eda's ``customers`` table for this run's params.
+
+    It does for customer-level input, and when a ``clustering.features`` entry is not a
+    column of rfm.parquet (`RFM_COLUMNS`); otherwise 04 needs only 03's output, so the runner
+    lets it start before 02 has finished (`helpers.steps.dependencies`).
+
+    >>> clustering_reads_customers({"input": {}, "clustering": {"features": ["recency_days", "monetary"]}})
+    False
+    >>> clustering_reads_customers({"input": {}, "clustering": {"features": ["monetary", "gender"]}})
+    True
+    """
+    if params["input"].get("level", "transactions") != "transactions":
+        return True
+    return any(feature not in RFM_COLUMNS for feature in params["clustering"]["features"])
+
+
 def analysis_date(params: Mapping[str, Any]) -> pd.Timestamp:
     """Return the date RFM is measured at, from ``rfm.analysis_date`` and 01_clean's facts.
 

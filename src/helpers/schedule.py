@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from helpers import catalog
 from helpers.kernels import (
     WarmKernel,
     available_cores,
@@ -56,6 +57,8 @@ class Plan:
         Cores the run may use (``run.threads``, default all): side-by-side steps share them.
     environment : mapping
         Variables every kernel gets (e.g. the OpenMP wait policy).
+    unneeded : tuple of (str, str)
+        Links between steps this run's params make void (`helpers.steps.dependencies`).
     """
 
     names: Sequence[str]
@@ -66,6 +69,7 @@ class Plan:
     log_dir: Path
     threads: int
     environment: Mapping[str, str] = field(default_factory=dict)
+    unneeded: tuple[tuple[str, str], ...] = ()
 
     @property
     def side_by_side(self) -> int:
@@ -108,7 +112,7 @@ class KernelPool:
         self.plan = plan
         self.factory = factory
         self.started: dict[str, WarmKernel] = {}
-        self.deps = dependencies(plan.names, plan.level)
+        self.deps = dependencies(plan.names, plan.level, plan.unneeded)
         self._threads = {name: max(1, plan.threads // min(n, plan.side_by_side))
                          for name, n in concurrent_steps(self.deps).items()}
 
@@ -223,7 +227,8 @@ def kernel_plan(params: Mapping[str, Any], notebooks: Sequence[str], notebook_di
     return Plan(names=list(notebooks), level=level, cwd=notebook_dir, log_dir=log_dir, kernel=params["run"]["kernel"],
                 notebooks={n: notebook_dir / notebook_file(n, level) for n in notebooks},
                 threads=params["run"].get("threads") or available_cores(),
-                environment={**os.environ, **kernel_environment(os.environ)})
+                environment={**os.environ, **kernel_environment(os.environ)},
+                unneeded=() if catalog.clustering_reads_customers(params) else (("04_clustering", "02_eda"),))
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ means one entry here, its notebook, its helper modules and their tests.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 
@@ -64,7 +64,7 @@ STEPS: tuple[Step, ...] = (
          ("chosen_k", "k_reason", "silhouette", "stability_mean_ari", "stable", "model"),
          after=("02_eda", "03_rfm")),
     Step("05_personas", "Personas, actions and exports", ("segments", "personas"), ("customers", "personas"),
-         customer_level="05_personas_customers"),
+         customer_level="05_personas_customers", after=("02_eda", "04_clustering")),
 )
 NOTEBOOKS: tuple[str, ...] = tuple(step.name for step in STEPS)
 STEP_TITLES: dict[str, str] = {step.name: step.title for step in STEPS}
@@ -109,11 +109,16 @@ def step(name: str) -> Step:
     raise KeyError(f"no step {name!r}; steps: {', '.join(NOTEBOOKS)}")
 
 
-def dependencies(names: Sequence[str], level: str = "transactions") -> dict[str, tuple[str, ...]]:
+def dependencies(
+    names: Sequence[str], level: str = "transactions", unneeded: Collection[tuple[str, str]] = ()
+) -> dict[str, tuple[str, ...]]:
     """Return, for each step of `names`, the steps of `names` that must finish before it starts.
 
     Dependencies pass through steps left out of `names` (a step run alone reads what earlier
     runs left), so restricting the run never lets a step overtake one it reads from.
+    `unneeded` holds (step, earlier step) pairs whose link this run's params make void, e.g.
+    ``("04_clustering", "02_eda")`` when no clustering feature comes from 02's table
+    (`helpers.catalog.clustering_reads_customers`).
 
     >>> dependencies(NOTEBOOKS)["03_rfm"], dependencies(NOTEBOOKS)["04_clustering"]
     (('01_clean',), ('01_clean', '02_eda', '03_rfm'))
@@ -121,11 +126,14 @@ def dependencies(names: Sequence[str], level: str = "transactions") -> dict[str,
     ('01_clean', '02_eda')
     >>> dependencies(["02_eda", "03_rfm", "05_personas"])
     {'02_eda': (), '03_rfm': (), '05_personas': ('02_eda', '03_rfm')}
+    >>> dependencies(NOTEBOOKS, unneeded=[("04_clustering", "02_eda")])["04_clustering"]
+    ('01_clean', '03_rfm')
     """
     direct: dict[str, tuple[str, ...]] = {}
     for i, entry in enumerate(STEPS):
         after = entry.customer_after if level == "customers" and entry.customer_level else entry.after
-        direct[entry.name] = tuple(NOTEBOOKS[:i]) if after is None else after
+        after = tuple(NOTEBOOKS[:i]) if after is None else after
+        direct[entry.name] = tuple(d for d in after if (entry.name, d) not in unneeded)
     closure: dict[str, set[str]] = {}
     for name in NOTEBOOKS:  # registry order: every step's dependencies come earlier
         closure[name] = set(direct[name]).union(*(closure[d] for d in direct[name]))
