@@ -13,7 +13,7 @@ SYNTH_ARGS ?= --customers 5000 --segments 4 --seed 42
 
 BENCH_ARGS ?=
 
-.PHONY: help setup report lab pdf test test-fast lint clean synthetic synthetic-report customers-report bench
+.PHONY: help setup report lab pdf test test-fast lint clean synthetic synthetic-report customers-report bench bench-report
 
 help: ## Show this list of targets
 	@echo "Usage: make <target> [PARAMS=params.yaml]"
@@ -66,8 +66,12 @@ customers-report: $(STAMP) ## Customer-level example: build data/examples/ from 
 	$(BIN)/python -m helpers.customer_example --out data/examples/online_retail_customers.csv
 	@$(BIN)/python -m helpers.runner --params params/customers.example.yaml
 
-bench: $(STAMP) ## Benchmark stages on 1M and 10M synthetic lines (BENCH_ARGS=--large adds 100M); writes reports/bench/
+bench: $(STAMP) ## Benchmark stages on 1M and 10M synthetic lines (BENCH_ARGS=--large adds 100M), then time the report quiet and under load; writes reports/bench/
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.report_timing
+
+bench-report: $(STAMP) ## Time make report on the shipped data: 3 quiet runs, 3 beside two busy processes (reports/bench/report-timings.md)
+	$(BIN)/python -m bench.report_timing
 
 DB_PORT ?= 54329
 DB_URL  ?= postgresql://postgres@127.0.0.1:$(DB_PORT)/shop
