@@ -383,3 +383,6 @@ def test_02_and_03_run_side_by_side_with_a_live_status_line_and_a_summary(prepar
     for name in ("02_eda", "03_rfm"):
         cells = [c for c in json.loads((latest / f"{name}.ipynb").read_text())["cells"] if c["cell_type"] == "code"]
         assert [c["execution_count"] for c in cells] == list(range(1, len(cells) + 1))
+        injected = next(c for c in cells if "injected-parameters" in c["metadata"].get("tags", []))
+        assert f".staged-params-{name}.yaml" in "".join(injected["source"])  # its share of threads and memory
+    assert not list(latest.resolve().glob(".staged-params*"))

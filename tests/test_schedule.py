@@ -168,3 +168,13 @@ def test_the_kernel_plan_drops_the_04_to_02_link_only_when_the_features_allow(tm
     rfm_only = kernel_plan({**base, "clustering": {"features": ["recency_days", "monetary"]}}, NOTEBOOKS, tmp_path, tmp_path)
     with_gender = kernel_plan({**base, "clustering": {"features": ["monetary", "gender"]}}, NOTEBOOKS, tmp_path, tmp_path)
     assert rfm_only.unneeded == (("04_clustering", "02_eda"),) and with_gender.unneeded == ()
+
+
+def test_steps_side_by_side_get_half_the_threads_and_half_the_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr("helpers.schedule.available_cores", lambda: 2)
+    pool = KernelPool(plan(tmp_path, threads=2), FakeKernel)
+    assert pool.step_settings("01_clean", "2GB") == {"threads": 2, "memory_limit": "2GB"}
+    assert pool.step_settings("02_eda", "2GB") == {"threads": 1, "memory_limit": "1000MB"}
+    assert pool.step_settings("03_rfm", "50%") == {"threads": 1, "memory_limit": "25%"}
+    one_core = KernelPool(plan(tmp_path, threads=1), FakeKernel)  # one step at a time: nothing to share
+    assert one_core.step_settings("02_eda", "2GB") == {"threads": 1, "memory_limit": "2GB"}

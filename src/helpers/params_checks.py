@@ -135,7 +135,7 @@ OPTIONAL_KEYS: frozenset[str] = frozenset(
 
 # A DuckDB memory size (run.memory_limit): 2GB, 512 MiB, 1.5TB, or a share of RAM, 50%.
 MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B|%)", re.IGNORECASE)
-_UNIT_BYTES = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+UNIT_BYTES = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
                "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 MIN_MEMORY_BYTES = 10**6  # below this DuckDB cannot allocate one block (tried: 100KB fails)
 
@@ -467,7 +467,7 @@ def _memory_problem(value: str) -> tuple[str, str] | None:
     if unit == "%":
         return None if 0 < number <= 100 else (
             "not a share of RAM above 0% and at most 100%", "write it like 50%, or a size such as 2GB")
-    if number * _UNIT_BYTES[unit] < MIN_MEMORY_BYTES:
+    if number * UNIT_BYTES[unit] < MIN_MEMORY_BYTES:
         return "under 1MB (DuckDB needs at least 1MB)", "write it like 2GB, 512MB or 50% (of RAM)"
     return None
 

@@ -196,6 +196,24 @@ STAGED_KEYS = ("interim_dir", "processed_dir")
 STAGED_PARAMS = ".staged-params.yaml"  # params with paths into the run folder, for the kernels
 
 
+def _step_params(partial: Path, name: str, run_settings: Mapping[str, Any]) -> Path:
+    """The staged params of step `name`: the run's, with its share of threads and memory (`run_settings`)."""
+    import yaml
+
+    staged = partial / STAGED_PARAMS
+    tree = yaml.safe_load(staged.read_text(encoding="utf-8"))
+    tree["run"].update(run_settings)
+    path = partial / f".staged-params-{name}.yaml"
+    path.write_text(yaml.safe_dump(tree, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _remove_staged_params(partial: Path) -> None:
+    """Delete the kernels' params files (they hold unredacted values) from the run folder."""
+    for path in partial.glob(".staged-params*.yaml"):
+        path.unlink(missing_ok=True)
+
+
 def _write_params(
     path: Path, params: Mapping[str, Any], path_overrides: Mapping[str, str], redact: bool = True
 ) -> None:
@@ -287,7 +305,7 @@ def _run_steps(
 ) -> None:
     """Execute and render each notebook into `partial` (`helpers.schedule`), recording timings in `manifest`.
 
-    `pool` holds kernels already started (`_kernels_ahead`); without it one is made here.
+    `pool` holds kernels already started (`helpers.schedule.kernels_ahead`); without it one is made here.
     """
     if not notebooks:
         return
@@ -298,8 +316,8 @@ def _run_steps(
     renders: dict[str, float] = {}
 
     def execute(name: str, warm: WarmKernel, on_cell: Callable[[int, int, str], None]) -> Path:
-        return execute_step(name, partial, str(partial / STAGED_PARAMS), params["run"]["kernel"], notebook_dir,
-                            level, warm, on_cell)
+        step_params = _step_params(partial, name, pool.step_settings(name, params["run"]["memory_limit"]))
+        return execute_step(name, partial, str(step_params), params["run"]["kernel"], notebook_dir, level, warm, on_cell)
 
     def render(name: str, executed: Path) -> None:
         t0 = time.perf_counter()
@@ -336,7 +354,7 @@ def _keep_failed(partial: Path, reports_dir: Path, run_id: str, keep_data: bool 
     """
     failed = reports_dir / f"{run_id}.failed"
     (partial / ".pid").unlink(missing_ok=True)
-    (partial / STAGED_PARAMS).unlink(missing_ok=True)
+    _remove_staged_params(partial)
     if not keep_data:
         shutil.rmtree(partial / "data", ignore_errors=True)
     partial.rename(failed)
@@ -376,7 +394,7 @@ def _publish(
     try:
         tables = _stage_tables(params, partial, manifest)
         manifest["outputs"] = promotion.apply()
-        (partial / STAGED_PARAMS).unlink(missing_ok=True)
+        _remove_staged_params(partial)
         shutil.rmtree(partial / "data", ignore_errors=True)
         _finish_manifest(manifest, partial, started)
         # Paths recorded during the run point into the .partial folder, which is renamed below,

@@ -30,6 +30,7 @@ from helpers.kernels import (
     register_engine,
     thread_environment,
 )
+from helpers.params_checks import MEMORY_SIZE, UNIT_BYTES
 from helpers.steps import dependencies, notebook_file
 
 MAX_SIDE_BY_SIDE = 2  # steps running at once on a machine with at least this many cores
@@ -101,6 +102,26 @@ ExecuteFn = Callable[[str, WarmKernel, Callable[[int, int, str], None]], Path]
 RenderFn = Callable[[str, Path], None]
 
 
+def memory_share(limit: str, parts: int) -> str:
+    """One of `parts` equal shares of a DuckDB memory limit (``run.memory_limit``), in MB or %.
+
+    Steps running side by side split the run's limit, so together they stay within it.
+
+    >>> memory_share("2GB", 2), memory_share("1.5GiB", 2), memory_share("50%", 2), memory_share("2GB", 1)
+    ('1000MB', '805MB', '25%', '2GB')
+    """
+    if parts <= 1:
+        return limit
+    text = limit.strip()
+    match = MEMORY_SIZE.fullmatch(text)
+    if match is None:  # the params check refuses such a value before any step runs
+        return limit
+    number, unit = float(text[: match.start(2)]), match.group(2).lower()
+    if unit == "%":
+        return f"{number / parts:g}%"
+    return f"{max(1, int(number * UNIT_BYTES[unit] / parts / 10**6))}MB"
+
+
 class KernelPool:
     """The run's warm kernels by step, started on demand; leaving the ``with`` block shuts all down.
 
@@ -113,8 +134,12 @@ class KernelPool:
         self.factory = factory
         self.started: dict[str, WarmKernel] = {}
         self.deps = dependencies(plan.names, plan.level, plan.unneeded)
-        self._threads = {name: max(1, plan.threads // min(n, plan.side_by_side))
-                         for name, n in concurrent_steps(self.deps).items()}
+        self.sharing = {name: min(n, plan.side_by_side) for name, n in concurrent_steps(self.deps).items()}
+        self._threads = {name: max(1, plan.threads // n) for name, n in self.sharing.items()}
+
+    def step_settings(self, name: str, memory_limit: str) -> dict[str, Any]:
+        """``run`` settings of step `name`: its share of the threads and of `memory_limit`."""
+        return {"threads": self._threads[name], "memory_limit": memory_share(memory_limit, self.sharing[name])}
 
     def __enter__(self) -> KernelPool:
         return self
