@@ -386,3 +386,12 @@ def test_02_and_03_run_side_by_side_with_a_live_status_line_and_a_summary(prepar
         injected = next(c for c in cells if "injected-parameters" in c["metadata"].get("tags", []))
         assert f".staged-params-{name}.yaml" in "".join(injected["source"])  # its share of threads and memory
     assert not list(latest.resolve().glob(".staged-params*"))
+
+
+def test_a_kernel_that_is_not_installed_stops_the_run_before_anything_is_written(tmp_path, cleaning_csv, workdirs):
+    params_file = fixture_params(tmp_path, cleaning_csv, workdirs, run={"kernel": "no-such-kernel"})
+    result = run_cli(params_file)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip() == ("error: run.kernel: Jupyter kernel 'no-such-kernel' not found; fix: run `make setup` "
+                                     "(or set run.kernel to an installed kernel)")
+    assert not Path(workdirs["reports_dir"]).exists()

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers import catalog
+from helpers.errors import UserError
 from helpers.kernels import (
     WarmKernel,
     available_cores,
@@ -263,11 +264,22 @@ def kernels_ahead(params: Mapping[str, Any], notebooks: Sequence[str], notebook_
     The kernels write their stderr into a temporary folder until the run folder exists
     (the runner moves the logs there); leaving the block shuts every kernel down.
     """
+    require_kernel(params["run"]["kernel"])
     with tempfile.TemporaryDirectory(prefix="ecomseg-kernels-") as log_dir:
         with KernelPool(kernel_plan(params, notebooks, notebook_dir, Path(log_dir))) as pool:
             threading.Thread(target=register_engine, name="import-papermill", daemon=True).start()
-            with contextlib.suppress(Exception):  # a missing kernel is reported by the step that needs it
-                for name in notebooks:
-                    if not pool.deps[name]:
-                        pool.start(name)
+            for name in notebooks:
+                if not pool.deps[name]:
+                    pool.start(name)
             yield pool
+
+
+def require_kernel(name: str) -> None:
+    """Stop with one line when Jupyter kernel `name` (``run.kernel``) is not installed."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        raise UserError(f"run.kernel: Jupyter kernel '{name}' not found; fix: run `make setup` "
+                        f"(or set run.kernel to an installed kernel)") from None
