@@ -134,6 +134,7 @@ class KernelPool:
         self.plan = plan
         self.factory = factory
         self.started: dict[str, WarmKernel] = {}
+        self.used: set[str] = set()  # kernels a step ran in (the others hold nothing to clean up)
         self.deps = dependencies(plan.names, plan.level, plan.unneeded)
         self.sharing = {name: min(n, plan.side_by_side) for name, n in concurrent_steps(self.deps).items()}
         self._threads = {name: max(1, plan.threads // n) for name, n in self.sharing.items()}
@@ -165,10 +166,10 @@ class KernelPool:
             self.started[name].request_shutdown()
 
     def close(self, wait: float = 5.0) -> None:
-        """Shut every kernel down (killing those still running after `wait` seconds); safe to repeat."""
+        """Shut every kernel down (killing those still running after `wait` seconds, unused ones at once); safe to repeat."""
         while self.started:
-            _, kernel = self.started.popitem()
-            kernel.shutdown(wait)
+            name, kernel = self.started.popitem()
+            kernel.shutdown(wait if name in self.used else 0.0)
 
 
 def run_schedule(kernels: KernelPool, execute: ExecuteFn, render: RenderFn, progress: Any) -> dict[str, float]:
@@ -193,6 +194,7 @@ def run_schedule(kernels: KernelPool, execute: ExecuteFn, render: RenderFn, prog
                 waiting.remove(name)
                 running[name] = time.perf_counter()
                 kernel = kernels.start(name)
+                kernels.used.add(name)
                 progress.start(name)
                 worker = threading.Thread(target=_work, args=(name, kernel, execute, render, progress, outcomes, in_cells),
                                           name=f"step-{name}", daemon=True)
