@@ -45,7 +45,8 @@ def plan(tmp_path: Path, threads: int = 2, names=NOTEBOOKS, level="transactions"
 
 
 def schedule(p: Plan, execute, render=lambda name, executed: None, progress=None):
-    return run_schedule(KernelPool(p, FakeKernel), execute, render, progress or Progress(p.names, {}, mode="plain"))
+    with KernelPool(p, FakeKernel) as pool:
+        return run_schedule(pool, execute, render, progress or Progress(p.names, {}, mode="plain"))
 
 
 def recorder(seconds: float = 0.05, fail: str | None = None):

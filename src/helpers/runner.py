@@ -331,7 +331,6 @@ def _run_steps(
             with _stderr_to(log_dir / "runner.stderr.log"):
                 seconds = run_schedule(pool, execute, render, progress)
         finally:
-            pool.close()
             for log in pool.plan.log_dir.glob("*.stderr.log"):
                 if log.parent != log_dir:
                     shutil.move(log, log_dir / log.name)

@@ -179,14 +179,15 @@ def run_schedule(kernels: KernelPool, execute: ExecuteFn, render: RenderFn, prog
     raising on failure; `render(name, executed)` makes its page. `progress` gets
     ``start(name)``, ``cell(name, n, m, stage)``, ``executed(name, seconds)`` and ``tick()``.
     The first failure (or an interrupt) shuts every kernel down, waits for the other
-    workers to stop and is raised again here.
+    workers to stop and is raised again here. After a success the kernels, each asked to
+    exit when its step ended, are waited for when the pool's ``with`` block ends (the runner
+    publishes first).
     """
     plan, deps = kernels.plan, kernels.deps
     outcomes: queue.Queue[StepOutcome] = queue.Queue()
     waiting, running, executed, rendered = list(plan.names), {}, {}, set()
     workers: list[threading.Thread] = []
     in_cells: set[str] = set()  # running steps whose kernel has reached the notebook's cells
-    failure: BaseException | None = None
     try:
         while len(rendered) < len(plan.names):
             ready = [n for n in waiting if all(d in executed for d in deps[n])]
@@ -217,13 +218,13 @@ def run_schedule(kernels: KernelPool, execute: ExecuteFn, render: RenderFn, prog
                 progress.executed(outcome.name, outcome.seconds)
             else:
                 rendered.add(outcome.name)
-    except BaseException as exc:
-        failure = exc
-        raise
-    finally:
-        kernels.close(wait=2.0 if failure is not None else 5.0)
+    except BaseException:
+        kernels.close(wait=2.0)
         for worker in workers:
             worker.join(timeout=30)
+        raise
+    for worker in workers:  # each has reported its last outcome
+        worker.join(timeout=30)
     return executed
 
 
