@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from helpers.progress import Progress
-from helpers.schedule import KernelPool, Plan, run_schedule
+from helpers.schedule import KernelPool, LoadMeter, Plan, run_schedule
 from helpers.steps import NOTEBOOKS
 
 
@@ -44,9 +44,22 @@ def plan(tmp_path: Path, threads: int = 2, names=NOTEBOOKS, level="transactions"
                 kernel="fake", cwd=tmp_path, log_dir=tmp_path, threads=threads, environment={"X": "1"})
 
 
-def schedule(p: Plan, execute, render=lambda name, executed: None, progress=None):
+class QuietMachine:
+    """A load meter that reports `busy` cores used by other programs."""
+
+    def __init__(self, busy: float = 0.0):
+        self.busy = busy
+
+    def sample(self):
+        pass
+
+    def others(self):
+        return self.busy
+
+
+def schedule(p: Plan, execute, render=lambda name, executed: None, progress=None, busy: float = 0.0):
     with KernelPool(p, FakeKernel) as pool:
-        return run_schedule(pool, execute, render, progress or Progress(p.names, {}, mode="plain"))
+        return run_schedule(pool, execute, render, progress or Progress(p.names, {}, mode="plain"), QuietMachine(busy))
 
 
 def recorder(seconds: float = 0.05, fail: str | None = None):
@@ -179,3 +192,39 @@ def test_steps_side_by_side_get_half_the_threads_and_half_the_memory(tmp_path, m
     assert pool.step_settings("03_rfm", "50%") == {"threads": 1, "memory_limit": "25%"}
     one_core = KernelPool(plan(tmp_path, threads=1), FakeKernel)  # one step at a time: nothing to share
     assert one_core.step_settings("02_eda", "2GB") == {"threads": 1, "memory_limit": "2GB"}
+
+
+def test_under_load_the_steps_run_one_at_a_time(tmp_path, kernels, monkeypatch):
+    monkeypatch.setattr("helpers.schedule.available_cores", lambda: 2)
+    spans, execute = recorder()
+    schedule(plan(tmp_path), execute, busy=2.0)  # two busy programs on two cores
+    starts = sorted(spans.values())
+    assert all(end <= next_start for (_, end), (next_start, _) in zip(starts, starts[1:], strict=False))
+
+
+def test_the_load_meter_sees_a_busy_program_that_is_not_the_runs_own():
+    import os
+    import signal
+    import subprocess
+
+    # `yes` started by a shell that exits at once: not a child of this process, like another user's job
+    pid = int(subprocess.run(["bash", "-c", "yes > /dev/null 2>&1 & echo $!"], capture_output=True, text=True).stdout)
+    try:
+        meter = LoadMeter(window=5.0)
+        meter.sample()
+        time.sleep(1.0)
+        meter.sample()
+        assert meter.others() >= 0.7
+    finally:
+        os.kill(pid, signal.SIGKILL)
+    own = LoadMeter(window=5.0)
+    own.sample()
+    child = subprocess.Popen(["yes"], stdout=subprocess.DEVNULL)  # the run's own work is not "others"
+    try:
+        time.sleep(1.0)
+        own.sample()
+    finally:
+        child.kill()
+        child.wait()
+    (_, _, ours_before), (_, _, ours_after) = own._samples[0], own._samples[-1]
+    assert ours_after - ours_before >= 0.5  # the child's second of CPU counted as the run's

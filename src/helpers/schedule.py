@@ -79,6 +79,61 @@ class Plan:
         return max(1, min(MAX_SIDE_BY_SIDE, self.threads, available_cores()))
 
 
+class LoadMeter:
+    """How many cores other programs keep busy, measured while the run goes on.
+
+    Each `sample` reads the machine's CPU time (psutil) and that of this process and its
+    children (the kernels); `others` is the difference over the last `window` seconds, in
+    cores. Under load, steps run one at a time: beside two busy programs on two cores,
+    two steps at once would get half a core each, one step two thirds of one.
+    """
+
+    def __init__(self, window: float = 2.0) -> None:
+        self.window = window
+        self._samples: list[tuple[float, float, float]] = []  # (time, machine busy s, ours s)
+        self._ours: dict[int, float] = {}
+        self._our_total = 0.0
+
+    def _our_seconds(self) -> float:
+        import psutil
+
+        me = psutil.Process()
+        for process in (me, *me.children(recursive=True)):
+            try:
+                times = process.cpu_times()
+            except psutil.Error:  # exited meanwhile
+                continue
+            seconds = times.user + times.system
+            self._our_total += max(0.0, seconds - self._ours.get(process.pid, 0.0))
+            self._ours[process.pid] = seconds
+        return self._our_total
+
+    def sample(self) -> None:
+        import psutil
+
+        times = psutil.cpu_times()
+        busy = times.user + times.nice + times.system + getattr(times, "irq", 0.0) + getattr(times, "softirq", 0.0)
+        now = time.monotonic()
+        self._samples.append((now, busy, self._our_seconds()))
+        self._samples = [s for s in self._samples if now - s[0] <= self.window] or self._samples[-1:]
+
+    def others(self) -> float:
+        """Cores other programs used over the window (0 until two samples exist)."""
+        if len(self._samples) < 2:
+            return 0.0
+        (t0, busy0, ours0), (t1, busy1, ours1) = self._samples[0], self._samples[-1]
+        return max(0.0, ((busy1 - busy0) - (ours1 - ours0)) / max(t1 - t0, 1e-6))
+
+
+def steps_at_once(side_by_side: int, cores: int, others: float) -> int:
+    """Steps to run at once: `side_by_side`, fewer when other programs keep cores busy.
+
+    >>> steps_at_once(2, 2, 0.1), steps_at_once(2, 2, 0.8), steps_at_once(2, 2, 2.0), steps_at_once(2, 4, 2.0)
+    (2, 1, 1, 2)
+    """
+    return max(1, min(side_by_side, int(cores - others + 0.5)))
+
+
 def concurrent_steps(deps: Mapping[str, Sequence[str]]) -> dict[str, int]:
     """For each step, 1 + the steps that could run at the same time (no path either way).
 
@@ -172,7 +227,8 @@ class KernelPool:
             kernel.shutdown(wait if name in self.used else 0.0)
 
 
-def run_schedule(kernels: KernelPool, execute: ExecuteFn, render: RenderFn, progress: Any) -> dict[str, float]:
+def run_schedule(kernels: KernelPool, execute: ExecuteFn, render: RenderFn, progress: Any,
+                 meter: LoadMeter | None = None) -> dict[str, float]:
     """Run every step of the pool's plan, in its kernels; return each step's execution seconds.
 
     `execute(name, kernel, on_cell)` runs one notebook and returns the executed file,
@@ -181,9 +237,12 @@ def run_schedule(kernels: KernelPool, execute: ExecuteFn, render: RenderFn, prog
     The first failure (or an interrupt) shuts every kernel down, waits for the other
     workers to stop and is raised again here. After a success the kernels, each asked to
     exit when its step ended, are waited for when the pool's ``with`` block ends (the runner
-    publishes first).
+    publishes first). `meter` (default: a `LoadMeter`) decides whether other programs leave
+    room for a second step at once (`steps_at_once`).
     """
     plan, deps = kernels.plan, kernels.deps
+    meter = meter or LoadMeter()
+    meter.sample()
     outcomes: queue.Queue[StepOutcome] = queue.Queue()
     waiting, running, executed, rendered = list(plan.names), {}, {}, set()
     workers: list[threading.Thread] = []
@@ -191,7 +250,8 @@ def run_schedule(kernels: KernelPool, execute: ExecuteFn, render: RenderFn, prog
     try:
         while len(rendered) < len(plan.names):
             ready = [n for n in waiting if all(d in executed for d in deps[n])]
-            for name in ready[: plan.side_by_side - len(running)]:
+            at_once = steps_at_once(plan.side_by_side, available_cores(), meter.others()) if ready else 1
+            for name in ready[: max(0, at_once - len(running))]:
                 waiting.remove(name)
                 running[name] = time.perf_counter()
                 kernel = kernels.start(name)
@@ -207,6 +267,7 @@ def run_schedule(kernels: KernelPool, execute: ExecuteFn, render: RenderFn, prog
             try:
                 outcome = outcomes.get(timeout=0.25)
             except queue.Empty:
+                meter.sample()
                 progress.tick()
                 continue
             if outcome.kind == "failed":
