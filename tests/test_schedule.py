@@ -194,12 +194,20 @@ def test_steps_side_by_side_get_half_the_threads_and_half_the_memory(tmp_path, m
     assert one_core.step_settings("02_eda", "2GB") == {"threads": 1, "memory_limit": "2GB"}
 
 
-def test_under_load_the_steps_run_one_at_a_time(tmp_path, kernels, monkeypatch):
+def test_under_load_the_steps_run_one_at_a_time_with_all_the_threads_and_memory(tmp_path, kernels, monkeypatch):
     monkeypatch.setattr("helpers.schedule.available_cores", lambda: 2)
     spans, execute = recorder()
-    schedule(plan(tmp_path), execute, busy=2.0)  # two busy programs on two cores
+    settings = {}
+    p = plan(tmp_path)
+    with KernelPool(p, FakeKernel) as pool:
+        def execute_and_note(name, kernel, on_cell):
+            settings[name] = pool.step_settings(name, "2GB")
+            return execute(name, kernel, on_cell)
+
+        run_schedule(pool, execute_and_note, lambda n, e: None, Progress(p.names, {}, mode="plain"), QuietMachine(2.0))
     starts = sorted(spans.values())
     assert all(end <= next_start for (_, end), (next_start, _) in zip(starts, starts[1:], strict=False))
+    assert settings["02_eda"] == settings["03_rfm"] == {"threads": 2, "memory_limit": "2GB"}
 
 
 def test_the_load_meter_sees_a_busy_program_that_is_not_the_runs_own():

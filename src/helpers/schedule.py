@@ -190,12 +190,15 @@ class KernelPool:
         self.factory = factory
         self.started: dict[str, WarmKernel] = {}
         self.used: set[str] = set()  # kernels a step ran in (the others hold nothing to clean up)
+        self.alone: set[str] = set()  # steps started when the load allowed one step at a time
         self.deps = dependencies(plan.names, plan.level, plan.unneeded)
         self.sharing = {name: min(n, plan.side_by_side) for name, n in concurrent_steps(self.deps).items()}
         self._threads = {name: max(1, plan.threads // n) for name, n in self.sharing.items()}
 
     def step_settings(self, name: str, memory_limit: str) -> dict[str, Any]:
-        """``run`` settings of step `name`: its share of the threads and of `memory_limit`."""
+        """``run`` settings of step `name`: its share of the threads and of `memory_limit` (all of both when alone)."""
+        if name in self.alone:
+            return {"threads": self.plan.threads, "memory_limit": memory_limit}
         return {"threads": self._threads[name], "memory_limit": memory_share(memory_limit, self.sharing[name])}
 
     def __enter__(self) -> KernelPool:
@@ -256,6 +259,8 @@ def run_schedule(kernels: KernelPool, execute: ExecuteFn, render: RenderFn, prog
                 running[name] = time.perf_counter()
                 kernel = kernels.start(name)
                 kernels.used.add(name)
+                if at_once == 1:
+                    kernels.alone.add(name)
                 progress.start(name)
                 worker = threading.Thread(target=_work, args=(name, kernel, execute, render, progress, outcomes, in_cells),
                                           name=f"step-{name}", daemon=True)
