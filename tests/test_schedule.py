@@ -236,3 +236,25 @@ def test_the_load_meter_sees_a_busy_program_that_is_not_the_runs_own():
         child.wait()
     (_, _, ours_before), (_, _, ours_after) = own._samples[0], own._samples[-1]
     assert ours_after - ours_before >= 0.5  # the child's second of CPU counted as the run's
+
+
+def test_big_data_runs_one_step_at_a_time(tmp_path, kernels, monkeypatch):
+    """Above SIDE_BY_SIDE_MAX_ROWS cleaned lines each step needs every core and all the memory."""
+    import json
+
+    from helpers.schedule import SIDE_BY_SIDE_MAX_ROWS, small_enough
+
+    monkeypatch.setattr("helpers.schedule.available_cores", lambda: 2)
+    (tmp_path / "metrics").mkdir()
+    assert small_enough(tmp_path)  # no figure yet: customer-level runs, or 01 not in this run
+    (tmp_path / "metrics" / "01_clean.json").write_text(json.dumps({"rows": SIDE_BY_SIDE_MAX_ROWS + 1}))
+    assert not small_enough(tmp_path)
+    spans, execute = recorder()
+    p = plan(tmp_path)
+    with KernelPool(p, FakeKernel) as pool:
+        run_schedule(pool, execute, lambda n, e: None, Progress(p.names, {}, mode="plain"), QuietMachine(0.0),
+                     room=lambda: small_enough(tmp_path))
+    starts = sorted(spans.values())
+    assert all(end <= next_start for (_, end), (next_start, _) in zip(starts, starts[1:], strict=False))
+    (tmp_path / "metrics" / "01_clean.json").write_text(json.dumps({"rows": 1000}))
+    assert small_enough(tmp_path)

@@ -42,7 +42,7 @@ from helpers.preflight import check_inputs
 from helpers.progress import LIVE_MODES, Progress, previous_timings, summary_line
 from helpers.publish import Interrupts, OutputLock, Promotion, file_sha256, recover
 from helpers.run_history import write_history
-from helpers.schedule import KernelPool, kernel_plan, kernels_ahead, run_schedule
+from helpers.schedule import KernelPool, kernel_plan, kernels_ahead, run_schedule, small_enough
 from helpers.steps import NOTEBOOKS, notebook_file, step_title
 from helpers.summary import write_index
 
@@ -329,7 +329,7 @@ def _run_steps(
             pool = stack.enter_context(KernelPool(kernel_plan(params, notebooks, notebook_dir, log_dir)))  # tests
         try:
             with _stderr_to(log_dir / "runner.stderr.log"):
-                seconds = run_schedule(pool, execute, render, progress)
+                seconds = run_schedule(pool, execute, render, progress, room=lambda: small_enough(partial))
         finally:
             for log in pool.plan.log_dir.glob("*.stderr.log"):
                 if log.parent != log_dir:

@@ -12,6 +12,7 @@ so Ctrl-C and SIGTERM stop the run as before: every kernel is shut down, none is
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import tempfile
@@ -31,10 +32,28 @@ from helpers.kernels import (
     register_engine,
     thread_environment,
 )
+from helpers.metrics import metrics_file
 from helpers.params_checks import MEMORY_SIZE, UNIT_BYTES
 from helpers.steps import dependencies, notebook_file
 
 MAX_SIDE_BY_SIDE = 2  # steps running at once on a machine with at least this many cores
+# Above this many cleaned lines a step's engine work fills every core by itself and needs the
+# whole run.memory_limit (02_eda's distinct-product bitmaps at 100M lines), so steps run one
+# at a time; below it most of a step is single-threaded Python (charts, pages) and two steps
+# side by side use two cores.
+SIDE_BY_SIDE_MAX_ROWS = 5_000_000
+
+
+def small_enough(run_dir: Path) -> bool:
+    """Whether 01_clean's kept lines (its metrics in `run_dir`) allow steps side by side.
+
+    True when the run has no such figure (a customer-level table, or 01 not in this run).
+    """
+    try:
+        rows = json.loads(metrics_file(run_dir, "01_clean").read_text(encoding="utf-8")).get("rows")
+    except (OSError, ValueError):
+        return True
+    return rows is None or rows <= SIDE_BY_SIDE_MAX_ROWS
 
 
 @dataclass
@@ -231,7 +250,7 @@ class KernelPool:
 
 
 def run_schedule(kernels: KernelPool, execute: ExecuteFn, render: RenderFn, progress: Any,
-                 meter: LoadMeter | None = None) -> dict[str, float]:
+                 meter: LoadMeter | None = None, room: Callable[[], bool] = lambda: True) -> dict[str, float]:
     """Run every step of the pool's plan, in its kernels; return each step's execution seconds.
 
     `execute(name, kernel, on_cell)` runs one notebook and returns the executed file,
@@ -241,7 +260,8 @@ def run_schedule(kernels: KernelPool, execute: ExecuteFn, render: RenderFn, prog
     workers to stop and is raised again here. After a success the kernels, each asked to
     exit when its step ended, are waited for when the pool's ``with`` block ends (the runner
     publishes first). `meter` (default: a `LoadMeter`) decides whether other programs leave
-    room for a second step at once (`steps_at_once`).
+    room for a second step at once (`steps_at_once`); `room()` says whether the data are small
+    enough for it (`small_enough`).
     """
     plan, deps = kernels.plan, kernels.deps
     meter = meter or LoadMeter()
@@ -253,7 +273,8 @@ def run_schedule(kernels: KernelPool, execute: ExecuteFn, render: RenderFn, prog
     try:
         while len(rendered) < len(plan.names):
             ready = [n for n in waiting if all(d in executed for d in deps[n])]
-            at_once = steps_at_once(plan.side_by_side, available_cores(), meter.others()) if ready else 1
+            at_once = (steps_at_once(plan.side_by_side, available_cores(), meter.others())
+                       if ready and room() else 1)
             for name in ready[: max(0, at_once - len(running))]:
                 waiting.remove(name)
                 running[name] = time.perf_counter()
