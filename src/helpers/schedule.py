@@ -287,9 +287,10 @@ def run_schedule(kernels: KernelPool, execute: ExecuteFn, render: RenderFn, prog
                                           name=f"step-{name}", daemon=True)
                 workers.append(worker)
                 worker.start()
-            if all(name in in_cells for name in running):  # once the running kernels are up, the next
-                for name in waiting[: plan.side_by_side]:  # steps' kernels warm up (not before: that
-                    kernels.start(name)  # would slow the start of the running ones)
+            if all(name in in_cells for name in running):  # once the running kernels are up, the
+                for name in waiting[: plan.side_by_side]:  # kernels of steps that can start next warm up
+                    if all(d in executed or d in running for d in deps[name]):  # (not sooner: they
+                        kernels.start(name)  # would slow the steps running now)
             try:
                 outcome = outcomes.get(timeout=0.25)
             except queue.Empty:
