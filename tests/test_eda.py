@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from eda_fixture import LINES, UK, transactions, write
-from helpers import catalog, eda, eda_histograms
+from helpers import catalog, eda, eda_cohorts, eda_histograms
 from helpers.errors import UserError
 
 # ----------------------------------------------------------------------------- input checks
@@ -241,7 +241,7 @@ def test_customer_correlations_hand_computed(con, data):
 
 
 def test_cohort_retention_hand_computed(con, data):
-    retention = eda.cohort_retention(con, data["main"])
+    retention = eda_cohorts.cohort_retention(con, data["main"])
     # Jan cohort A, B, C (D has only a return): Feb A, B; Mar A. Mar cohort: E.
     # Feb has no new customer, so there is no Feb cohort; Mar is the last month.
     expected = pd.DataFrame(
@@ -258,7 +258,7 @@ def test_cohort_retention_hand_computed(con, data):
 
 
 def test_cohort_retention_stops_at_cohort_months(con, data):
-    retention = eda.cohort_retention(con, data["main"], cohort_months=2)
+    retention = eda_cohorts.cohort_retention(con, data["main"], cohort_months=2)
     assert retention["months_since_first"].tolist() == [0, 1, 0]
     with pytest.raises(ValueError, match="cohort_months"):
-        eda.cohort_retention(con, data["main"], cohort_months=0)
+        eda_cohorts.cohort_retention(con, data["main"], cohort_months=0)

@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from eda_fixture import LINES, UK, write  # noqa: E402
-from helpers import eda, eda_customer_plots, eda_histograms, eda_plots, eda_tables  # noqa: E402
+from helpers import eda, eda_cohorts, eda_customer_plots, eda_histograms, eda_plots, eda_tables  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -335,7 +335,7 @@ def test_revenue_vs_orders_without_buyers_says_so():
 
 
 def test_plot_cohort_retention_reports_month_one(con, data):
-    fig, takeaway = eda_customer_plots.plot_cohort_retention(eda.cohort_retention(con, data["main"]))
+    fig, takeaway = eda_customer_plots.plot_cohort_retention(eda_cohorts.cohort_retention(con, data["main"]))
     assert takeaway == (
         "On average 67% of new customers buy again in the month after their first purchase "
         "(1 cohort with a following month)."
@@ -346,9 +346,9 @@ def test_plot_cohort_retention_reports_month_one(con, data):
 
 
 def test_cohort_retention_of_empty_and_single_month_data(con, data):
-    assert eda.cohort_retention(con, data["empty"]).empty
-    assert "no purchases" in eda_customer_plots.plot_cohort_retention(eda.cohort_retention(con, data["empty"]))[1]
-    one = eda.cohort_retention(con, data["one"])
+    assert eda_cohorts.cohort_retention(con, data["empty"]).empty
+    assert "no purchases" in eda_customer_plots.plot_cohort_retention(eda_cohorts.cohort_retention(con, data["empty"]))[1]
+    one = eda_cohorts.cohort_retention(con, data["one"])
     assert one["retention"].tolist() == [1.0]
     assert "cannot be measured yet" in eda_customer_plots.plot_cohort_retention(one)[1]
 
@@ -373,7 +373,7 @@ def test_every_plot_works_for_one_customer_in_one_month(con, data):
         eda_plots.plot_orders_by_hour(eda.orders_by_hour(con, path)),
         eda_customer_plots.plot_revenue_vs_orders(customers),
         eda_customer_plots.plot_correlations(eda.customer_correlations(customers)),
-        eda_customer_plots.plot_cohort_retention(eda.cohort_retention(con, path)),
+        eda_customer_plots.plot_cohort_retention(eda_cohorts.cohort_retention(con, path)),
     ]
     for position, (fig, takeaway) in enumerate(results):
         # One customer: every feature is constant, so only the correlations have no chart.

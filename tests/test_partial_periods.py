@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from eda_fixture import write
-from helpers import eda, eda_customer_plots, eda_plots
+from helpers import eda, eda_cohorts, eda_customer_plots, eda_plots
 from helpers.engine import EngineSettings, connect
 from helpers.formatting import Formats
 
@@ -94,7 +94,7 @@ def test_monthly_summary_of_whole_months_has_none_partial(con, tmp_path):
 
 
 def test_cohort_cells_know_their_calendar_month(con, data):
-    retention = eda.cohort_retention(con, data["main"])
+    retention = eda_cohorts.cohort_retention(con, data["main"])
     # Jan cohort: months 0, 1, 2 = Jan (29/31), Feb (full), Mar (10/31); Mar cohort: Mar.
     assert retention["month"].dt.strftime("%Y-%m").tolist() == ["2011-01", "2011-02", "2011-03", "2011-03"]
     assert retention["partial"].tolist() == [True, False, True, True]
@@ -161,7 +161,7 @@ def test_one_month_or_a_frame_without_coverage_reads_as_before():
 
 
 def test_cohort_heatmap_hatches_the_partial_cells(con, data):
-    fig, takeaway = eda_customer_plots.plot_cohort_retention(eda.cohort_retention(con, data["main"]))
+    fig, takeaway = eda_customer_plots.plot_cohort_retention(eda_cohorts.cohort_retention(con, data["main"]))
     ax = fig.axes[0]
     hatched = [(p.get_x(), p.get_y()) for p in ax.patches if p.get_hatch() == eda_customer_plots.PARTIAL_HATCH]
     # (column, row): Jan cohort months 0 and 2, Mar cohort month 0.

@@ -44,6 +44,7 @@ them is the chance that a slow buyer stays silent.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -52,6 +53,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
+from helpers.clv_sql import INPUTS_SQL, PURCHASE_DAYS_SQL, PURCHASE_DAYS_TABLE
 from helpers.errors import UserError
 
 INPUT_COLUMNS: tuple[str, ...] = (
@@ -68,32 +70,9 @@ PERIOD_DAYS = 30  # CLV discounting period: 12 periods make a year
 MAX_WAIT_DAYS = 3650  # a median wait beyond ten years is reported as no next order date
 _LOG_BOUNDS = (math.log(1e-6), math.log(1e6))  # parameters searched within 1e-6 .. 1e6
 
-# Purchase days before the analysis date: non-return lines summed per customer and calendar
-# day; a day counts when that sum is positive. Shared with helpers.clv_validation.
-PURCHASE_DAYS_CTE = """
-days AS (
-    -- Exact decimal sums: a parallel float sum can differ in the last bits from run to run,
-    -- and the exports must be byte-identical for the same input.
-    SELECT customer_id, invoice_date::DATE AS day, sum(coalesce(amount, 0)::DECIMAL(38, 6)) AS spend
-    FROM read_parquet($path)
-    WHERE invoice_date < $analysis_date AND customer_id IS NOT NULL
-      AND NOT coalesce(is_return, false)
-    GROUP BY customer_id, day
-    HAVING sum(coalesce(amount, 0)::DECIMAL(38, 6)) > 0
-)"""
-# The first day's spend is taken out of monetary_value (arg_min: the spend of the first day).
-_INPUTS_SQL = "WITH " + PURCHASE_DAYS_CTE + """
-SELECT customer_id,
-       (count(*) - 1)::BIGINT AS frequency,
-       date_diff('day', min(day), max(day))::DOUBLE AS recency,
-       date_diff('day', min(day), $analysis_date::DATE)::DOUBLE AS "T",
-       CASE WHEN count(*) > 1 THEN (sum(spend) - arg_min(spend, day)) / (count(*) - 1)
-            ELSE 0 END::DOUBLE AS monetary_value,
-       min(day) AS first_purchase
-FROM days
-GROUP BY customer_id
-ORDER BY customer_id
-"""
+_PURCHASE_DAYS_CACHED: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, tuple[str, int, int, pd.Timestamp]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass(frozen=True)
@@ -180,11 +159,27 @@ def btyd_inputs(
     frequency 1, recency 4, T 10, monetary_value 60.
     """
     as_of = pd.Timestamp(analysis_date).normalize()
-    inputs = con.execute(
-        _INPUTS_SQL, {"path": str(transactions), "analysis_date": as_of.to_pydatetime()}
-    ).df()
+    purchase_days(con, transactions, as_of)
+    inputs = con.execute(INPUTS_SQL, {"analysis_date": as_of.to_pydatetime()}).df()
     inputs["first_purchase"] = pd.to_datetime(inputs["first_purchase"])
     return inputs.loc[:, list(INPUT_COLUMNS)].reset_index(drop=True)
+
+
+def purchase_days(con: duckdb.DuckDBPyConnection, transactions: str | Path, analysis_date: pd.Timestamp) -> None:
+    """Make sure `PURCHASE_DAYS_TABLE` holds the purchase days of `transactions` before `analysis_date`.
+
+    The table is kept per connection and reused for any date up to the one it was made for
+    (`PURCHASE_DAYS_CTE` filters it); another file, a rewritten one or a later date makes it again.
+    """
+    stat = Path(transactions).stat()
+    key = (str(Path(transactions).resolve()), stat.st_mtime_ns, stat.st_size)
+    cached = _PURCHASE_DAYS_CACHED.get(con)
+    as_of = pd.Timestamp(analysis_date).normalize()
+    if cached is not None and cached[:3] == key and as_of <= cached[3]:
+        return
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {PURCHASE_DAYS_TABLE} AS {PURCHASE_DAYS_SQL}",
+                {"path": str(transactions), "analysis_date": as_of.to_pydatetime()}).fetchall()
+    _PURCHASE_DAYS_CACHED[con] = (*key, as_of)
 
 
 def _arrays(inputs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -31,7 +31,6 @@ import pandas as pd
 from helpers.clv import (
     CHURN_BANDS,
     PREDICTION_COLUMNS,
-    PURCHASE_DAYS_CTE,
     BgNbd,
     GammaGamma,
     btyd_inputs,
@@ -43,7 +42,9 @@ from helpers.clv import (
     frequency_spend_correlation,
     p_alive,
     predict,
+    purchase_days,
 )
+from helpers.clv_sql import PURCHASE_DAYS_CTE
 from helpers.errors import UserError
 
 HOLDOUT_COLUMNS: tuple[str, ...] = ("customer_id", "day", "purchase_date", "spend")
@@ -103,8 +104,8 @@ def calibration_holdout(
     if calibration.empty:
         raise UserError(f"{transactions}: no purchase before {cut:%Y-%m-%d}, the start of a "
                         f"{holdout_days}-day holdout; fix: use a shorter holdout")
-    holdout = con.execute(_HOLDOUT_SQL, {"path": str(transactions), "cut": cut.to_pydatetime(),
-                                         "analysis_date": as_of.to_pydatetime()}).df()
+    purchase_days(con, transactions, as_of)
+    holdout = con.execute(_HOLDOUT_SQL, {"cut": cut.to_pydatetime(), "analysis_date": as_of.to_pydatetime()}).df()
     holdout["purchase_date"] = pd.to_datetime(holdout["purchase_date"])
     return calibration, holdout.loc[:, list(HOLDOUT_COLUMNS)].reset_index(drop=True)
 

@@ -25,11 +25,14 @@ Definitions used throughout (they follow the 01_clean output contract,
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
+
+from helpers.engine import memory_limit_bytes
 
 CUSTOMER_COLUMNS: tuple[str, ...] = (
     "customer_id",
@@ -208,10 +211,19 @@ TOP_PRODUCTS_SQL = f"""
     ORDER BY ranked.net_revenue DESC, ranked.product_id
 """
 
-WEEKDAY_SQL = f"""
+# The purchase orders are computed once per connection and file into a temporary table
+# (`purchase_orders`), which the weekday, hour and histogram queries read ({orders}): at
+# 100M lines, six GROUP BYs of 78M lines into 7.9M orders became one.
+ORDERS_TABLE = "eda_purchase_orders"
+ORDERS_TABLE_SQL = f"CREATE OR REPLACE TEMP TABLE {ORDERS_TABLE} AS SELECT ordered_at, order_value, items FROM ({ORDERS_SQL})"
+_ORDERS_CACHED: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, tuple[str, int, int]] = (
+    weakref.WeakKeyDictionary()
+)
+
+WEEKDAY_SQL = """
     WITH counts AS (
         SELECT isodow(ordered_at) AS iso_day, count(*) AS orders
-        FROM ({ORDERS_SQL}) WHERE ordered_at IS NOT NULL
+        FROM ({orders}) WHERE ordered_at IS NOT NULL
         GROUP BY iso_day
     )
     SELECT days.iso_day - 1 AS weekday, coalesce(counts.orders, 0) AS orders
@@ -219,10 +231,10 @@ WEEKDAY_SQL = f"""
     ORDER BY weekday
 """
 
-HOUR_SQL = f"""
+HOUR_SQL = """
     WITH counts AS (
         SELECT hour(ordered_at) AS hour, count(*) AS orders
-        FROM ({ORDERS_SQL}) WHERE ordered_at IS NOT NULL
+        FROM ({orders}) WHERE ordered_at IS NOT NULL
         GROUP BY hour
     )
     SELECT hours.hour, coalesce(counts.orders, 0) AS orders
@@ -230,9 +242,38 @@ HOUR_SQL = f"""
     ORDER BY hour
 """
 
-# The distinct counts come from DISTINCT pairs counted per customer, not from
-# count(DISTINCT ...) in the main aggregate: a plain GROUP BY spills to disk under the
-# memory cap, and it was faster at 100M lines (17 s against 21 s; bench/run.py).
+# Distinct products per customer, exact either way ({customer_products} in `CUSTOMER_SQL`):
+# one bit per product in a bitmap per customer (`PRODUCT_CODES_SQL` numbers the products),
+# when the bitmaps fit in `PRODUCT_BITMAP_SHARE` of the memory limit; otherwise DISTINCT
+# (customer, product) pairs counted per customer. At 100M lines (63.6M pairs, 4,000
+# products, 873K customers) the bitmaps took 13.5 s of CPU against 23 s for the pairs,
+# whose hash table spills to disk under the memory cap (bench/run.py).
+_PURCHASED_PRODUCTS = f"""SELECT customer_id, {_PRODUCT_KEY} AS product FROM {SOURCE}
+              WHERE NOT is_return AND {_PRODUCT_KEY} IS NOT NULL"""
+CUSTOMER_PRODUCT_PAIRS = f"""
+        SELECT customer_id, count(*) AS distinct_products
+        FROM (SELECT DISTINCT customer_id, product FROM ({_PURCHASED_PRODUCTS})) AS pairs
+        GROUP BY customer_id
+    """
+CUSTOMER_PRODUCT_BITMAPS = f"""
+        SELECT customer_id, bit_count(bitstring_agg(product_codes.code, 0, {{last_code}}))::BIGINT AS distinct_products
+        FROM ({_PURCHASED_PRODUCTS}) AS purchases
+        JOIN product_codes USING (product)
+        GROUP BY customer_id
+    """
+PRODUCT_CODES_SQL = f"""
+    CREATE OR REPLACE TEMP TABLE product_codes AS
+    SELECT product, (row_number() OVER (ORDER BY product) - 1)::INTEGER AS code
+    FROM (SELECT DISTINCT product FROM ({_PURCHASED_PRODUCTS}))
+"""
+# Sizes the bitmaps would take, estimated in one cheap pass (HyperLogLog, about 2% off):
+# enough to choose, as the counts are exact either way.
+BITMAP_SIZE_SQL = f"""
+    SELECT approx_count_distinct(product) AS products, approx_count_distinct(customer_id) AS customers
+    FROM ({_PURCHASED_PRODUCTS})
+"""
+PRODUCT_BITMAP_SHARE = 0.25
+CUSTOMER_PRODUCTS_TABLE = "eda_customer_products"  # distinct products per customer, while `customer_summary` runs
 CUSTOMER_SQL = f"""
     WITH per_customer AS (
         SELECT customer_id,
@@ -250,12 +291,7 @@ CUSTOMER_SQL = f"""
               WHERE NOT is_return AND invoice_id IS NOT NULL) AS pairs
         GROUP BY customer_id
     ),
-    customer_products AS (
-        SELECT customer_id, count(*) AS distinct_products
-        FROM (SELECT DISTINCT customer_id, {_PRODUCT_KEY} AS product FROM {SOURCE}
-              WHERE NOT is_return AND {_PRODUCT_KEY} IS NOT NULL) AS pairs
-        GROUP BY customer_id
-    ),
+    customer_products AS ({{customer_products}}),
     country_lines AS (
         SELECT customer_id, {_COUNTRY} AS country, count(*) AS n_lines
         FROM {SOURCE}
@@ -280,41 +316,6 @@ CUSTOMER_SQL = f"""
     LEFT JOIN main_country USING (customer_id)
     ORDER BY per_customer.customer_id
 """
-
-COHORT_SQL = f"""
-    WITH active AS (
-        SELECT DISTINCT customer_id, date_trunc('month', invoice_date) AS month
-        FROM {SOURCE}
-        WHERE NOT is_return AND invoice_date IS NOT NULL
-    ),
-    cohorts AS (
-        SELECT customer_id, min(month) AS cohort FROM active GROUP BY customer_id
-    ),
-    sizes AS (
-        SELECT cohort, count(*) AS cohort_size FROM cohorts GROUP BY cohort
-    ),
-    counts AS (
-        SELECT cohorts.cohort,
-               (year(active.month) - year(cohorts.cohort)) * 12
-                   + month(active.month) - month(cohorts.cohort) AS months_since_first,
-               count(*) AS active_customers
-        FROM active JOIN cohorts USING (customer_id)
-        GROUP BY ALL
-    ),
-    grid AS (
-        SELECT sizes.cohort, ages.months_since_first, sizes.cohort_size
-        FROM sizes
-        CROSS JOIN range(0, $cohort_months) AS ages(months_since_first)
-        CROSS JOIN (SELECT max(month) AS last_month FROM active) AS bounds
-        WHERE sizes.cohort + to_months(ages.months_since_first::INTEGER) <= bounds.last_month
-    )
-    SELECT grid.cohort, grid.months_since_first, grid.cohort_size,
-           coalesce(counts.active_customers, 0) AS active_customers,
-           coalesce(counts.active_customers, 0) / grid.cohort_size AS retention
-    FROM grid LEFT JOIN counts USING (cohort, months_since_first)
-    ORDER BY grid.cohort, grid.months_since_first
-"""
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -479,7 +480,7 @@ def orders_by_weekday(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.Da
     pandas.DataFrame
         Seven rows, Monday first: weekday (0 = Monday), day_name, orders (0 when none).
     """
-    frame = con.execute(WEEKDAY_SQL, source_params(path)).df()
+    frame = con.execute(WEEKDAY_SQL.replace("{orders}", purchase_orders(con, path))).df()
     frame.insert(1, "day_name", [WEEKDAY_NAMES[d] for d in frame["weekday"]])
     return frame
 
@@ -492,7 +493,28 @@ def orders_by_hour(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.DataF
     pandas.DataFrame
         24 rows: hour (0-23) and orders (0 when none).
     """
-    return con.execute(HOUR_SQL, source_params(path)).df()
+    return con.execute(HOUR_SQL.replace("{orders}", purchase_orders(con, path))).df()
+
+
+def _drop_purchase_orders(con: duckdb.DuckDBPyConnection) -> None:
+    """Free the table of `purchase_orders` (it is made again when asked for)."""
+    if _ORDERS_CACHED.pop(con, None) is not None:
+        con.execute(f"DROP TABLE IF EXISTS temp.main.{ORDERS_TABLE}").fetchall()
+
+
+def purchase_orders(con: duckdb.DuckDBPyConnection, path: str | Path) -> str:
+    """Return a query of the purchase orders of `path`: ordered_at, order_value, items.
+
+    One row per purchase order (`ORDERS_SQL`), computed once per connection and file into
+    the temporary table `ORDERS_TABLE` and read from there afterwards; a file rewritten
+    since (other size or modification time) is read again. The query takes no parameters.
+    """
+    stat = Path(path).stat()
+    key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+    if _ORDERS_CACHED.get(con) != key:
+        con.execute(ORDERS_TABLE_SQL, source_params(path)).fetchall()
+        _ORDERS_CACHED[con] = key
+    return f"SELECT * FROM {ORDERS_TABLE}"
 
 
 def customer_summary(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.DataFrame:
@@ -513,7 +535,24 @@ def customer_summary(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.Dat
         - avg_order_value: net_revenue / orders (NaN when orders = 0)
         - country: the customer's most frequent country (ties: alphabetical first)
     """
-    return con.execute(CUSTOMER_SQL, source_params(path)).df()
+    params = source_params(path)
+    _drop_purchase_orders(con)  # the heaviest query of 02_eda: give it the memory
+    products, customers = con.execute(BITMAP_SIZE_SQL, params).fetchall()[0]
+    counts = CUSTOMER_PRODUCT_PAIRS
+    if 0 < products and 1.1 * products * customers / 8 <= PRODUCT_BITMAP_SHARE * memory_limit_bytes(con):
+        con.execute(PRODUCT_CODES_SQL, params).fetchall()
+        (products,) = con.execute("SELECT count(*) FROM product_codes").fetchall()[0]
+        counts = CUSTOMER_PRODUCT_BITMAPS.format(last_code=int(products) - 1)
+    try:
+        # Counted on their own first: beside the other aggregates, the pairs' hash table ran
+        # out of memory at 100M lines in 02_eda's half share of 2 GB (953.6 MiB, one thread).
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {CUSTOMER_PRODUCTS_TABLE} AS {counts}", params).fetchall()
+        return con.execute(
+            CUSTOMER_SQL.replace("{customer_products}", f"SELECT * FROM {CUSTOMER_PRODUCTS_TABLE}"), params
+        ).df()
+    finally:
+        for table in ("product_codes", CUSTOMER_PRODUCTS_TABLE):
+            con.execute(f"DROP TABLE IF EXISTS temp.main.{table}").fetchall()
 
 
 def customer_correlations(customers: pd.DataFrame) -> pd.DataFrame:
@@ -546,37 +585,3 @@ def customer_correlations(customers: pd.DataFrame) -> pd.DataFrame:
     corr = numeric.loc[:, varies].astype("float64").corr(method="spearman", min_periods=2)
     corr.attrs["constant"] = [str(name) for name in numeric.columns[~varies.to_numpy()]]
     return corr
-
-
-def cohort_retention(
-    con: duckdb.DuckDBPyConnection, path: str | Path, cohort_months: int = 12
-) -> pd.DataFrame:
-    """Compute monthly cohort retention in SQL.
-
-    A customer's cohort is the month of their first purchase order; they are active in a
-    later month when they place a purchase order in it. Customers with only returns belong
-    to no cohort. Cells after the last month in the data are left out (not zero).
-
-    Parameters
-    ----------
-    cohort_months : int, default 12
-        Months since first purchase shown: 0 .. cohort_months - 1.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Long format, sorted: cohort (month start), months_since_first, cohort_size,
-        active_customers and retention (= active_customers / cohort_size; 1.0 at month 0),
-        then month (the calendar month of the cell, cohort + months_since_first) with its
-        days_in_month, days_covered and partial (`month_coverage`): a cell in a partial
-        month counts only the days the data cover.
-    """
-    check_positive("cohort_months", cohort_months)
-    query = {**source_params(path), "cohort_months": int(cohort_months)}
-    retention = con.execute(COHORT_SQL, query).df()
-    cohorts = pd.to_datetime(retention["cohort"]).dt.to_period("M")
-    offsets = retention["months_since_first"].astype("int64")
-    months = pd.Series([(c + int(k)).to_timestamp() for c, k in zip(cohorts, offsets, strict=True)],
-                       index=retention.index, dtype="datetime64[ns]")
-    first, last = date_bounds(con, path)
-    return pd.concat([retention.assign(month=months), month_coverage(months, first, last)], axis=1)

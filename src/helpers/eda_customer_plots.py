@@ -184,14 +184,14 @@ def _hatch_partial_cells(ax, retention: pd.DataFrame, rows: list, columns: list)
 def plot_cohort_retention(retention: pd.DataFrame) -> tuple[Figure | None, str]:
     """Draw cohort retention as a heatmap: cohorts down, months since first purchase across.
 
-    Cells in a partial month (``partial`` of `helpers.eda.cohort_retention`: the data miss
+    Cells in a partial month (``partial`` of `helpers.eda_cohorts.cohort_retention`: the data miss
     some of its days, e.g. the last diagonal when the export ends on 9 December) are
     hatched, with a legend entry saying how many days the data cover.
 
     Parameters
     ----------
     retention : pandas.DataFrame
-        Output of `helpers.eda.cohort_retention`.
+        Output of `helpers.eda_cohorts.cohort_retention`.
 
     Returns
     -------
@@ -244,7 +244,7 @@ def cohort_takeaway(retention: pd.DataFrame) -> str:
     Parameters
     ----------
     retention : pandas.DataFrame
-        Output of `helpers.eda.cohort_retention` (not empty).
+        Output of `helpers.eda_cohorts.cohort_retention` (not empty).
 
     Returns
     -------

@@ -16,14 +16,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from helpers.eda import ORDERS_SQL, check_positive, source_params
+from helpers.eda import check_positive, purchase_orders
 
 # A value range spanning at least this factor is drawn on a log axis when `log` is None.
 LOG_SPAN = 100.0
 
-ORDER_VALUES_SQL = f"SELECT order_value AS v FROM ({ORDERS_SQL})"
-ORDER_ITEMS_SQL = f"SELECT items AS v FROM ({ORDERS_SQL})"
-ORDER_COUNT_SQL = f"SELECT count(*) FROM ({ORDERS_SQL})"
+# Over the purchase orders of `helpers.eda.purchase_orders` ({orders}), computed once per connection.
+ORDER_VALUES_SQL = "SELECT order_value AS v FROM ({orders})"
+ORDER_ITEMS_SQL = "SELECT items AS v FROM ({orders})"
+ORDER_COUNT_SQL = "SELECT count(*) FROM ({orders})"
 # Templates over the column `v` of one of the value queries above ({values}).
 _STATS_SQL = """
     WITH vals AS ({values})
@@ -149,7 +150,7 @@ def order_value_histogram(
     pandas.DataFrame
         The layout of the module docstring; empty without orders.
     """
-    return _sql_histogram(con, ORDER_VALUES_SQL, source_params(path), bins, log)
+    return _sql_histogram(con, ORDER_VALUES_SQL.replace("{orders}", purchase_orders(con, path)), {}, bins, log)
 
 
 def items_per_order_histogram(
@@ -171,10 +172,10 @@ def items_per_order_histogram(
     pandas.DataFrame
         Same layout as `order_value_histogram`; empty when no order has a quantity.
     """
-    params = source_params(path)
-    hist = _sql_histogram(con, ORDER_ITEMS_SQL, params, bins, log)
+    orders_sql = purchase_orders(con, path)
+    hist = _sql_histogram(con, ORDER_ITEMS_SQL.replace("{orders}", orders_sql), {}, bins, log)
     if hist.empty:
-        (orders,) = con.execute(ORDER_COUNT_SQL, params).fetchall()[0]
+        (orders,) = con.execute(ORDER_COUNT_SQL.replace("{orders}", orders_sql)).fetchall()[0]
         if orders:
             hist.attrs.update(missing="quantity", purchase_orders=int(orders))
     return hist

@@ -142,3 +142,17 @@ def work_dir(con: duckdb.DuckDBPyConnection, temp_dir: str | None = None) -> Pat
         con.execute(f"DETACH DATABASE IF EXISTS {STAGING_DB}").fetchall()
         con.execute(f"ATTACH {quote_literal(str(folder / 'staging.duckdb'))} AS {STAGING_DB}").fetchall()
     return folder
+
+
+def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> float:
+    """Return the connection's memory limit in bytes (DuckDB shows it as ``'1.8 GiB'``).
+
+    Examples
+    --------
+    >>> round(memory_limit_bytes(connect(EngineSettings(memory_limit="1GB"))) / 1e9, 3)
+    1.0
+    """
+    (shown,) = con.execute("SELECT current_setting('memory_limit')").fetchall()[0]
+    number, unit = str(shown).split()
+    powers = {"bytes": 0, "KiB": 1, "MiB": 2, "GiB": 3, "TiB": 4, "KB": 1, "MB": 2, "GB": 3, "TB": 4}
+    return float(number) * (1024 if unit.endswith("iB") else 1000) ** powers[unit]

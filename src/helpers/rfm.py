@@ -53,6 +53,7 @@ from helpers.errors import UserError
 from helpers.rfm_segment_map import MAX_SCORE, segment_info
 from helpers.rfm_segment_map import load_segment_map as load_segment_map
 from helpers.rfm_segment_map import resolve_segment_map_path as resolve_segment_map_path
+from helpers.rfm_sql import LAST_LINE_SQL, METRICS_SQL, TOTALS_SQL
 
 METRICS: tuple[str, ...] = ("recency", "frequency", "monetary")
 SCORE_COLUMNS: dict[str, str] = {
@@ -75,96 +76,6 @@ N_CUTS = MAX_SCORE - 1
 # Metrics (DuckDB over the transaction Parquet)
 # --------------------------------------------------------------------------------------
 
-_LAST_LINE_SQL = "SELECT max(invoice_date) FROM read_parquet($path)"
-
-_TOTALS_SQL = (
-    "SELECT count(DISTINCT customer_id), coalesce(sum(amount), 0), count(*) "
-    "FROM read_parquet($path) WHERE invoice_date < $analysis_date"
-)
-
-# Lines -> invoices -> cancellation matching -> customers. Every window is partitioned by
-# (customer, invoice total in cents), so the work stays local however many lines there are.
-_METRICS_SQL = """
-WITH lines AS (
-    SELECT customer_id,
-           -- without an invoice id, a customer's lines at one timestamp form one order
-           coalesce(invoice_id, '~' || strftime(invoice_date, '%Y-%m-%d %H:%M:%S')) AS invoice_id,
-           invoice_date,
-           coalesce(amount, 0) AS amount,
-           coalesce(is_return, false) AS is_return
-    FROM read_parquet($path)
-    WHERE invoice_date < $analysis_date
-),
-invoices AS (
-    SELECT customer_id, invoice_id,
-           min(invoice_date) AS invoice_date,
-           sum(amount) AS total,
-           bool_and(is_return) AS is_cancellation
-    FROM lines
-    GROUP BY customer_id, invoice_id
-),
-events AS (
-    SELECT *,
-           round(abs(total) * 100)::BIGINT AS cents,
-           CASE WHEN NOT is_cancellation AND total > 0 THEN 1
-                WHEN is_cancellation AND total < 0 THEN -1
-                ELSE 0 END AS step
-    FROM invoices
-),
-running AS (
-    SELECT *, sum(step) OVER w AS balance
-    FROM events
-    WINDOW w AS (PARTITION BY customer_id, cents
-                 ORDER BY invoice_date, step DESC, invoice_id ROWS UNBOUNDED PRECEDING)
-),
-open_orders AS (
-    -- cancellations with no open order before them (their order predates the data) are
-    -- skipped by lifting the floor, so depth = orders still open after this event
-    SELECT *, balance - least(0, min(balance) OVER w) AS depth
-    FROM running
-    WINDOW w AS (PARTITION BY customer_id, cents
-                 ORDER BY invoice_date, step DESC, invoice_id ROWS UNBOUNDED PRECEDING)
-),
-matched AS (
-    -- an order is cancelled when the open count later drops below its own level (LIFO)
-    SELECT *,
-           step = 1 AND coalesce(min(depth) OVER w < depth, false) AS is_cancelled
-    FROM open_orders
-    WINDOW w AS (PARTITION BY customer_id, cents
-                 ORDER BY invoice_date, step DESC, invoice_id
-                 ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
-),
-customers AS (
-    SELECT customer_id,
-           count(*) FILTER (WHERE NOT is_cancellation AND NOT is_cancelled) AS frequency,
-           -- cents, half away from zero, after writing the sum with 6 decimals: float noise
-           -- (2.675 is stored as 2.67499999999999982) must not decide the direction
-           round(sum(total)::DECIMAL(38, 6), 2) AS monetary,
-           min(invoice_date) FILTER (WHERE NOT is_cancellation AND NOT is_cancelled) AS first_order_date,
-           max(invoice_date) FILTER (WHERE NOT is_cancellation AND NOT is_cancelled) AS last_order_date,
-           count(*) FILTER (WHERE NOT is_cancellation) AS purchase_invoices,
-           count(*) FILTER (WHERE is_cancelled) AS cancelled_orders
-    FROM matched
-    GROUP BY customer_id
-)
-SELECT customer_id,
-       date_diff('day', last_order_date::DATE, $analysis_date::DATE)::DOUBLE AS recency_days,
-       frequency::BIGINT AS frequency,
-       monetary::DOUBLE AS monetary,
-       date_diff('day', first_order_date::DATE, $analysis_date::DATE)::DOUBLE AS tenure_days,
-       CASE WHEN frequency > 0 THEN round((monetary / frequency)::DECIMAL(38, 6), 2) END::DOUBLE AS avg_order_value,
-       CASE WHEN frequency > 1
-            THEN date_diff('day', first_order_date::DATE, last_order_date::DATE) / (frequency - 1)
-       END::DOUBLE AS avg_days_between_orders,
-       first_order_date,
-       last_order_date,
-       purchase_invoices::BIGINT AS purchase_invoices,
-       cancelled_orders::BIGINT AS cancelled_orders
-FROM customers
-ORDER BY customer_id
-"""
-
-
 def day_after_last_line(con: duckdb.DuckDBPyConnection, transactions: str | Path) -> pd.Timestamp:
     """Return midnight of the day after the last line: the ``auto`` analysis date of a file.
 
@@ -176,7 +87,7 @@ def day_after_last_line(con: duckdb.DuckDBPyConnection, transactions: str | Path
     UserError
         The file has no dated line.
     """
-    (last,) = con.execute(_LAST_LINE_SQL, {"path": str(transactions)}).fetchone()
+    (last,) = con.execute(LAST_LINE_SQL, {"path": str(transactions)}).fetchone()
     if last is None:
         raise UserError(
             f"{transactions}: no transactions with an invoice_date; fix: check the output of 01_clean"
@@ -231,7 +142,7 @@ def customer_metrics(
     """
     as_of = pd.Timestamp(analysis_date).normalize()
     customers = con.execute(
-        _METRICS_SQL, {"path": str(transactions), "analysis_date": as_of.to_pydatetime()}
+        METRICS_SQL, {"path": str(transactions), "analysis_date": as_of.to_pydatetime()}
     ).df()
     return customers.loc[:, list(METRIC_COLUMNS)].reset_index(drop=True)
 
@@ -257,7 +168,7 @@ def transaction_totals(
     """
     as_of = pd.Timestamp(analysis_date).normalize()
     customers, revenue, lines = con.execute(
-        _TOTALS_SQL, {"path": str(transactions), "analysis_date": as_of.to_pydatetime()}
+        TOTALS_SQL, {"path": str(transactions), "analysis_date": as_of.to_pydatetime()}
     ).fetchone()
     return {"customers": int(customers), "net_revenue": float(revenue), "lines": int(lines)}
 
