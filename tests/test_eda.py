@@ -262,3 +262,26 @@ def test_cohort_retention_stops_at_cohort_months(con, data):
     assert retention["months_since_first"].tolist() == [0, 1, 0]
     with pytest.raises(ValueError, match="cohort_months"):
         eda_cohorts.cohort_retention(con, data["main"], cohort_months=0)
+
+
+# ----------------------------------------------------------------------------- speed paths (issue 16)
+
+
+def test_distinct_products_are_the_same_from_bitmaps_and_from_pairs(con, data, monkeypatch):
+    """customer_summary counts with per-customer bitmaps when they fit its memory share, else DISTINCT pairs."""
+    bitmaps = eda.customer_summary(con, data["main"])
+    monkeypatch.setattr(eda, "PRODUCT_BITMAP_SHARE", 0.0)  # nothing fits: the pairs
+    pairs = eda.customer_summary(con, data["main"])
+    pd.testing.assert_frame_equal(bitmaps, pairs, check_exact=True)
+    assert bitmaps["distinct_products"].sum() > 0
+    leftovers = con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchone()[0]
+    assert leftovers == 0  # the product codes and counts are dropped after use
+
+
+def test_purchase_orders_are_read_again_when_the_file_changes(con, tmp_path):
+    path = tmp_path / "t.parquet"
+    transactions(LINES).to_parquet(path, index=False)
+    before = eda.orders_by_weekday(con, path)["orders"].sum()
+    transactions(LINES[:3]).to_parquet(path, index=False)  # rewritten: other size
+    after = eda.orders_by_weekday(con, path)["orders"].sum()
+    assert before == 7 and 0 < after < before
