@@ -151,17 +151,17 @@ class Progress:
         self.stream.flush()
         self._status = True
 
-    def finish(self, line: str) -> None:
-        self._print(line)
 
-
-def summary_line(manifest: Mapping[str, Any], index: Path) -> str:
+def summary_line(manifest: Mapping[str, Any], index: Path, seconds: float | None = None) -> str:
     """The run's last line: time, customers, personas, segments and the page to open.
+
+    `seconds`: the whole run's time, input checks included (default: the manifest's
+    ``total_seconds``, from the first step on).
 
     >>> m = {"total_seconds": 14.62, "metrics": {"05_personas": {"customers": 4362, "personas": 4},
     ...      "03_rfm": {"segments": [{}, {}]}}}
-    >>> summary_line(m, Path("reports/latest/index.html"))
-    'report ready in 14.6 s: 4,362 customers, 4 personas, 2 RFM segments; open reports/latest/index.html'
+    >>> summary_line(m, Path("reports/latest/index.html"), 17.04)
+    'report ready in 17.0 s: 4,362 customers, 4 personas, 2 RFM segments; open reports/latest/index.html'
     """
     metrics = manifest.get("metrics", {})
     last = metrics.get("05_personas", {})
@@ -175,4 +175,5 @@ def summary_line(manifest: Mapping[str, Any], index: Path) -> str:
     if segments:
         facts.append(f"{len(segments)} RFM segments")
     about = f": {', '.join(facts)}" if facts else ""
-    return f"report ready in {manifest.get('total_seconds', 0):.1f} s{about}; open {index}"
+    seconds = manifest.get("total_seconds", 0) if seconds is None else seconds
+    return f"report ready in {seconds:.1f} s{about}; open {index}"

@@ -523,14 +523,21 @@ def run_report(
         A notebook raised; the run folder is kept as ``<run id>.failed``.
     """
     interrupts = interrupts or Interrupts()
+    started = time.perf_counter()
     params = load_params(params_file)
     with kernels_ahead(params, notebooks, notebook_dir) as pool:  # kernels start up while the inputs are checked
-        return _checked_run(params, notebooks, notebook_dir, interrupts, progress_mode, pool)
+        final, line = _checked_run(params, notebooks, notebook_dir, interrupts, progress_mode, pool, started)
+    _log(line)
+    return final
 
 
 def _checked_run(params: Mapping[str, Any], notebooks: Sequence[str], notebook_dir: Path, interrupts: Interrupts,
-                 progress_mode: str, pool: KernelPool) -> Path:
-    """`run_report` once the params are loaded: check the inputs, run the steps, publish."""
+                 progress_mode: str, pool: KernelPool, t0: float) -> tuple[Path, str]:
+    """`run_report` once the params are loaded: check the inputs, run the steps, publish.
+
+    Returns the run folder and the summary line (`helpers.progress.summary_line`), printed once
+    the kernels have exited.
+    """
     check_inputs(params, notebooks)  # every input opened and checked before any step runs or anything is written
     reports_dir = Path(params["paths"]["reports_dir"])
     _check_reports_dir(reports_dir)
@@ -557,8 +564,7 @@ def _checked_run(params: Mapping[str, Any], notebooks: Sequence[str], notebook_d
         with interrupts.deferred():
             final = _publish(run_id, partial, staged_dirs, params, manifest, started)
         _update_history(reports_dir)
-    progress.finish(summary_line(manifest, reports_dir / "latest" / "index.html"))
-    return final
+    return final, summary_line(manifest, reports_dir / "latest" / "index.html", time.perf_counter() - t0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
