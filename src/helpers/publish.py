@@ -267,3 +267,23 @@ class Interrupts:
     def exit_status(self) -> int:
         """128 + the signal received (130 when none was recorded: a KeyboardInterrupt)."""
         return 128 + (self.received or signal.SIGINT)
+
+
+def rewrite_paths(folder: Path, replacements: Mapping[str, str]) -> None:
+    """Replace staged paths with final ones in the executed notebooks and HTML of `folder`.
+
+    Notebooks print where they wrote (e.g. ``reports/<id>.partial/data/processed/rfm.parquet``);
+    after a successful run the files are elsewhere, and the reports should say so. Longer
+    paths are replaced first, so a folder inside another is rewritten as a whole.
+    """
+    import html
+
+    pairs = sorted(replacements.items(), key=lambda kv: len(kv[0]), reverse=True)
+    for page in [*folder.glob("*.ipynb"), *folder.glob("*.html")]:
+        text = original = page.read_text(encoding="utf-8")
+        for old, new in pairs:
+            text = text.replace(old, new)
+            if html.escape(old) != old:
+                text = text.replace(html.escape(old), html.escape(new))
+        if text != original:
+            page.write_text(text, encoding="utf-8")

@@ -40,7 +40,7 @@ from helpers.kernels import WarmKernel, register_engine
 from helpers.metrics import PEAK_MEMORY_KEY, metrics_file
 from helpers.preflight import check_inputs
 from helpers.progress import LIVE_MODES, Progress, previous_timings, summary_line
-from helpers.publish import Interrupts, OutputLock, Promotion, file_sha256, recover
+from helpers.publish import Interrupts, OutputLock, Promotion, file_sha256, recover, rewrite_paths
 from helpers.run_history import write_history
 from helpers.schedule import KernelPool, kernel_plan, kernels_ahead, run_schedule, small_enough
 from helpers.steps import NOTEBOOKS, notebook_file, step_title
@@ -227,26 +227,6 @@ def _write_params(
         + yaml.safe_dump(tree, sort_keys=False, allow_unicode=True),
         encoding="utf-8",
     )
-
-
-def rewrite_paths(folder: Path, replacements: Mapping[str, str]) -> None:
-    """Replace staged paths with final ones in the executed notebooks and HTML of `folder`.
-
-    Notebooks print where they wrote (e.g. ``reports/<id>.partial/data/processed/rfm.parquet``);
-    after a successful run the files are elsewhere, and the reports should say so. Longer
-    paths are replaced first, so a folder inside another is rewritten as a whole.
-    """
-    import html
-
-    pairs = sorted(replacements.items(), key=lambda kv: len(kv[0]), reverse=True)
-    for page in [*folder.glob("*.ipynb"), *folder.glob("*.html")]:
-        text = original = page.read_text(encoding="utf-8")
-        for old, new in pairs:
-            text = text.replace(old, new)
-            if html.escape(old) != old:
-                text = text.replace(html.escape(old), html.escape(new))
-        if text != original:
-            page.write_text(text, encoding="utf-8")
 
 
 def _log(message: str) -> None:

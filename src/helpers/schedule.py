@@ -278,15 +278,7 @@ def run_schedule(kernels: KernelPool, execute: ExecuteFn, render: RenderFn, prog
             for name in ready[: max(0, at_once - len(running))]:
                 waiting.remove(name)
                 running[name] = time.perf_counter()
-                kernel = kernels.start(name)
-                kernels.used.add(name)
-                if at_once == 1:
-                    kernels.alone.add(name)
-                progress.start(name)
-                worker = threading.Thread(target=_work, args=(name, kernel, execute, render, progress, outcomes, in_cells),
-                                          name=f"step-{name}", daemon=True)
-                workers.append(worker)
-                worker.start()
+                workers.append(_start_step(name, kernels, at_once == 1, (execute, render), progress, outcomes, in_cells))
             if all(name in in_cells for name in running):  # once the running kernels are up, the
                 for name in waiting[: plan.side_by_side]:  # kernels of steps that can start next warm up
                     if all(d in executed or d in running for d in deps[name]):  # (not sooner: they
@@ -314,6 +306,20 @@ def run_schedule(kernels: KernelPool, execute: ExecuteFn, render: RenderFn, prog
     for worker in workers:  # each has reported its last outcome
         worker.join(timeout=30)
     return executed
+
+
+def _start_step(name: str, kernels: KernelPool, alone: bool, work: tuple[ExecuteFn, RenderFn], progress: Any,
+                outcomes: queue.Queue[StepOutcome], in_cells: set[str]) -> threading.Thread:
+    """Start step `name` in its kernel on a worker thread (`_work`); `alone`: with the run's whole share."""
+    kernel = kernels.start(name)
+    kernels.used.add(name)
+    if alone:
+        kernels.alone.add(name)
+    progress.start(name)
+    worker = threading.Thread(target=_work, args=(name, kernel, *work, progress, outcomes, in_cells),
+                              name=f"step-{name}", daemon=True)
+    worker.start()
+    return worker
 
 
 def _work(name: str, kernel: WarmKernel, execute: ExecuteFn, render: RenderFn, progress: Any,
