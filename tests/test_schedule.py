@@ -258,3 +258,24 @@ def test_big_data_runs_one_step_at_a_time(tmp_path, kernels, monkeypatch):
     assert all(end <= next_start for (_, end), (next_start, _) in zip(starts, starts[1:], strict=False))
     (tmp_path / "metrics" / "01_clean.json").write_text(json.dumps({"rows": 1000}))
     assert small_enough(tmp_path)
+
+
+def test_a_step_started_alone_under_load_gets_no_company_when_the_load_ends(tmp_path, kernels, monkeypatch):
+    """The first of 02/03 started under load holds all the memory: the other waits for it."""
+    monkeypatch.setattr("helpers.schedule.available_cores", lambda: 2)
+
+    class LoadThatEnds(QuietMachine):
+        def __init__(self):
+            super().__init__(2.0)
+            self.calls = 0
+
+        def others(self):
+            self.calls += 1
+            return 2.0 if self.calls <= 2 else 0.0
+
+    spans, execute = recorder(seconds=0.3)
+    p = plan(tmp_path)
+    with KernelPool(p, FakeKernel) as pool:
+        run_schedule(pool, execute, lambda n, e: None, Progress(p.names, {}, mode="plain"), LoadThatEnds())
+    first, second = sorted([spans["02_eda"], spans["03_rfm"]])
+    assert first[1] <= second[0]

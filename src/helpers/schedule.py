@@ -273,8 +273,9 @@ def run_schedule(kernels: KernelPool, execute: ExecuteFn, render: RenderFn, prog
     try:
         while len(rendered) < len(plan.names):
             ready = [n for n in waiting if all(d in executed for d in deps[n])]
+            alone = any(name in kernels.alone for name in running)  # it holds the whole budget
             at_once = (steps_at_once(plan.side_by_side, available_cores(), meter.others())
-                       if ready and room() else 1)
+                       if ready and room() and not alone else 1)
             for name in ready[: max(0, at_once - len(running))]:
                 waiting.remove(name)
                 running[name] = time.perf_counter()
