@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,15 @@ def data(tmp_path_factory) -> dict:
     from eda_fixture import fixture_files
 
     return fixture_files(tmp_path_factory.mktemp("eda"))
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close every matplotlib figure a test left open (only when pyplot is in use)."""
+    yield
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close("all")
 
 
 @pytest.fixture()

@@ -9,7 +9,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
@@ -18,12 +17,6 @@ from matplotlib.figure import Figure  # noqa: E402
 from helpers import clv_report  # noqa: E402
 from helpers.clv import BgNbd, GammaGamma, churn_band  # noqa: E402
 from helpers.clv_validation import unfitted_predictions  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def test_parameter_table_names_the_time_unit_and_means() -> None:

@@ -14,18 +14,11 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import pytest
 
 from helpers import cluster_plots, colours, personas_report
 from helpers.formatting import Formats
 
 matplotlib.use("Agg")
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def _hue(red: float, green: float, blue: float) -> str:

@@ -10,7 +10,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
@@ -18,13 +17,6 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from eda_fixture import LINES, UK, write  # noqa: E402
 from helpers import eda, eda_cohorts, eda_customer_plots, eda_histograms, eda_plots, eda_tables  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
 
 # ----------------------------------------------------------------------------- monthly
 

@@ -9,7 +9,6 @@ groups with "," and puts "£" first; de_DE groups with "." and writes "1.234,50 
 from __future__ import annotations
 
 import matplotlib
-import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
@@ -27,7 +26,6 @@ from helpers import (
     rfm_plots,
     rfm_report,
 )
-from helpers.engine import EngineSettings, connect
 from helpers.formatting import Formats
 from helpers.page_formats import localise_table
 
@@ -36,19 +34,6 @@ matplotlib.use("Agg")
 GBP = Formats("GBP", "en_GB")
 EUR_DE = Formats("EUR", "de_DE")
 NBSP = "\xa0"
-
-
-@pytest.fixture(scope="module")
-def con():
-    connection = connect(EngineSettings())
-    yield connection
-    connection.close()
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 # ----------------------------------------------------------------------------- 01_clean

@@ -8,29 +8,13 @@ runs from Monday 3 January 2011 to 10 March 2011: January has 29 of its 31 days
 from __future__ import annotations
 
 import matplotlib
-import matplotlib.pyplot as plt
 import pandas as pd
-import pytest
 
 from eda_fixture import write
 from helpers import eda, eda_cohorts, eda_customer_plots, eda_plots
-from helpers.engine import EngineSettings, connect
 from helpers.formatting import Formats
 
 matplotlib.use("Agg")
-
-
-@pytest.fixture(scope="module")
-def con():
-    connection = connect(EngineSettings())
-    yield connection
-    connection.close()
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def _months(*starts: str) -> pd.Series:

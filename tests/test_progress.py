@@ -22,6 +22,13 @@ def latest_run(folder: Path, level: str = "transactions") -> Path:
     return folder
 
 
+def running(previous: dict, started: dict, cells: dict) -> Progress:
+    """A Progress whose steps started at `started` and are in `cells` (number, count, section, since)."""
+    progress = Progress(list(started), previous, io.StringIO(), mode="plain")
+    progress._started, progress._cells = dict(started), dict(cells)
+    return progress
+
+
 def test_previous_timings_are_the_last_runs_cell_seconds(tmp_path):
     latest = latest_run(tmp_path / "latest")
     assert previous_timings(latest, ["01_clean", "02_eda"], "transactions") == {"01_clean": [0.5, 2.0, 1.5]}
@@ -30,18 +37,15 @@ def test_previous_timings_are_the_last_runs_cell_seconds(tmp_path):
 
 
 def test_the_status_line_gives_cell_section_elapsed_and_time_left():
-    progress = Progress(["01_clean", "02_eda"], {"01_clean": [0.5, 2.0, 1.5]}, io.StringIO(), mode="plain")
-    progress._started = {"01_clean": 100.0, "02_eda": 101.0}
-    progress._cells = {"01_clean": (2, 3, "Rules", 101.0), "02_eda": (4, 20, "", 103.0)}
+    progress = running({"01_clean": [0.5, 2.0, 1.5]}, started={"01_clean": 100.0, "02_eda": 101.0},
+                       cells={"01_clean": (2, 3, "Rules", 101.0), "02_eda": (4, 20, "", 103.0)})
     # 01: cells 2 and 3 took 3.5 s last time; cell 2 has run 1.5 s -> 2 s left. 02: no previous run.
     assert progress.status_line(now=102.5) == (
         "  01_clean cell 2/3 Rules, 2 s, about 2 s left | 02_eda cell 4/20, 2 s")
 
 
 def test_a_notebook_with_other_cells_than_last_time_gets_no_estimate():
-    progress = Progress(["01_clean"], {"01_clean": [0.5, 2.0]}, io.StringIO(), mode="plain")
-    progress._started = {"01_clean": 0.0}
-    progress._cells = {"01_clean": (1, 3, "", 0.0)}
+    progress = running({"01_clean": [0.5, 2.0]}, started={"01_clean": 0.0}, cells={"01_clean": (1, 3, "", 0.0)})
     assert "left" not in progress.status_line(now=1.0)
 
 

@@ -16,6 +16,7 @@ threads than the machine has cores.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import json
 import os
@@ -178,8 +179,9 @@ class WarmKernel:
 ENGINE_NAME = "ecomseg-cells"  # papermill engine that reports each code cell as it starts
 
 
+@functools.cache
 def register_engine() -> str:
-    """Register the papermill engine that calls ``on_cell(number, count, stage)``; return its name.
+    """Register (once) the papermill engine that calls ``on_cell(number, count, stage)``; return its name.
 
     It is papermill's own nbclient engine; only the notebook manager's ``cell_start`` is wrapped,
     so a notebook runs and is saved exactly as with the default engine.

@@ -42,7 +42,7 @@ from helpers.preflight import check_inputs
 from helpers.progress import LIVE_MODES, Progress, previous_timings, summary_line
 from helpers.publish import Interrupts, OutputLock, Promotion, file_sha256, recover, rewrite_paths
 from helpers.run_history import write_history
-from helpers.schedule import KernelPool, kernel_plan, kernels_ahead, run_schedule, small_enough
+from helpers.schedule import KernelPool, kernels_ahead, run_schedule, small_enough
 from helpers.steps import NOTEBOOKS, notebook_file, step_title
 from helpers.summary import write_index
 
@@ -143,21 +143,19 @@ def _stderr_to(path: Path):
 
 
 def execute_step(
-    name: str, run_dir: Path, params_file: str, kernel: str, notebook_dir: Path = NOTEBOOK_DIR,
-    level: str = "transactions", warm: WarmKernel | None = None, on_cell: Callable[[int, int, str], None] | None = None,
+    name: str, run_dir: Path, params_file: str, kernel: str, notebook_dir: Path, level: str,
+    warm: WarmKernel, on_cell: Callable[[int, int, str], None] | None = None,
 ) -> Path:
     """Execute step `name` (its notebook for input `level`) with papermill into `run_dir`; raise StepFailed on error.
 
-    `warm` is a kernel started for it ahead (`helpers.kernels`); without one papermill starts a
-    kernel in `notebook_dir`. `on_cell(number, count, section)` hears of each code cell as it starts.
+    The notebook runs in `warm`, a kernel started for it ahead (`helpers.kernels`; its working
+    folder is set there, so papermill changes no folder beside other steps).
+    `on_cell(number, count, section)` hears of each code cell as it starts.
     """
     import papermill
-    from jupyter_client.kernelspec import NoSuchKernel
 
     source = notebook_dir / notebook_file(name, level)
     target = run_dir / f"{name}.ipynb"
-    (run_dir / "logs").mkdir(exist_ok=True)
-    where = {"km": warm.manager} if warm is not None else {"cwd": str(notebook_dir)}  # no chdir beside other steps
     try:
         papermill.execute_notebook(
             str(source),
@@ -168,12 +166,8 @@ def execute_step(
             log_output=False,
             engine_name=register_engine(),
             on_cell=on_cell,
-            **where,
+            km=warm.manager,
         )
-    except NoSuchKernel:
-        raise StepFailed(
-            f"{name}.ipynb: Jupyter kernel '{kernel}' not found; fix: run `make setup` (or set run.kernel)"
-        ) from None
     except Exception as exc:  # papermill raises PapermillExecutionError for cell errors
         raise StepFailed(f"{name}.ipynb failed{_cell_error(exc)} (executed notebook kept in {target})") from None
     return target
@@ -281,16 +275,16 @@ def _prepare_run(params: Mapping[str, Any], reports_dir: Path, notebooks: Sequen
 
 def _run_steps(
     params: Mapping[str, Any], partial: Path, notebooks: Sequence[str], notebook_dir: Path, manifest: dict[str, Any],
-    progress: Progress | None = None, pool: KernelPool | None = None,
+    progress: Progress, pool: KernelPool,
 ) -> None:
     """Execute and render each notebook into `partial` (`helpers.schedule`), recording timings in `manifest`.
 
-    `pool` holds kernels already started (`helpers.schedule.kernels_ahead`); without it one is made here.
+    `pool` holds the kernels, some already started (`helpers.schedule.kernels_ahead`); their
+    logs are moved from its temporary folder into the run's ``logs/``.
     """
     if not notebooks:
         return
     level = params["input"].get("level", "transactions")
-    progress = progress or Progress(notebooks, {})
     log_dir = partial / "logs"
     log_dir.mkdir(exist_ok=True)
     renders: dict[str, float] = {}
@@ -304,16 +298,12 @@ def _run_steps(
         render_html(executed, f"{name} - {step_title(name, level)}")
         renders[name] = time.perf_counter() - t0
 
-    with contextlib.ExitStack() as stack:
-        if pool is None:
-            pool = stack.enter_context(KernelPool(kernel_plan(params, notebooks, notebook_dir, log_dir)))  # tests
-        try:
-            with _stderr_to(log_dir / "runner.stderr.log"):
-                seconds = run_schedule(pool, execute, render, progress, room=lambda: small_enough(partial))
-        finally:
-            for log in pool.plan.log_dir.glob("*.stderr.log"):
-                if log.parent != log_dir:
-                    shutil.move(log, log_dir / log.name)
+    try:
+        with _stderr_to(log_dir / "runner.stderr.log"):
+            seconds = run_schedule(pool, execute, render, progress, room=lambda: small_enough(partial))
+    finally:
+        for log in pool.plan.log_dir.glob("*.stderr.log"):
+            shutil.move(log, log_dir / log.name)
     for name in notebooks:
         step_metrics = metrics_file(partial, name)
         peak = (json.loads(step_metrics.read_text(encoding="utf-8")).get(PEAK_MEMORY_KEY)

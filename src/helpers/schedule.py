@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from helpers import catalog
 from helpers.errors import UserError
 from helpers.kernels import (
     WarmKernel,
@@ -34,7 +33,7 @@ from helpers.kernels import (
 )
 from helpers.metrics import metrics_file
 from helpers.params_checks import MEMORY_SIZE, UNIT_BYTES
-from helpers.steps import dependencies, notebook_file
+from helpers.steps import dependencies, notebook_file, unneeded_links
 
 MAX_SIDE_BY_SIDE = 2  # steps running at once on a machine with at least this many cores
 # Above this many cleaned lines a step's engine work fills every core by itself and needs the
@@ -352,7 +351,7 @@ def kernel_plan(params: Mapping[str, Any], notebooks: Sequence[str], notebook_di
                 notebooks={n: notebook_dir / notebook_file(n, level) for n in notebooks},
                 threads=params["run"].get("threads") or available_cores(),
                 environment={**os.environ, **kernel_environment(os.environ)},
-                unneeded=() if catalog.clustering_reads_customers(params) else (("04_clustering", "02_eda"),))
+                unneeded=unneeded_links(params))
 
 
 @contextlib.contextmanager

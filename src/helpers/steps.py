@@ -6,8 +6,9 @@ means one entry here, its notebook, its helper modules and their tests.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class Step:
         them run side by side (`dependencies`).
     customer_after : tuple of str or None
         The same for its customer-level notebook (None: every earlier step).
+    after_if : tuple of (str, callable)
+        Steps it reads only for some params: (step, params -> whether it reads that step's
+        outputs). `unneeded_links` drops the links the run's params make void.
     """
 
     name: str
@@ -45,6 +49,16 @@ class Step:
     customer_title: str | None = None
     after: tuple[str, ...] | None = None
     customer_after: tuple[str, ...] | None = None
+    after_if: tuple[tuple[str, Callable[[Mapping[str, Any]], bool]], ...] = ()
+
+
+def _clustering_reads_customers(params: Mapping[str, Any]) -> bool:
+    """04_clustering reads 02_eda's table (`helpers.catalog.clustering_reads_customers`)."""
+    from helpers.catalog import (
+        clustering_reads_customers,  # catalog imports pandas: only when asked
+    )
+
+    return clustering_reads_customers(params)
 
 
 STEPS: tuple[Step, ...] = (
@@ -62,7 +76,7 @@ STEPS: tuple[Step, ...] = (
          after=("01_clean",)),  # the customer-level 03 reads 02's table: every earlier step
     Step("04_clustering", "Clustering: how many kinds of customers", ("clusters", "cluster_model"),
          ("chosen_k", "k_reason", "silhouette", "stability_mean_ari", "stable", "model"),
-         after=("02_eda", "03_rfm")),
+         after=("03_rfm",), after_if=(("02_eda", _clustering_reads_customers),)),
     Step("05_personas", "Personas, actions and exports", ("segments", "personas"), ("customers", "personas"),
          customer_level="05_personas_customers", after=("02_eda", "04_clustering")),
 )
@@ -116,9 +130,9 @@ def dependencies(
 
     Dependencies pass through steps left out of `names` (a step run alone reads what earlier
     runs left), so restricting the run never lets a step overtake one it reads from.
-    `unneeded` holds (step, earlier step) pairs whose link this run's params make void, e.g.
-    ``("04_clustering", "02_eda")`` when no clustering feature comes from 02's table
-    (`helpers.catalog.clustering_reads_customers`).
+    `unneeded` holds (step, earlier step) pairs whose link this run's params make void
+    (`unneeded_links`), e.g. ``("04_clustering", "02_eda")`` when no clustering feature comes
+    from 02's table.
 
     >>> dependencies(NOTEBOOKS)["03_rfm"], dependencies(NOTEBOOKS)["04_clustering"]
     (('01_clean',), ('01_clean', '02_eda', '03_rfm'))
@@ -132,9 +146,19 @@ def dependencies(
     direct: dict[str, tuple[str, ...]] = {}
     for i, entry in enumerate(STEPS):
         after = entry.customer_after if level == "customers" and entry.customer_level else entry.after
-        after = tuple(NOTEBOOKS[:i]) if after is None else after
+        after = tuple(NOTEBOOKS[:i]) if after is None else (*after, *(d for d, _ in entry.after_if))
         direct[entry.name] = tuple(d for d in after if (entry.name, d) not in unneeded)
     closure: dict[str, set[str]] = {}
     for name in NOTEBOOKS:  # registry order: every step's dependencies come earlier
         closure[name] = set(direct[name]).union(*(closure[d] for d in direct[name]))
     return {name: tuple(d for d in NOTEBOOKS if d in closure[name] and d in names) for name in names}
+
+
+def unneeded_links(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The (step, earlier step) links of `Step.after_if` that `params` make void.
+
+    >>> params = {"input": {}, "clustering": {"features": ["recency_days"]}}
+    >>> unneeded_links(params), unneeded_links({**params, "clustering": {"features": ["gender"]}})
+    ((('04_clustering', '02_eda'),), ())
+    """
+    return tuple((entry.name, step_name) for entry in STEPS for step_name, needed in entry.after_if if not needed(params))
