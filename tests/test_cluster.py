@@ -565,3 +565,20 @@ def test_silhouette_from_precomputed_distances_equals_the_direct_one_with_and_wi
         direct = sample_silhouette(X, lab, positions)
         assert 0.3 < direct < 1
         assert sample_silhouette(X, lab, positions, distances) == pytest.approx(direct, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_silhouette_from_distances_agrees_with_scikit_learn(seed) -> None:
+    from sklearn.metrics import pairwise_distances, silhouette_score
+
+    from helpers.cluster_select import silhouette_from_distances
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 200))
+    labels = rng.integers(0, int(rng.integers(2, min(n, 12) + 1)), n)  # some clusters hold one row
+    if not 2 <= len(np.unique(labels)) < n:
+        labels[: 2] = [0, 1]
+    X = rng.normal(size=(n, int(rng.integers(1, 6)))) * rng.uniform(0.01, 100)
+    distances = pairwise_distances(X)
+    expected = silhouette_score(distances, labels, metric="precomputed")
+    assert silhouette_from_distances(distances, labels) == pytest.approx(expected, abs=1e-12)

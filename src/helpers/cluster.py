@@ -97,9 +97,11 @@ from helpers.cluster_select import (
     k_range,
     kmeans_estimator,
     knee_index,
+    sample_distances,
     sample_positions,
     sample_silhouette,
     scan_k,
+    silhouette_from_distances,
 )
 from helpers.cluster_stability import (
     Stability,
@@ -123,7 +125,8 @@ __all__ = [
     "make_transform", "split_by_kept_order",
     # helpers.cluster_select
     "K_RULE", "KChoice", "annotate_k_table", "choose_k", "internal_scores", "k_range",
-    "kmeans_estimator", "knee_index", "sample_positions", "sample_silhouette", "scan_k",
+    "kmeans_estimator", "knee_index", "sample_distances", "sample_positions", "sample_silhouette", "scan_k",
+    "silhouette_from_distances",
     # helpers.cluster_methods
     "DbscanResult", "WardResult", "assign_nearest", "assign_to_core_points", "choose_eps",
     "dbscan_on_sample", "fit_dbscan", "fit_kmeans", "fit_ward", "k_distances",

@@ -21,7 +21,13 @@ from sklearn.metrics import adjusted_rand_score, pairwise_distances_argmin
 from sklearn.neighbors import KDTree, NearestNeighbors
 
 from helpers.cluster_features import NOISE
-from helpers.cluster_select import internal_scores, kmeans_estimator, knee_index, sample_silhouette
+from helpers.cluster_select import (
+    internal_scores,
+    kmeans_estimator,
+    knee_index,
+    sample_distances,
+    sample_silhouette,
+)
 
 _CHUNK = 200_000  # rows per KD-tree query: bounds the memory of assigning a large table
 
@@ -298,6 +304,7 @@ def method_comparison(
         one group).
     """
     rows = []
+    distances = sample_distances(X, silhouette_positions)  # the same rows are scored for each method
     for name, lab in labels.items():
         ch, db = internal_scores(X, lab)
         row = {
@@ -305,7 +312,7 @@ def method_comparison(
             "clusters": int(len(np.unique(lab[lab != NOISE]))),
             "sizes": _sizes_text(lab),
             "noise_share": float((lab == NOISE).mean()),
-            "silhouette": sample_silhouette(X, lab, silhouette_positions),
+            "silhouette": sample_silhouette(X, lab, silhouette_positions, distances),
             "davies_bouldin": db,
             "calinski_harabasz": ch,
         }
