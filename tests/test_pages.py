@@ -92,6 +92,20 @@ def test_rendered_page_has_viewport_css_and_no_default_alt_text(tmp_path):
     assert 'alt="6. How big orders are"' in html  # an image from HTML output: the heading above it
 
 
+def test_pages_rendered_one_after_another_match_pages_rendered_alone(tmp_path, monkeypatch):
+    first, second = tmp_path / "02_eda.ipynb", tmp_path / "03_rfm.ipynb"
+    nbformat.write(notebook(), first)
+    other = notebook()
+    other.cells[0].source = "# 03 · RFM\n\nOther intro."
+    nbformat.write(other, second)
+    shared = [pages.render_page(path, path.stem, TEMPLATE_DIR) for path in (first, second, first)]
+    alone = []
+    for path in (first, second):
+        monkeypatch.setattr(pages, "_EXPORTERS", {})  # a fresh exporter for each page
+        alone.append(pages.render_page(path, path.stem, TEMPLATE_DIR))
+    assert shared == [alone[0], alone[1], alone[0]] and "Other intro." in shared[1] and "Other intro." not in shared[2]
+
+
 def test_chart_min_width_keeps_ten_point_labels_at_ten_pixels():
     assert pages.chart_min_width(911, 100.0) == 656
     assert pages.chart_min_width(1822, 200.0) == 656  # twice the dpi: the same legible width
