@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers import catalog, exports, personas, rfm
 from helpers.engine import EngineSettings, connect
@@ -337,3 +339,34 @@ def test_personas_csv_carries_the_clv_figures_when_present(tmp_path):
     text = exports.format_for_csv(table)
     assert (text.loc[0, "share_likely_lapsed"], text.loc[0, "median_p_alive"], text.loc[0, "predicted_value"]) == (
         "0.6123", "0.432", "1234.57")
+
+
+def _one_by_one(value, decimals: int) -> str:
+    """The export's number format, one value at a time (the reference for the vectorised writer)."""
+    if value is None or pd.isna(value):
+        return ""
+    return f"{round(float(value), decimals) + 0.0:.{decimals}f}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=False, width=64),
+                              st.integers(-10**6, 10**6).map(lambda c: c / 1000)), min_size=1, max_size=30),
+    decimals=st.integers(0, 4),
+)
+def test_numbers_are_written_as_when_each_is_rounded_then_formatted(values, decimals):
+    frame = pd.DataFrame({"x": pd.Series(values, dtype="float64")})
+    written = exports.format_for_csv(frame, {"x": decimals})["x"].tolist()
+    assert written == [_one_by_one(v, decimals) for v in frame["x"]]
+
+
+def test_whole_numbers_text_and_formulas_are_written_value_by_value():
+    frame = pd.DataFrame({
+        "n": pd.Series([1, None, -3], dtype="Int64"),
+        "id": ["=cmd()", None, "-12.5"],
+        "flag": pd.Series([True, None, False], dtype="boolean"),
+        "kind": pd.Categorical(["a", None, "@x"]),
+    })
+    assert exports.format_for_csv(frame).to_dict("list") == {
+        "n": ["1", "", "-3"], "id": ["'=cmd()", "", "-12.5"], "flag": ["True", "", "False"], "kind": ["a", "", "'@x"],
+    }

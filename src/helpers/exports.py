@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -430,13 +430,31 @@ def _money(values: pd.Series) -> pd.Series:
     return values.astype("float64").round(2) + 0.0
 
 
-def _float_formatter(decimals: int) -> Callable[[Any], str]:
-    def fmt(value: Any) -> str:
-        if value is None or pd.isna(value):
-            return ""
-        return f"{round(float(value), decimals) + 0.0:.{decimals}f}"
+def _float_text(values: pd.Series, decimals: int) -> list[str]:
+    """Each value written with `decimals` decimals, correctly rounded; blank when missing, never ``-0.00``.
 
-    return fmt
+    Python's fixed-point format rounds the exact binary value, as ``round(value, decimals)``
+    does; a value that rounds to zero from below prints ``-0.00`` there, so the sign is dropped.
+
+    >>> _float_text(pd.Series([2.675, -0.001, None, 1e6]), 2)
+    ['2.67', '0.00', '', '1000000.00']
+    """
+    spec, zero = f".{decimals}f", f"-{0:.{decimals}f}"
+    missing = values.isna().to_numpy()
+    numbers = values.astype("float64").to_numpy()
+    text = [format(v, spec) for v in numbers.tolist()]
+    return ["" if gone else (t[1:] if t == zero else t) for t, gone in zip(text, missing.tolist(), strict=True)]
+
+
+def _integer_text(values: pd.Series) -> list[str]:
+    """Each value as a whole number; blank when missing.
+
+    >>> _integer_text(pd.Series([3, None, -2], dtype="Int64"))
+    ['3', '', '-2']
+    """
+    missing = values.isna().to_numpy()
+    whole = values.to_numpy(dtype="int64", na_value=0) if missing.any() else values.to_numpy(dtype="int64")
+    return ["" if gone else str(v) for v, gone in zip(whole.tolist(), missing.tolist(), strict=True)]
 
 
 # Decimals per column of the two exports; other numeric columns are written as integers.
@@ -489,6 +507,15 @@ def _text(value: Any) -> str:
     return "" if value is None or pd.isna(value) else neutralise_formula(str(value))
 
 
+def _texts(values: pd.Series) -> list[str]:
+    """`_text` of each value: formula-like text neutralised (`neutralise_formula`), blank when missing.
+
+    Only values that start like a formula go through the check, so an id column costs one pass.
+    """
+    items = values.astype(object).tolist()
+    return [_text(v) if not isinstance(v, str) or v.startswith(_FORMULA_START) else v for v in items]
+
+
 def format_for_csv(frame: pd.DataFrame, decimals: Mapping[str, int] | None = None) -> pd.DataFrame:
     """Return `frame` as text, every number written by a fixed format (blank when missing).
 
@@ -515,12 +542,11 @@ def format_for_csv(frame: pd.DataFrame, decimals: Mapping[str, int] | None = Non
     for column in frame.columns:
         values = frame[column]
         if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-            text[column] = values.map(_text)
+            text[column] = pd.Series(_texts(values), index=frame.index, dtype=object)
         elif pd.api.types.is_integer_dtype(values):
-            text[column] = values.map(lambda v: "" if pd.isna(v) else str(int(v)))
+            text[column] = pd.Series(_integer_text(values), index=frame.index, dtype=object)
         else:
-            fmt = _float_formatter(decimals.get(column, 2))
-            text[column] = values.map(fmt)
+            text[column] = pd.Series(_float_text(values, decimals.get(column, 2)), index=frame.index, dtype=object)
     return text.astype(object)
 
 
