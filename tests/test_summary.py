@@ -115,3 +115,11 @@ def test_write_index_reads_the_run_folders_personas_csv(manifest, tmp_path):
     run_dir = write_run(tmp_path / "reports", manifest, persona_csv_rows([("Only persona", 9)]))
     page = write_index(run_dir, manifest, root=tmp_path).read_text(encoding="utf-8")
     assert "Only persona" in page and "Second action for Only persona" in page
+
+
+def test_steps_side_by_side_are_said_to_add_up_to_more_than_the_run(manifest, tmp_path):
+    about = index_html(manifest, persona_csv_rows(), root=tmp_path).split('<details class="about">')[1]
+    assert "side by side" not in about  # 5 x 2.5 s in a 31 s run: one after another
+    manifest["total_seconds"] = 9.0
+    about = index_html(manifest, persona_csv_rows(), root=tmp_path).split('<details class="about">')[1]
+    assert "Some steps ran side by side, so their times add up to 12 s, more than the run&#39;s 9 s." in about

@@ -299,7 +299,8 @@ def about_run(manifest: Mapping[str, Any], formats: Formats, root: str | Path = 
     Returns
     -------
     dict
-        params_files, input, input_bytes, sha256, rows, steps, total_seconds, clustering,
+        params_files, input, input_bytes, sha256, rows, steps, total_seconds, overlap (a line when the
+        steps' times add up to more than the run's), clustering,
         model_sha256, reproduce, packages.
     """
     params, metrics = manifest.get("params", {}) or {}, manifest.get("metrics", {}) or {}
@@ -312,6 +313,11 @@ def about_run(manifest: Mapping[str, Any], formats: Formats, root: str | Path = 
               "seconds": f"{float(s.get('seconds', 0)):.1f} s",
               "memory": f"{formats.number(s['peak_memory_mib'])} MiB" if s.get("peak_memory_mib") else ""}
              for s in manifest.get("steps", [])]
+    step_sum = sum(float(s.get("seconds", 0)) for s in manifest.get("steps", []))
+    total = float(manifest.get("total_seconds") or 0)
+    # Steps side by side (helpers.schedule): their times add up to more than the run's
+    overlap = (f"Some steps ran side by side, so their times add up to {step_sum:.0f} s, more than "
+               f"the run's {total:.0f} s." if total and step_sum > total + 0.5 else "")
     rows = [(label, formats.number(clean[key])) for label, key in
             (("Transaction lines read", "raw_rows"), ("kept after cleaning", "kept_rows")) if as_float(clean.get(key))]
     return {
@@ -320,7 +326,7 @@ def about_run(manifest: Mapping[str, Any], formats: Formats, root: str | Path = 
         "params_files": [display_path(p, root) for p in manifest.get("params_sources", [])],
         "input": display_path(source.get("path"), root), "sha256": str(source.get("sha256", "")),
         "input_bytes": formats.number(source["bytes"]) if as_float(source.get("bytes")) is not None else "",
-        "rows": rows, "steps": steps, "total_seconds": f"{float(manifest.get('total_seconds') or 0):.0f} s",
+        "rows": rows, "steps": steps, "total_seconds": f"{total:.0f} s", "overlap": overlap,
         "clustering": metrics.get("04_clustering", {}) or {},
         "model_sha256": str((manifest.get("model") or {}).get("sha256", "")),
         "reproduce": f"make report PARAMS={_run_params_file(reports_dir, run_id, root)}",
