@@ -21,12 +21,12 @@ from helpers.eda_plots import (
     COLOR,
     FIGSIZE,
     count_phrase,
-    draw_heatmap,
     format_share,
     no_chart,
     number_axis,
 )
 from helpers.formatting import Formats
+from helpers.heatmap import draw_heatmap
 from helpers.page_formats import money_label
 
 PARTIAL_HATCH = "////"
@@ -69,7 +69,7 @@ def plot_correlations(corr: pd.DataFrame) -> tuple[Figure | None, str]:
         vmin=-1,
         vmax=1,
         center=0,
-        cmap="vlag",
+        cmap="diverging",
         annot=True,
         fmt=".2f",
         linewidths=0.5,
@@ -77,7 +77,6 @@ def plot_correlations(corr: pd.DataFrame) -> tuple[Figure | None, str]:
     )
     ax.set_title(title)
     ax.tick_params(axis="x", labelrotation=30)
-    ax.tick_params(axis="y", labelrotation=0)  # seaborn turns them upright for few rows
     plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
     ax.set_xlabel("Customer feature")
     ax.set_ylabel("Customer feature")
@@ -169,7 +168,7 @@ def _revenue_orders_relation(buyers: pd.DataFrame) -> str:
 def _hatch_partial_cells(ax, retention: pd.DataFrame, rows: list, columns: list) -> str:
     """Hatch the heatmap cells that fall in a partial month; return the legend text ("" if none).
 
-    Cell (cohort, months since first) sits at column j, row i of the heatmap, as seaborn draws it.
+    Cell (cohort, months since first) sits at column j, row i of the heatmap, as `helpers.heatmap.draw_heatmap` draws it.
     """
     partial = retention[retention["partial"]] if "partial" in retention.columns else retention.iloc[0:0]
     for _, cell in partial.iterrows():

@@ -17,13 +17,11 @@ The customer-level charts (correlations, revenue against orders, cohorts) are in
 from __future__ import annotations
 
 import math
-import warnings
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
@@ -93,15 +91,6 @@ def no_chart(message: str) -> tuple[None, str]:
     notebook's ``plt.show()`` shows nothing and the sentence becomes the takeaway.
     """
     return None, message
-
-
-def draw_heatmap(data: pd.DataFrame, ax, **kwargs) -> None:
-    """Draw a seaborn heatmap without its matplotlib 3.11 deprecation notice (seaborn 0.13.2)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message="The set_bad function", category=PendingDeprecationWarning
-        )
-        sns.heatmap(data, ax=ax, **kwargs)
 
 
 def _partial_months(monthly: pd.DataFrame) -> pd.Series:

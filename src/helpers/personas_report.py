@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,12 +25,12 @@ import jinja2
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from helpers.colours import draw_direction_heatmap
 from helpers.formatting import Formats
+from helpers.heatmap import draw_heatmap
 from helpers.page_formats import count_cell, is_money, localise_table
 from helpers.persona_rules import rule
 from helpers.persona_traits import make_up_label, share_text
@@ -470,13 +469,6 @@ def persona_takeaway(personas: pd.DataFrame) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def _draw_heatmap(data: pd.DataFrame, ax, **kwargs) -> None:
-    """Draw a seaborn heatmap without its matplotlib 3.11 deprecation notice (seaborn 0.13.2)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The set_bad function", category=PendingDeprecationWarning)
-        sns.heatmap(data, ax=ax, **kwargs)
-
-
 def _signed_pct(value: float) -> str:
     """Label a relative difference: ``+35%``, ``-60%``, ``x12`` beyond +1000%.
 
@@ -545,7 +537,7 @@ def plot_segment_composition(composition: pd.DataFrame, names: Mapping[Any, str]
     fig, ax = plt.subplots(
         figsize=(max(8.0, 0.75 * data.shape[1] + 4), 0.55 * len(order) + 2.6), constrained_layout=True
     )
-    _draw_heatmap(
+    draw_heatmap(
         data.set_axis([plain_text(names[i]) for i in order], axis=0).set_axis(
             [plain_text(c) for c in data.columns], axis=1
         ),

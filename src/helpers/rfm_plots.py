@@ -12,11 +12,11 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from helpers.formatting import Formats
+from helpers.heatmap import draw_heatmap
 from helpers.page_formats import compact_money, money_label
 from helpers.report import plain_text as _plain
 from helpers.rfm import MAX_SCORE, rf_grid
@@ -77,12 +77,12 @@ def plot_rf_grid(segmented: pd.DataFrame, segment_map: pd.DataFrame, formats: Fo
             ]
         )
         # Colour-bar ticks in the cells' own style (no 1e6 offset text), whole customers.
-        sns.heatmap(
+        draw_heatmap(
             grid,
+            ax,
             annot=labels,
             fmt="",
             cmap=cmap,
-            ax=ax,
             cbar=True,
             annot_kws={"fontsize": 8},
             cbar_kws={
@@ -154,14 +154,14 @@ def plot_movement(counts: pd.DataFrame) -> Figure:
         ]
     )
     fig, ax = plt.subplots(figsize=(13, 8), constrained_layout=True)
-    sns.heatmap(
+    draw_heatmap(
         shares,
+        ax,
         annot=labels,
         fmt="",
         cmap="Purples",
         vmin=0,
         vmax=1,
-        ax=ax,
         annot_kws={"fontsize": 7},
         cbar_kws={
             "label": "share of the row (segment at cut-off)",

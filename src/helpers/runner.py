@@ -54,7 +54,7 @@ sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 TEMPLATE_DIR = Path(__file__).parent / "templates"  # nbconvert template "report": lab without CDN scripts
 PACKAGES = (
-    "numpy", "pandas", "matplotlib", "seaborn", "scikit-learn", "duckdb", "pyarrow",
+    "numpy", "pandas", "matplotlib", "scikit-learn", "duckdb", "pyarrow",
     "papermill", "nbconvert", "nbformat", "ipykernel", "PyYAML", "openpyxl", "scipy", "jinja2", "babel",
     "adbc-driver-manager", "adbc-driver-postgresql",
 )
