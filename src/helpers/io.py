@@ -87,10 +87,13 @@ STAGED_LINES = f"{STAGING_DB}.lines"  # the typed canonical rows, in export orde
 CLEANED_FILE = "cleaned.parquet"
 _NUMERIC_FIELDS = ("quantity", "unit_price", "amount")
 _TEXT_FIELDS = ("product_id", "description", "country")
-# Per connection: canonical fields computed in the view from row_id (unknown while staging).
-_ROW_ID_FIELDS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, dict[str, str]] = (
+# Per connection: the columns of ``canonical`` in order, each with the SQL the view computes
+# it with, or None when it is staged (`_stage_select`).
+_VIEW_COLUMNS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, dict[str, str | None]] = (
     weakref.WeakKeyDictionary()
 )
+# Staged columns that are kept out of ``canonical`` (the parse check's raw text).
+_UNPARSED_PREFIX = "unparsed_"
 
 # Rows of the export `check_transactions` reads before any step runs (the first ones).
 PREFLIGHT_ROWS = 100_000
@@ -118,7 +121,7 @@ _STAGED_COLUMNS_SQL = (
 )
 _CANONICAL_VIEW_SQL = f"""CREATE OR REPLACE TEMP VIEW canonical AS
             SELECT row_id, {{columns}}
-            FROM (SELECT rowid + 1 AS row_id, * FROM {STAGED_LINES})"""
+            FROM (SELECT rowid + 1 AS row_id, *{{computed}} FROM {STAGED_LINES})"""
 _ADD_MARK_SQL = f"ALTER TABLE {STAGED_LINES} ADD COLUMN IF NOT EXISTS {{column}} BOOLEAN DEFAULT false"
 _RESET_MARK_SQL = f"UPDATE {STAGED_LINES} SET {{column}} = false WHERE {{column}}"
 _SET_MARK_SQL = f"UPDATE {STAGED_LINES} SET {{column}} = true WHERE rowid IN (SELECT row_id - 1 FROM {{table}})"
@@ -241,40 +244,56 @@ def _unmapped_hash(mapping: Mapping[str, str | None], types: Mapping[str, str]) 
     return f"hash({', '.join(quote_identifier(c) for c in unmapped)})" if unmapped else "CAST(0 AS UBIGINT)"
 
 
+def _view_columns(
+    mapping: Mapping[str, str | None], types: Mapping[str, str], exprs: Mapping[str, str]
+) -> dict[str, str | None]:
+    """Return the columns of ``canonical`` in order: SQL for those the view computes, None for staged ones.
+
+    Staging costs CPU per column and row, so what the view can compute cheaply from the
+    staged columns is not staged: fields computed from ``row_id`` (the record number, known
+    once the rows are stored), ``amount`` when it is ``quantity x unit_price`` (the same
+    doubles), and ``is_header_row`` and ``unmapped_hash`` when they are constants.
+    """
+    columns: dict[str, str | None] = {}
+    for field, expr in exprs.items():
+        columns[field] = expr if "row_id" in expr else None
+    if "amount" not in mapping or not mapping["amount"]:
+        columns["amount"] = "quantity * unit_price"
+    header = header_row_condition(mapping, types)
+    columns["is_header_row"] = header if header == "(false)" else None
+    unmapped = _unmapped_hash(mapping, types)
+    columns["unmapped_hash"] = unmapped if not unmapped.startswith("hash(") else None
+    return columns
+
+
 def _stage_select(
     mapping: Mapping[str, str | None], types: Mapping[str, str], exprs: Mapping[str, str]
-) -> tuple[str, dict[str, str]]:
-    """Return the SELECT list that stages the source, and the fields the view computes from row_id.
+) -> tuple[str, dict[str, str | None]]:
+    """Return the SELECT list that stages the source, and the columns of the view `_view_columns`.
 
-    The staged table holds the typed fields, ``is_header_row``, ``unmapped_hash`` and, per parsed field, the
-    raw text of values that did not parse (``unparsed_<field>``, NULL on nearly every row),
-    so the parse check needs no second read of the export. Fields computed from ``row_id``
-    (the record number, known once the rows are stored) are staged as NULL and filled in by
-    the view ``canonical``.
+    The staged table holds the typed fields, ``is_header_row`` and ``unmapped_hash``, but for
+    those the view ``canonical`` computes, and, per parsed field, the raw text of values that
+    did not parse (``unparsed_<field>``, NULL on nearly every row), so the parse check needs
+    no second read of the export.
     """
     header = header_row_condition(mapping, types)
-    staged, row_id_fields = [], {}
-    for field, expr in exprs.items():
-        if "row_id" in expr:
-            row_id_fields[field] = expr
-            staged.append(f"CAST(NULL AS VARCHAR) AS {field}")
-        else:
-            staged.append(f"{expr} AS {field}")
-    staged.append(f"{header} AS is_header_row")
-    staged.append(f"{_unmapped_hash(mapping, types)} AS unmapped_hash")
+    columns = _view_columns(mapping, types, exprs)
+    computed = {**exprs, "is_header_row": header, "unmapped_hash": _unmapped_hash(mapping, types)}
+    staged = [f"{computed[name]} AS {name}" for name, view_sql in columns.items() if view_sql is None]
     for field in _parsed_fields(mapping, exprs):
         raw = _text(quote_identifier(mapping[field]))
         staged.append(
             f"CASE WHEN {raw} IS NOT NULL AND ({exprs[field]}) IS NULL AND NOT {header} "
-            f"THEN {raw} END AS unparsed_{field}"
+            f"THEN {raw} END AS {_UNPARSED_PREFIX}{field}"
         )
-    return ",\n       ".join(staged), row_id_fields
+    return ",\n       ".join(staged), columns
 
 
 def _check_parsing(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     mapping: Mapping[str, str | None],
+    types: Mapping[str, str],
     exprs: Mapping[str, str],
     input_params: Mapping[str, Any],
     relation: str = STAGED_LINES,
@@ -284,10 +303,12 @@ def _check_parsing(
     `relation` holds the staged columns (`_stage_select`): the staged table, or a sample of the source.
     """
     fields = _parsed_fields(mapping, exprs)
+    header = header_row_condition(mapping, types)
+    is_header = "is_header_row" if header != "(false)" else header  # a constant is not staged
     parts = ["count(*)"]
     for field in fields:
         parts += [
-            f"count({field}) FILTER (WHERE NOT is_header_row) + count(unparsed_{field})",
+            f"count({field}) FILTER (WHERE NOT {is_header}) + count(unparsed_{field})",
             f"count(unparsed_{field})",
             f"any_value(unparsed_{field})",
         ]
@@ -354,13 +375,13 @@ def load_transactions(con: duckdb.DuckDBPyConnection, input_params: Mapping[str,
     _check_mapping(path, columns, mapping, fmt)
     types = dict(con.execute(_SOURCE_TYPES_SQL).fetchall())
     exprs = canonical_exprs(types, mapping, input_params)
-    stage_list, row_id_fields = _stage_select(mapping, types, exprs)
+    stage_list, view_columns = _stage_select(mapping, types, exprs)
     sql = _STAGE_SQL.format(columns=stage_list)
     _reading(con, path, input_params, lambda: con.execute(sql).fetchall())
-    rows, unparsed = _check_parsing(con, path, mapping, exprs, input_params)
+    rows, unparsed = _check_parsing(con, path, mapping, types, exprs, input_params)
     if rows == 0:
         raise _no_rows_error(path, input_params)
-    _ROW_ID_FIELDS[con] = row_id_fields
+    _VIEW_COLUMNS[con] = view_columns
     _create_canonical_view(con)
     return {"file": path.name, "rows": rows, "columns": columns, "unparsed": unparsed}
 
@@ -402,7 +423,7 @@ def check_transactions(
     exprs = canonical_exprs(types, mapping, input_params)
     sample = _SAMPLE_SQL.format(columns=_stage_select(mapping, types, exprs)[0], rows=int(sample_rows))
     rows, _ = _reading(con, path, input_params,
-                       lambda: _check_parsing(con, path, mapping, exprs, input_params, sample), sample_rows)
+                       lambda: _check_parsing(con, path, mapping, types, exprs, input_params, sample), sample_rows)
     if rows == 0:
         raise _no_rows_error(path, input_params)
     return rows
@@ -451,17 +472,26 @@ def _staging_error(path: Path, exc: Exception, input_params: Mapping[str, Any]) 
 
 
 def _create_canonical_view(con: duckdb.DuckDBPyConnection) -> None:
-    """(Re)create the view ``canonical``: row_id, the fields, is_header_row and any marks."""
+    """(Re)create the view ``canonical``: row_id, the fields, is_header_row, unmapped_hash and any marks.
+
+    Columns the view computes (`_view_columns`) come in two layers: those over staged
+    columns first, then those from ``row_id``, which may use the first (a return line's
+    order id reads ``amount``).
+    """
     database, table = STAGED_LINES.split(".")
-    staged = [
+    columns = _VIEW_COLUMNS[con]
+    marks = [
         name for (name,) in con.execute(_STAGED_COLUMNS_SQL, {"database": database, "table": table}).fetchall()
-        if not name.startswith("unparsed_")
+        if name not in columns and not name.startswith(_UNPARSED_PREFIX)
     ]
-    row_id_fields = _ROW_ID_FIELDS.get(con, {})
-    select = ", ".join(
-        f"{row_id_fields[c]} AS {quote_identifier(c)}" if c in row_id_fields else quote_identifier(c) for c in staged
+    computed = "".join(
+        f", {sql} AS {quote_identifier(name)}" for name, sql in columns.items() if sql and "row_id" not in sql
     )
-    con.execute(_CANONICAL_VIEW_SQL.format(columns=select)).fetchall()
+    select = ", ".join(
+        f"{sql} AS {quote_identifier(name)}" if sql and "row_id" in sql else quote_identifier(name)
+        for name, sql in [*columns.items(), *((m, None) for m in marks)]
+    )
+    con.execute(_CANONICAL_VIEW_SQL.format(columns=select, computed=computed)).fetchall()
 
 
 def mark_lines(con: duckdb.DuckDBPyConnection, column: str, row_ids_table: str) -> None:
@@ -479,7 +509,7 @@ def mark_lines(con: duckdb.DuckDBPyConnection, column: str, row_ids_table: str) 
     row_ids_table : str
         Name of a table (or view) with a ``row_id`` column listing the lines to mark.
     """
-    if con not in _ROW_ID_FIELDS:
+    if con not in _VIEW_COLUMNS:
         raise RuntimeError("no staged transactions on this connection; call load_transactions first")
     names = {"column": quote_identifier(column), "table": quote_identifier(row_ids_table)}
     for sql in (_ADD_MARK_SQL, _RESET_MARK_SQL, _SET_MARK_SQL):
