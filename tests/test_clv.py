@@ -32,8 +32,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from helpers import catalog, clv, clv_validation, engine, rfm
 from helpers.catalog import TRANSACTION_COLUMNS
@@ -378,19 +376,3 @@ def test_max_holdout_days_is_half_the_window() -> None:
     assert clv_validation.max_holdout_days(frame, "2024-01-11 15:00") == 5
     assert clv_validation.max_holdout_days(frame.iloc[:0], "2024-01-11") == 0
 
-
-@settings(max_examples=80, deadline=None)
-@given(ids=st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "c", "17850", ""])), max_size=20),
-       among=st.lists(st.one_of(st.none(), st.sampled_from(["a", "c", "17850", "x"])), max_size=8),
-       dtype=st.sampled_from(["str", "object"]))
-def test_holdout_customers_are_matched_as_pandas_isin_matches_them(ids, among, dtype):
-    from helpers.clv_validation import in_calibration
-
-    left, right = pd.Series(ids, dtype=dtype), pd.Series(among, dtype=dtype)
-    assert in_calibration(left, right).tolist() == left.isin(right).tolist()
-
-
-def test_whole_number_ids_are_matched_too():
-    from helpers.clv_validation import in_calibration
-
-    assert in_calibration(pd.Series([1, 2, 3]), pd.Series([3, 1])).tolist() == [True, False, True]

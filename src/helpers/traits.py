@@ -38,6 +38,7 @@ import pandas as pd
 from helpers.engine import quote_identifier
 from helpers.errors import UserError
 from helpers.io import _check_mapping
+from helpers.matching import is_in
 from helpers.readers import detect_format, register_source
 from helpers.sql_values import date as _date
 from helpers.sql_values import identifier as _identifier
@@ -396,15 +397,15 @@ def join_traits(
         ``with_sessions``, ``sessions_only``.
     """
     out = customers.copy()
-    ids = set(out["customer_id"])
+    ids = out["customer_id"]
     counts: dict[str, int] = {}
     if demographics is not None:
-        counts["with_demographics"] = int(demographics["customer_id"].isin(ids).sum())
-        counts["demographics_only"] = int((~demographics["customer_id"].isin(ids)).sum())
+        known = int(is_in(demographics["customer_id"], ids).sum())
+        counts["with_demographics"], counts["demographics_only"] = known, len(demographics) - known
         out = out.merge(demographics, on="customer_id", how="left", validate="one_to_one")
     if sessions is not None:
-        counts["with_sessions"] = int(sessions["customer_id"].isin(ids).sum())
-        counts["sessions_only"] = int((~sessions["customer_id"].isin(ids)).sum())
+        known = int(is_in(sessions["customer_id"], ids).sum())
+        counts["with_sessions"], counts["sessions_only"] = known, len(sessions) - known
         out = out.merge(sessions.drop(columns="active_months"), on="customer_id", how="left", validate="one_to_one")
         out["has_sessions"] = out["sessions"].notna()
         zero = list(_ZERO_ENGAGEMENT)
