@@ -582,3 +582,16 @@ def test_the_silhouette_from_distances_agrees_with_scikit_learn(seed) -> None:
     distances = pairwise_distances(X)
     expected = silhouette_score(distances, labels, metric="precomputed")
     assert silhouette_from_distances(distances, labels) == pytest.approx(expected, abs=1e-12)
+
+
+def test_the_method_comparison_gives_the_rand_index_of_every_pair_as_scikit_learn() -> None:
+    from helpers.cluster_methods import method_comparison
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 3))
+    labels = {"kmeans": rng.integers(0, 3, 300), "hierarchical": rng.integers(0, 4, 300),
+              "dbscan": np.where(rng.random(300) < 0.2, -1, rng.integers(0, 2, 300))}
+    table = method_comparison(X, labels, np.arange(0, 300, 3)).set_index("method")
+    for name, lab in labels.items():
+        for other, other_lab in labels.items():
+            assert table.loc[name, f"ari_{other}"] == adjusted_rand_score(lab, other_lab), (name, other)

@@ -305,6 +305,7 @@ def method_comparison(
     """
     rows = []
     distances = sample_distances(X, silhouette_positions)  # the same rows are scored for each method
+    ari = _pairwise_ari(labels)
     for name, lab in labels.items():
         ch, db = internal_scores(X, lab)
         row = {
@@ -316,7 +317,21 @@ def method_comparison(
             "davies_bouldin": db,
             "calinski_harabasz": ch,
         }
-        for other, other_labels in labels.items():
-            row[f"ari_{other}"] = float(adjusted_rand_score(lab, other_labels))
+        for other in labels:
+            row[f"ari_{other}"] = ari[name, other]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _pairwise_ari(labels: Mapping[str, np.ndarray]) -> dict[tuple[str, str], float]:
+    """Adjusted Rand index of every pair of labellings, each pair computed once.
+
+    The index is symmetric (scikit-learn counts pairs in exact integers), and a labelling
+    scores 1.0 against itself.
+    """
+    names = list(labels)
+    ari = {(name, name): 1.0 for name in names}
+    for i, first in enumerate(names):
+        for second in names[i + 1:]:
+            ari[first, second] = ari[second, first] = float(adjusted_rand_score(labels[first], labels[second]))
+    return ari
