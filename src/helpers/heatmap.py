@@ -77,6 +77,14 @@ def _cell_texts(data: pd.DataFrame, annot: Any, fmt: str) -> np.ndarray | None:
     return np.array([[format(v, fmt) for v in row] for row in values], dtype=object)
 
 
+def _write_cells(ax: Any, values: np.ndarray, texts: np.ndarray, colour_of: Any, text_kws: Mapping[str, Any]) -> None:
+    """Write each cell's text at its centre, readable on its colour; missing cells stay blank."""
+    for (i, j), value in np.ndenumerate(values):
+        if np.isfinite(value) and texts[i, j] != "":
+            ax.text(j + 0.5, i + 0.5, texts[i, j], ha="center", va="center",
+                    color=text_colour(colour_of(value)), **dict(text_kws))
+
+
 def _label_axes(ax: Any, data: pd.DataFrame) -> None:
     """Row and column labels at the cell centres, thinned when they would overlap; names as axis titles."""
     box = ax.get_window_extent()  # before the figure's layout is done: a close estimate
@@ -153,16 +161,11 @@ def draw_heatmap(
     colours, norm = _colour_map(cmap), _norm(values, vmin, vmax, center)
     mesh = ax.pcolormesh(np.ma.masked_invalid(values), cmap=colours, norm=norm,
                          edgecolors="white" if linewidths else "face", linewidth=linewidths)
-    ax.set(xlim=(0, values.shape[1]), ylim=(0, values.shape[0]))
-    ax.invert_yaxis()
-    for spine in ax.spines.values():
-        spine.set_visible(False)
+    ax.set(xlim=(0, values.shape[1]), ylim=(values.shape[0], 0))  # first row on top
+    ax.spines[:].set_visible(False)
     texts = _cell_texts(data, annot, fmt)
     if texts is not None:
-        for (i, j), value in np.ndenumerate(values):
-            if np.isfinite(value) and texts[i, j] != "":
-                ax.text(j + 0.5, i + 0.5, texts[i, j], ha="center", va="center",
-                        color=text_colour(colours(norm(value))), **dict(annot_kws or {}))
+        _write_cells(ax, values, texts, lambda value: colours(norm(value)), annot_kws or {})
     if cbar:
         bar = ax.figure.colorbar(mesh, ax=ax, **dict(cbar_kws or {}))
         bar.outline.set_linewidth(0)
