@@ -315,6 +315,7 @@ def test_top_countries_and_products_per_cluster(tmp_path, con):
 def _lines(tmp_path, rows) -> str:
     frame = pd.DataFrame(rows, columns=["customer_id", "product_id", "description", "country", "amount"])
     frame["invoice_date"] = pd.Timestamp("2024-01-02")
+    frame["is_return"] = frame["amount"] < 0  # as 01_clean writes it
     path = tmp_path / "lines.parquet"
     frame.to_parquet(path, index=False)
     return str(path)

@@ -1,14 +1,16 @@
 """Exploratory aggregates of the cleaned transactions (step 02_eda): computation only.
 
-Transaction-level work runs as DuckDB SQL that reads the Parquet written by 01_clean
-directly (``read_parquet($path)``), so it scales to files far larger than memory; each
-function returns a small pandas DataFrame. Only customer-level tables (one row per
-customer) are handled in pandas. Histograms are binned in `helpers.eda_histograms`;
+Transaction-level work runs as DuckDB SQL (its text in `helpers.eda_sql`) over the Parquet
+written by 01_clean (``read_parquet($path)``), so it scales to files far larger than memory;
+each function returns a small pandas DataFrame. The lines are summed once per connection
+and file into temporary tables (`shared_table`: per invoice part, per product, per purchase
+order) that most aggregates read instead of the lines. Only customer-level tables (one row
+per customer) are handled in pandas. Histograms are binned in `helpers.eda_histograms`;
 charts and takeaways are drawn by `helpers.eda_plots`, display tables by `helpers.eda_tables`.
 
 Callers hand in the connection (made by `helpers.engine.connect`) and the Parquet file
 (checked by ``catalog.require(params, "transactions")``): nothing here opens a connection,
-checks or writes a file, draws or formats text.
+checks or writes a file, draws or formats text. The temporary tables go with the connection.
 
 Definitions used throughout (they follow the 01_clean output contract,
 `helpers.catalog.TRANSACTION_COLUMNS`):
@@ -32,6 +34,31 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from helpers.eda_sql import (  # noqa: F401  (SOURCE and the table names are used from here)
+    BITMAP_SIZE_SQL,
+    COUNTRY_SQL,
+    CUSTOMER_LINES_WITH_BITMAPS,
+    CUSTOMER_LINES_WITH_PAIRS,
+    CUSTOMER_PRODUCT_PAIRS,
+    CUSTOMER_PRODUCTS_TABLE,
+    CUSTOMER_SQL,
+    DATE_BOUNDS_SQL,
+    HOUR_SQL,
+    LINES_SQL,
+    MONTHLY_SQL,
+    ORDER_PARTS_SQL,
+    ORDER_PARTS_TABLE,
+    ORDERS_SQL,
+    ORDERS_TABLE,
+    OVERVIEW_SQL,
+    PRODUCT_CODES_SQL,
+    PRODUCT_CODES_TABLE,
+    PRODUCTS_SQL,
+    PRODUCTS_TABLE,
+    SOURCE,
+    TOP_PRODUCTS_SQL,
+    WEEKDAY_SQL,
+)
 from helpers.engine import memory_limit_bytes
 
 CUSTOMER_COLUMNS: tuple[str, ...] = (
@@ -57,265 +84,13 @@ WEEKDAY_NAMES: tuple[str, ...] = (
     "Sunday",
 )
 
-# --------------------------------------------------------------------------- SQL pieces
-
-SOURCE = "read_parquet($path)"  # the cleaned transactions; $path is a query parameter
-# Missing or blank text counts as missing.
-_COUNTRY = "nullif(trim(country), '')"
-_DESCRIPTION = "nullif(trim(description), '')"
-_PRODUCT_KEY = f"coalesce(product_id, {_DESCRIPTION})"
-# Sums of amounts are rounded so float residue (a return that cancels a purchase leaves
-# 1e-14, not 0) does not pass for a tiny positive revenue on a log axis.
-AMOUNT_DECIMALS = 6
-NET_REVENUE = f"round(sum(amount), {AMOUNT_DECIMALS})"
-
-LINES_SQL = f"SELECT count(*) FROM {SOURCE}"
-# The first and last date the data cover (every line, returns included).
-DATE_BOUNDS_SQL = f"SELECT min(invoice_date), max(invoice_date) FROM {SOURCE} WHERE invoice_date IS NOT NULL"
-
-# One row per purchase order: time (its earliest line), value and items.
-ORDERS_SQL = f"""
-    SELECT invoice_id, min(invoice_date) AS ordered_at,
-           {NET_REVENUE} AS order_value, sum(quantity) AS items
-    FROM {SOURCE}
-    WHERE NOT is_return AND invoice_id IS NOT NULL
-    GROUP BY invoice_id
-"""
-
-# One DISTINCT subquery per count instead of four count(DISTINCT) in one aggregate:
-# at 100M lines 6.5 s and 0.6 GiB instead of 11.9 s and 9.7 GiB (bench, 2 cores).
-OVERVIEW_SQL = f"""
-    WITH totals AS (
-        SELECT count(*) AS lines,
-               min(invoice_date) AS first_date,
-               max(invoice_date) AS last_date,
-               coalesce({NET_REVENUE}, 0) AS net_revenue,
-               count(*) FILTER (WHERE is_return) AS return_lines,
-               count(*) FILTER (WHERE is_outlier) AS outlier_lines
-        FROM {SOURCE}
-    ),
-    customers AS (SELECT count(v) AS n FROM (SELECT DISTINCT customer_id AS v FROM {SOURCE})),
-    orders AS (SELECT count(v) AS n FROM (SELECT DISTINCT invoice_id AS v FROM {SOURCE} WHERE NOT is_return)),
-    products AS (SELECT count(v) AS n FROM (SELECT DISTINCT {_PRODUCT_KEY} AS v FROM {SOURCE})),
-    countries AS (SELECT count(v) AS n FROM (SELECT DISTINCT {_COUNTRY} AS v FROM {SOURCE}))
-    SELECT totals.lines, customers.n AS customers, orders.n AS purchase_orders,
-           products.n AS products, countries.n AS countries, totals.first_date, totals.last_date,
-           totals.net_revenue, totals.return_lines, totals.outlier_lines
-    FROM totals, customers, orders, products, countries
-"""
-
-MONTHLY_SQL = f"""
-    WITH by_month AS (
-        SELECT date_trunc('month', invoice_date) AS month,
-               {NET_REVENUE} AS net_revenue,
-               count(DISTINCT invoice_id) FILTER (WHERE NOT is_return) AS orders,
-               count(DISTINCT customer_id) FILTER (WHERE NOT is_return) AS active_customers
-        FROM {SOURCE}
-        WHERE invoice_date IS NOT NULL
-        GROUP BY month
-    ),
-    months AS (
-        SELECT unnest(generate_series(min(month), max(month), INTERVAL 1 MONTH)) AS month
-        FROM by_month
-    )
-    SELECT months.month,
-           coalesce(by_month.net_revenue, 0) AS net_revenue,
-           coalesce(by_month.orders, 0) AS orders,
-           coalesce(by_month.active_customers, 0) AS active_customers
-    FROM months LEFT JOIN by_month USING (month)
-    ORDER BY months.month
-"""
-
-_COUNTRY_OR_UNKNOWN = f"coalesce({_COUNTRY}, 'Unknown')"
-# Distinct counts as DISTINCT pairs counted per country, each subquery reading the file
-# itself: at 100M lines this took a fraction of count(DISTINCT ...) over a shared CTE.
-COUNTRY_SQL = f"""
-    WITH revenue AS (
-        SELECT {_COUNTRY_OR_UNKNOWN} AS country, sum(amount) AS revenue
-        FROM {SOURCE}
-        GROUP BY 1
-    ),
-    reach AS (
-        SELECT country, count(*) AS customers
-        FROM (SELECT DISTINCT {_COUNTRY_OR_UNKNOWN} AS country, customer_id FROM {SOURCE}) AS pairs
-        GROUP BY country
-    ),
-    orders AS (
-        SELECT country, count(*) AS orders
-        FROM (SELECT DISTINCT {_COUNTRY_OR_UNKNOWN} AS country, invoice_id FROM {SOURCE}
-              WHERE NOT is_return AND invoice_id IS NOT NULL) AS pairs
-        GROUP BY country
-    ),
-    totals AS (
-        SELECT round(sum(revenue), {AMOUNT_DECIMALS}) AS revenue,
-               (SELECT count(*) FROM (SELECT DISTINCT customer_id FROM {SOURCE}) AS ids) AS customers
-        FROM revenue
-    )
-    SELECT revenue.country,
-           round(revenue.revenue, {AMOUNT_DECIMALS}) AS net_revenue,
-           reach.customers,
-           coalesce(orders.orders, 0) AS orders,
-           round(revenue.revenue, {AMOUNT_DECIMALS}) / nullif(totals.revenue, 0) AS revenue_share,
-           reach.customers / totals.customers AS customer_share
-    FROM revenue
-    JOIN reach USING (country)
-    LEFT JOIN orders USING (country)
-    CROSS JOIN totals
-    ORDER BY net_revenue DESC, revenue.country
-"""
-
-# Each part reads the file itself: a CTE over all lines referenced three times made
-# DuckDB materialise 100M lines (39 s; now a fraction of that, bench/run.py --report).
-TOP_PRODUCTS_SQL = f"""
-    WITH totals AS (SELECT {NET_REVENUE} AS revenue FROM {SOURCE}),
-    ranked AS (
-        SELECT {_PRODUCT_KEY} AS product_id, {NET_REVENUE} AS net_revenue, sum(quantity) AS quantity
-        FROM {SOURCE}
-        WHERE {_PRODUCT_KEY} IS NOT NULL
-        GROUP BY 1
-        ORDER BY net_revenue DESC, product_id
-        LIMIT $n
-    ),
-    -- Distinct counts only over the top products' lines: they are the costly part.
-    top_lines AS (
-        SELECT {_PRODUCT_KEY} AS product_id, {_DESCRIPTION} AS description,
-               customer_id, invoice_id, is_return
-        FROM {SOURCE}
-        WHERE {_PRODUCT_KEY} IN (SELECT product_id FROM ranked)
-    ),
-    reach AS (
-        SELECT product_id,
-               count(DISTINCT invoice_id) FILTER (WHERE NOT is_return) AS orders,
-               count(DISTINCT customer_id) AS customers
-        FROM top_lines
-        GROUP BY product_id
-    ),
-    descriptions AS (
-        SELECT product_id, description, count(*) AS n_lines
-        FROM top_lines
-        WHERE description IS NOT NULL
-        GROUP BY product_id, description
-    ),
-    labels AS (
-        SELECT product_id, first(description ORDER BY n_lines DESC, description) AS description
-        FROM descriptions
-        GROUP BY product_id
-    )
-    SELECT ranked.product_id, labels.description, ranked.net_revenue,
-           ranked.net_revenue / nullif(totals.revenue, 0) AS revenue_share,
-           ranked.quantity, reach.orders, reach.customers
-    FROM ranked
-    JOIN reach USING (product_id)
-    LEFT JOIN labels USING (product_id)
-    CROSS JOIN totals
-    ORDER BY ranked.net_revenue DESC, ranked.product_id
-"""
-
-# The purchase orders are computed once per connection and file into a temporary table
-# (`purchase_orders`), which the weekday, hour and histogram queries read ({orders}): at
-# 100M lines, six GROUP BYs of 78M lines into 7.9M orders became one.
-ORDERS_TABLE = "eda_purchase_orders"
-ORDERS_TABLE_SQL = f"CREATE OR REPLACE TEMP TABLE {ORDERS_TABLE} AS SELECT ordered_at, order_value, items FROM ({ORDERS_SQL})"
-_ORDERS_CACHED: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, tuple[str, int, int]] = (
+# Bitmaps of distinct products may take this share of the memory limit (`customer_summary`):
+# at 100M lines one thread's (0.48 GB) fit in 1.8 GiB, the process peaking at 1.9 GiB.
+PRODUCT_BITMAP_SHARE = 0.3
+# Shared tables made per connection: name -> the file (path, mtime, size) they were read from.
+_SHARED_TABLES: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, dict[str, tuple[str, int, int]]] = (
     weakref.WeakKeyDictionary()
 )
-
-WEEKDAY_SQL = """
-    WITH counts AS (
-        SELECT isodow(ordered_at) AS iso_day, count(*) AS orders
-        FROM ({orders}) WHERE ordered_at IS NOT NULL
-        GROUP BY iso_day
-    )
-    SELECT days.iso_day - 1 AS weekday, coalesce(counts.orders, 0) AS orders
-    FROM range(1, 8) AS days(iso_day) LEFT JOIN counts USING (iso_day)
-    ORDER BY weekday
-"""
-
-HOUR_SQL = """
-    WITH counts AS (
-        SELECT hour(ordered_at) AS hour, count(*) AS orders
-        FROM ({orders}) WHERE ordered_at IS NOT NULL
-        GROUP BY hour
-    )
-    SELECT hours.hour, coalesce(counts.orders, 0) AS orders
-    FROM range(0, 24) AS hours(hour) LEFT JOIN counts USING (hour)
-    ORDER BY hour
-"""
-
-# Distinct products per customer, exact either way ({customer_products} in `CUSTOMER_SQL`):
-# one bit per product in a bitmap per customer (`PRODUCT_CODES_SQL` numbers the products),
-# when the bitmaps fit in `PRODUCT_BITMAP_SHARE` of the memory limit; otherwise DISTINCT
-# (customer, product) pairs counted per customer. At 100M lines (63.6M pairs, 4,000
-# products, 873K customers) the bitmaps took 13.5 s of CPU against 23 s for the pairs,
-# whose hash table spills to disk under the memory cap (bench/run.py).
-_PURCHASED_PRODUCTS = f"""SELECT customer_id, {_PRODUCT_KEY} AS product FROM {SOURCE}
-              WHERE NOT is_return AND {_PRODUCT_KEY} IS NOT NULL"""
-CUSTOMER_PRODUCT_PAIRS = f"""
-        SELECT customer_id, count(*) AS distinct_products
-        FROM (SELECT DISTINCT customer_id, product FROM ({_PURCHASED_PRODUCTS})) AS pairs
-        GROUP BY customer_id
-    """
-CUSTOMER_PRODUCT_BITMAPS = f"""
-        SELECT customer_id, bit_count(bitstring_agg(product_codes.code, 0, {{last_code}}))::BIGINT AS distinct_products
-        FROM ({_PURCHASED_PRODUCTS}) AS purchases
-        JOIN product_codes USING (product)
-        GROUP BY customer_id
-    """
-PRODUCT_CODES_SQL = f"""
-    CREATE OR REPLACE TEMP TABLE product_codes AS
-    SELECT product, (row_number() OVER (ORDER BY product) - 1)::INTEGER AS code
-    FROM (SELECT DISTINCT product FROM ({_PURCHASED_PRODUCTS}))
-"""
-# Sizes the bitmaps would take, estimated in one cheap pass (HyperLogLog, about 2% off):
-# enough to choose, as the counts are exact either way.
-BITMAP_SIZE_SQL = f"""
-    SELECT approx_count_distinct(product) AS products, approx_count_distinct(customer_id) AS customers
-    FROM ({_PURCHASED_PRODUCTS})
-"""
-PRODUCT_BITMAP_SHARE = 0.25
-CUSTOMER_PRODUCTS_TABLE = "eda_customer_products"  # distinct products per customer, while `customer_summary` runs
-CUSTOMER_SQL = f"""
-    WITH per_customer AS (
-        SELECT customer_id,
-               {NET_REVENUE} AS net_revenue,
-               min(invoice_date) FILTER (WHERE NOT is_return) AS first_purchase,
-               max(invoice_date) FILTER (WHERE NOT is_return) AS last_purchase,
-               count(*) AS lines,
-               avg(CASE WHEN is_return THEN 1.0 ELSE 0.0 END) AS return_share
-        FROM {SOURCE}
-        GROUP BY customer_id
-    ),
-    customer_orders AS (
-        SELECT customer_id, count(*) AS orders
-        FROM (SELECT DISTINCT customer_id, invoice_id FROM {SOURCE}
-              WHERE NOT is_return AND invoice_id IS NOT NULL) AS pairs
-        GROUP BY customer_id
-    ),
-    customer_products AS ({{customer_products}}),
-    country_lines AS (
-        SELECT customer_id, {_COUNTRY} AS country, count(*) AS n_lines
-        FROM {SOURCE}
-        WHERE {_COUNTRY} IS NOT NULL
-        GROUP BY customer_id, {_COUNTRY}
-    ),
-    main_country AS (
-        SELECT customer_id, first(country ORDER BY n_lines DESC, country) AS country
-        FROM country_lines
-        GROUP BY customer_id
-    )
-    SELECT per_customer.customer_id,
-           coalesce(customer_orders.orders, 0) AS orders,
-           net_revenue, first_purchase, last_purchase, lines,
-           coalesce(customer_products.distinct_products, 0) AS distinct_products,
-           return_share,
-           net_revenue / nullif(coalesce(customer_orders.orders, 0), 0) AS avg_order_value,
-           main_country.country
-    FROM per_customer
-    LEFT JOIN customer_orders USING (customer_id)
-    LEFT JOIN customer_products USING (customer_id)
-    LEFT JOIN main_country USING (customer_id)
-    ORDER BY per_customer.customer_id
-"""
 
 # --------------------------------------------------------------------------- helpers
 
@@ -407,6 +182,8 @@ def overview(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.DataFrame:
         One row: lines, customers, purchase_orders, products, countries, first_date,
         last_date, net_revenue, return_lines, outlier_lines.
     """
+    shared_table(con, path, ORDER_PARTS_TABLE)
+    shared_table(con, path, PRODUCTS_TABLE)
     return con.execute(OVERVIEW_SQL, source_params(path)).df()
 
 
@@ -426,7 +203,8 @@ def monthly_summary(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.Data
         first and last line's date) and partial (days_covered < days_in_month), one row
         per month in date order; empty when there are no lines.
     """
-    monthly = con.execute(MONTHLY_SQL, source_params(path)).df()
+    shared_table(con, path, ORDER_PARTS_TABLE)
+    monthly = con.execute(MONTHLY_SQL).df()
     first, last = date_bounds(con, path)
     return pd.concat([monthly, month_coverage(monthly["month"], first, last)], axis=1)
 
@@ -442,7 +220,8 @@ def country_summary(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.Data
         customer_share (of all distinct customers), sorted by net revenue, largest first.
         A customer buying from two countries counts in both.
     """
-    return con.execute(COUNTRY_SQL, source_params(path)).df()
+    shared_table(con, path, ORDER_PARTS_TABLE)
+    return con.execute(COUNTRY_SQL).df()
 
 
 def top_products(con: duckdb.DuckDBPyConnection, path: str | Path, n: int = 10) -> pd.DataFrame:
@@ -464,6 +243,7 @@ def top_products(con: duckdb.DuckDBPyConnection, path: str | Path, n: int = 10) 
     """
     check_positive("n", n)
     params = source_params(path)
+    shared_table(con, path, PRODUCTS_TABLE)
     products = con.execute(TOP_PRODUCTS_SQL, {**params, "n": int(n)}).df()
     if products.empty:
         (lines,) = con.execute(LINES_SQL, params).fetchall()[0]
@@ -496,25 +276,47 @@ def orders_by_hour(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.DataF
     return con.execute(HOUR_SQL.replace("{orders}", purchase_orders(con, path))).df()
 
 
-def _drop_purchase_orders(con: duckdb.DuckDBPyConnection) -> None:
-    """Free the table of `purchase_orders` (it is made again when asked for)."""
-    if _ORDERS_CACHED.pop(con, None) is not None:
-        con.execute(f"DROP TABLE IF EXISTS temp.main.{ORDERS_TABLE}").fetchall()
+_SHARED_SQL: dict[str, str] = {
+    ORDER_PARTS_TABLE: ORDER_PARTS_SQL,
+    PRODUCTS_TABLE: PRODUCTS_SQL,
+    ORDERS_TABLE: f"SELECT ordered_at, order_value, items FROM ({ORDERS_SQL})",
+}
+_MADE_FROM: dict[str, str] = {ORDERS_TABLE: ORDER_PARTS_TABLE}  # a shared table read from another
+
+
+def shared_table(con: duckdb.DuckDBPyConnection, path: str | Path, name: str) -> str:
+    """Make the temporary table `name` of `path` once per connection and file; return its name.
+
+    `name` is `ORDER_PARTS_TABLE`, `PRODUCTS_TABLE` or `ORDERS_TABLE`. A file rewritten
+    since (other size or modification time) is read again, and so are the tables made from
+    it. The queries that read the table take no parameters for it.
+    """
+    if name in _MADE_FROM:
+        shared_table(con, path, _MADE_FROM[name])
+    stat = Path(path).stat()
+    key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+    made = _SHARED_TABLES.setdefault(con, {})
+    if made.get(name) != key:
+        sql = _SHARED_SQL[name]
+        params = source_params(path) if "$path" in sql else None
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", params).fetchall()
+        made[name] = key
+    return name
+
+
+def _drop_shared_table(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Free the shared table `name` (it is made again when asked for)."""
+    if _SHARED_TABLES.get(con, {}).pop(name, None) is not None:
+        con.execute(f"DROP TABLE IF EXISTS temp.main.{name}").fetchall()
 
 
 def purchase_orders(con: duckdb.DuckDBPyConnection, path: str | Path) -> str:
     """Return a query of the purchase orders of `path`: ordered_at, order_value, items.
 
-    One row per purchase order (`ORDERS_SQL`), computed once per connection and file into
-    the temporary table `ORDERS_TABLE` and read from there afterwards; a file rewritten
-    since (other size or modification time) is read again. The query takes no parameters.
+    One row per purchase order (`ORDERS_SQL`), kept in the shared table `ORDERS_TABLE`
+    (see `shared_table`). The query takes no parameters.
     """
-    stat = Path(path).stat()
-    key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
-    if _ORDERS_CACHED.get(con) != key:
-        con.execute(ORDERS_TABLE_SQL, source_params(path)).fetchall()
-        _ORDERS_CACHED[con] = key
-    return f"SELECT * FROM {ORDERS_TABLE}"
+    return f"SELECT * FROM {shared_table(con, path, ORDERS_TABLE)}"
 
 
 def customer_summary(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.DataFrame:
@@ -536,23 +338,46 @@ def customer_summary(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.Dat
         - country: the customer's most frequent country (ties: alphabetical first)
     """
     params = source_params(path)
-    _drop_purchase_orders(con)  # the heaviest query of 02_eda: give it the memory
-    products, customers = con.execute(BITMAP_SIZE_SQL, params).fetchall()[0]
-    counts = CUSTOMER_PRODUCT_PAIRS
-    if 0 < products and 1.1 * products * customers / 8 <= PRODUCT_BITMAP_SHARE * memory_limit_bytes(con):
-        con.execute(PRODUCT_CODES_SQL, params).fetchall()
-        (products,) = con.execute("SELECT count(*) FROM product_codes").fetchall()[0]
-        counts = CUSTOMER_PRODUCT_BITMAPS.format(last_code=int(products) - 1)
+    _drop_shared_table(con, ORDERS_TABLE)  # the heaviest query of 02_eda: give it the memory
+    shared_table(con, path, ORDER_PARTS_TABLE)
+    shared_table(con, path, PRODUCTS_TABLE)
+    products, customers = con.execute(BITMAP_SIZE_SQL).fetchall()[0]
+    (threads,) = con.execute("SELECT current_setting('threads')").fetchall()[0]
+    bitmap_threads = _bitmap_threads(con, products, customers)
     try:
-        # Counted on their own first: beside the other aggregates, the pairs' hash table ran
-        # out of memory at 100M lines in 02_eda's half share of 2 GB (953.6 MiB, one thread).
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {CUSTOMER_PRODUCTS_TABLE} AS {counts}", params).fetchall()
-        return con.execute(
-            CUSTOMER_SQL.replace("{customer_products}", f"SELECT * FROM {CUSTOMER_PRODUCTS_TABLE}"), params
-        ).df()
+        if bitmap_threads:
+            con.execute(PRODUCT_CODES_SQL).fetchall()
+            con.execute(f"SET threads = {bitmap_threads}").fetchall()
+            per_customer = CUSTOMER_LINES_WITH_BITMAPS.format(last_code=int(products) - 1)
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {CUSTOMER_PRODUCTS_TABLE} AS {CUSTOMER_PRODUCT_PAIRS}",
+                        params).fetchall()
+            per_customer = CUSTOMER_LINES_WITH_PAIRS
+        return con.execute(CUSTOMER_SQL.replace("{per_customer}", per_customer), params).df()
     finally:
-        for table in ("product_codes", CUSTOMER_PRODUCTS_TABLE):
+        con.execute(f"SET threads = {int(threads)}").fetchall()
+        for table in (PRODUCT_CODES_TABLE, CUSTOMER_PRODUCTS_TABLE):
             con.execute(f"DROP TABLE IF EXISTS temp.main.{table}").fetchall()
+
+
+def _bitmap_threads(con: duckdb.DuckDBPyConnection, products: int, customers: int) -> int:
+    """Return how many threads may count distinct products with bitmaps; 0 when none may.
+
+    Each thread holds a bitmap of `products` bits for up to `customers` customers; together
+    they must fit in `PRODUCT_BITMAP_SHARE` of the memory limit (10% margin).
+
+    Examples
+    --------
+    >>> con = duckdb.connect()
+    >>> _ = con.execute("SET memory_limit = '1GB'; SET threads = 4")
+    >>> _bitmap_threads(con, 4_000, 200_000), _bitmap_threads(con, 4_000, 1_000_000), _bitmap_threads(con, 0, 10)
+    (2, 0, 0)
+    """
+    if not products or not customers:
+        return 0
+    (threads,) = con.execute("SELECT current_setting('threads')").fetchall()[0]
+    each = 1.1 * products * customers / 8
+    return min(int(threads), int(PRODUCT_BITMAP_SHARE * memory_limit_bytes(con) // each))
 
 
 def customer_correlations(customers: pd.DataFrame) -> pd.DataFrame:

@@ -13,13 +13,14 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from helpers.eda import SOURCE, check_positive, date_bounds, month_coverage, source_params
+from helpers.eda import ORDER_PARTS_TABLE, check_positive, date_bounds, month_coverage, shared_table
 
+# The months with a purchase order of each customer, from the invoices' parts of `helpers.eda`.
 COHORT_SQL = f"""
     WITH active AS (
-        SELECT DISTINCT customer_id, date_trunc('month', invoice_date) AS month
-        FROM {SOURCE}
-        WHERE NOT is_return AND invoice_date IS NOT NULL
+        SELECT DISTINCT customer_id, date_trunc('month', first_at) AS month
+        FROM {ORDER_PARTS_TABLE}
+        WHERE NOT is_return AND first_at IS NOT NULL
     ),
     cohorts AS (
         SELECT customer_id, min(month) AS cohort FROM active GROUP BY customer_id
@@ -74,8 +75,8 @@ def cohort_retention(
         month counts only the days the data cover.
     """
     check_positive("cohort_months", cohort_months)
-    query = {**source_params(path), "cohort_months": int(cohort_months)}
-    retention = con.execute(COHORT_SQL, query).df()
+    shared_table(con, path, ORDER_PARTS_TABLE)
+    retention = con.execute(COHORT_SQL, {"cohort_months": int(cohort_months)}).df()
     cohorts = pd.to_datetime(retention["cohort"]).dt.to_period("M")
     offsets = retention["months_since_first"].astype("int64")
     months = pd.Series([(c + int(k)).to_timestamp() for c, k in zip(cohorts, offsets, strict=True)],

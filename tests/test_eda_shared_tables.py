@@ -1,0 +1,90 @@
+"""Tests for the tables 02_eda reads once per connection and file (helpers.eda.shared_table, issue 16).
+
+The aggregates read the lines summed per invoice part (customer, invoice, kind, country,
+month), per product and per purchase order. An invoice whose lines fall in two months or
+two countries must still count where the lines do, as when every query read the lines.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from eda_fixture import write
+from helpers import eda, eda_cohorts
+from helpers.engine import memory_limit_bytes
+
+# invoice, customer, date, product, description, country, quantity, unit_price, amount, return, outlier
+SPLIT = [
+    ("INV1", "A", "2011-01-31 23:00", "P1", "MUG", "UK", 1, 10.0, 10.0, False, False),  # Monday
+    ("INV1", "A", "2011-02-01 01:00", "P2", "BAG", "France", 1, 5.0, 5.0, False, False),  # same invoice, next month
+    ("INV2", "B", "2011-02-03 09:00", "P1", "MUG", "UK", 1, 7.0, 7.0, False, False),  # Thursday
+    ("C1", "A", "2011-02-05 10:00", "P1", "MUG", "UK", -1, 5.0, -5.0, True, False),
+]
+
+
+def test_an_invoice_in_two_months_and_countries_counts_where_its_lines_are(con, tmp_path):
+    path = write(tmp_path, "split", SPLIT)
+    row = eda.overview(con, path).iloc[0]
+    assert (row["lines"], row["customers"], row["purchase_orders"], row["countries"]) == (4, 2, 2, 2)
+    assert (row["net_revenue"], row["return_lines"], row["outlier_lines"]) == (17.0, 1, 0)
+    monthly = eda.monthly_summary(con, path)
+    # January: INV1's first line (A); February: INV1's second line and INV2 (A and B), and the return.
+    assert monthly["orders"].tolist() == [1, 2]
+    assert monthly["active_customers"].tolist() == [1, 2]
+    assert monthly["net_revenue"].tolist() == [10.0, 7.0]
+    countries = eda.country_summary(con, path).set_index("country")
+    assert countries.loc["UK", ["net_revenue", "customers", "orders"]].tolist() == [12.0, 2, 2]
+    assert countries.loc["France", ["net_revenue", "customers", "orders"]].tolist() == [5.0, 1, 1]
+    customer_a = eda.customer_summary(con, path).set_index("customer_id").loc["A"]
+    assert (customer_a["orders"], customer_a["lines"], customer_a["country"]) == (1, 3, "UK")
+    assert customer_a["return_share"] == pytest.approx(1 / 3)
+    assert customer_a["distinct_products"] == 2
+    # INV1 is one purchase order, timed by its first line (Monday 23:00), worth 15.
+    assert eda.orders_by_weekday(con, path)["orders"].tolist() == [1, 0, 0, 1, 0, 0, 0]
+    assert eda.orders_by_hour(con, path).set_index("hour")["orders"][[9, 23]].tolist() == [1, 1]
+    retention = eda_cohorts.cohort_retention(con, path, cohort_months=2)
+    january = retention[retention["cohort"] == pd.Timestamp("2011-01-01")]
+    assert january["active_customers"].tolist() == [1, 1]  # A buys again in February (INV1's second line)
+
+
+def test_shared_tables_are_read_again_when_the_file_changes(con, tmp_path):
+    path = tmp_path / "t.parquet"
+    write(tmp_path, "t", SPLIT)
+    assert eda.overview(con, path)["purchase_orders"].iloc[0] == 2
+    write(tmp_path, "t", SPLIT[2:])  # rewritten: INV2 and the return only
+    assert eda.overview(con, path)["purchase_orders"].iloc[0] == 1
+    assert eda.monthly_summary(con, path)["orders"].tolist() == [1]
+    assert eda.customer_summary(con, path)["customer_id"].tolist() == ["A", "B"]
+    assert eda.top_products(con, path, n=5)["product_id"].tolist() == ["P1"]
+
+
+def test_products_keyed_by_description_count_their_orders_and_customers(con, tmp_path):
+    lines = [
+        ("INV1", "A", "2011-01-03 10:00", "P1", "MUG", "UK", 1, 10.0, 10.0, False, False),
+        ("INV1", "A", "2011-01-03 10:00", None, " TEA ", "UK", 1, 4.0, 4.0, False, False),
+        ("INV2", "B", "2011-01-04 10:00", None, "TEA", "UK", 1, 4.0, 4.0, False, False),
+        ("INV3", "C", "2011-01-05 10:00", "TEA", "Tea (id)", "UK", 1, 3.0, 3.0, False, False),  # an id equal to it
+    ]
+    top = eda.top_products(con, write(tmp_path, "tea", lines), n=2)
+    # TEA: 4 + 4 + 3 = 11 over INV1-3 (A, B, C); its most frequent description "TEA" (2 lines).
+    assert top["product_id"].tolist() == ["TEA", "P1"]
+    assert top["net_revenue"].tolist() == [11.0, 10.0]
+    assert top["orders"].tolist() == [3, 1]
+    assert top["customers"].tolist() == [3, 1]
+    assert top["description"].tolist() == ["TEA", "MUG"]
+
+
+def test_bitmaps_on_fewer_threads_count_the_same_and_the_setting_comes_back(con, tmp_path, monkeypatch):
+    path = write(tmp_path, "split", SPLIT)
+    monkeypatch.setattr(eda, "PRODUCT_BITMAP_SHARE", 0.0)  # no bitmaps: DISTINCT pairs
+    pairs = eda.customer_summary(con, path)
+    con.execute("SET threads = 2").fetchall()
+    products, customers = 2, 2  # P1, P2 bought; A and B
+    assert eda._bitmap_threads(con, products, customers) == 0
+    one_thread = 1.1 * products * customers / 8 * 1.5 / memory_limit_bytes(con)  # room for one thread's bitmaps
+    monkeypatch.setattr(eda, "PRODUCT_BITMAP_SHARE", one_thread)
+    assert eda._bitmap_threads(con, products, customers) == 1
+    bitmaps = eda.customer_summary(con, path)
+    pd.testing.assert_frame_equal(bitmaps, pairs, check_exact=True)
+    assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 2
