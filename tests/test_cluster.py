@@ -339,6 +339,9 @@ def test_labels_frame_has_one_row_per_customer_and_minus_two_without_kept_order(
     cluster.check_labels(labels, fitted["run"].customer_ids)
     with pytest.raises(UserError, match="one row per customer"):
         cluster.check_labels(labels.iloc[1:], fitted["run"].customer_ids)
+    stranger = labels.assign(customer_id=labels["customer_id"].where(labels.index > 0, "not-a-customer"))
+    with pytest.raises(UserError, match="one row per customer"):  # as many rows, one of them unknown
+        cluster.check_labels(stranger, fitted["run"].customer_ids)
 
 
 def test_cluster_summary_accounts_for_every_customer(fitted) -> None:

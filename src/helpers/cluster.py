@@ -110,6 +110,7 @@ from helpers.cluster_stability import (
     stability_verdict,
 )
 from helpers.errors import UserError
+from helpers.matching import is_in
 from helpers.params_checks import max_clusters
 
 __all__ = [
@@ -434,9 +435,10 @@ def check_labels(frame: pd.DataFrame, customer_ids: pd.Series) -> None:
     UserError
         Missing or duplicate customers, or a label below -2, naming the column.
     """
-    if len(frame) != len(customer_ids) or frame["customer_id"].duplicated().any() or not set(
-        frame["customer_id"]
-    ) == set(customer_ids):
+    # Same length, no repeat and every id known: the same set of ids (no Python set of 873k ids)
+    if len(frame) != len(customer_ids) or frame["customer_id"].duplicated().any() or not is_in(
+        frame["customer_id"], customer_ids
+    ).all():
         raise UserError("column 'customer_id': clusters.parquet must have one row per customer")
     for column in (*METHODS, "cluster"):
         if frame[column].isna().any() or (frame[column] < NO_KEPT_ORDER).any():
