@@ -1,4 +1,4 @@
-"""The papermill engine's spaced saves, with papermill's own notebook manager and a real file."""
+"""The papermill engine writes a notebook once per cell, with papermill's own notebook manager and a real file."""
 
 from __future__ import annotations
 
@@ -9,17 +9,7 @@ from papermill.engines import NotebookExecutionManager
 from papermill.execute import prepare_notebook_metadata
 from papermill.iorw import load_notebook_node
 
-from helpers.kernels import throttle_saves
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from helpers.kernels import fewer_saves
 
 
 def _manager(path: Path) -> NotebookExecutionManager:
@@ -41,22 +31,24 @@ def _count_writes(counter: list[int], manager: NotebookExecutionManager) -> None
     manager.save = counted
 
 
-def test_the_notebook_is_written_at_its_start_then_every_interval_and_at_its_end(tmp_path):
-    path, writes, clock = tmp_path / "out.ipynb", [], Clock()
+def test_the_notebook_is_written_at_its_start_as_each_cell_starts_and_at_its_end(tmp_path):
+    path, writes = tmp_path / "out.ipynb", []
     manager = _manager(path)
     _count_writes(writes, manager)
-    throttle_saves(manager, every=10.0, clock=clock)
+    fewer_saves(manager)
     manager.notebook_start()
     assert path.is_file() and len(writes) == 1  # written at once: a failed start still leaves a notebook
-    for index, cell in enumerate(manager.nb.cells):  # three quick cells: 6 saves asked, none due
-        manager.cell_start(cell, index)
-        manager.cell_complete(cell, index)
-    assert len(writes) == 1
-    clock.now = 10.0  # a long cell: its start is written once the interval has passed
     manager.cell_start(manager.nb.cells[0], 0)
-    assert len(writes) == 2
+    on_disk = nbformat.read(path, as_version=4)
+    assert len(writes) == 2 and on_disk.cells[0].metadata.papermill["status"] == "running"  # where it is
+    manager.cell_complete(manager.nb.cells[0], 0)
+    assert len(writes) == 2  # the end of a cell is not written ...
+    manager.cell_start(manager.nb.cells[1], 1)
+    on_disk = nbformat.read(path, as_version=4)
+    assert on_disk.cells[0].metadata.papermill["status"] == "completed"  # ... the next start writes it
+    manager.cell_complete(manager.nb.cells[1], 1)
     manager.notebook_complete()
-    assert len(writes) == 3
+    assert len(writes) == 4
     saved = nbformat.read(path, as_version=4)
-    assert [c.metadata.papermill["status"] for c in saved.cells] == ["running", "completed", "completed"]
+    assert [c.metadata.papermill["status"] for c in saved.cells] == ["completed", "completed", "completed"]
     assert saved.metadata.papermill["end_time"] is not None  # the final state is on disk

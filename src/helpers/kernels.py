@@ -20,7 +20,6 @@ import functools
 import importlib
 import json
 import os
-import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -180,42 +179,27 @@ class WarmKernel:
 ENGINE_NAME = "ecomseg-cells"  # papermill engine that reports each code cell as it starts
 
 # papermill writes the whole notebook (validated, charts base64) as each cell starts and again
-# as it ends: about 40 writes per step, 1.9 s of the runner's CPU on the shipped data, beside
-# the kernels on 2 cores. The notebook is written at its start, then at most every SAVE_EVERY
-# seconds (so a long cell's notebook still shows progress on disk) and when it ends or fails.
-SAVE_EVERY = 10.0
+# as it ends: about 40 writes per step. The write at a cell's end is left out (`fewer_saves`):
+# the next cell's start, or the notebook's end, writes the same outputs a moment later, and
+# the file on disk still shows which cell is running.
 
 
-def save_due(last: float | None, now: float, every: float = SAVE_EVERY) -> bool:
-    """True when a notebook last written at `last` (None: never) is written again at `now`.
+def fewer_saves(nb_man: Any) -> None:
+    """Make papermill's notebook manager `nb_man` skip the write at the end of each cell.
 
-    >>> save_due(None, 0.0), save_due(0.0, 9.9), save_due(0.0, 10.0)
-    (True, False, True)
+    The notebook is still written when it starts, as each cell starts (with the previous
+    cell's outputs) and when it ends, failed or not (``notebook_complete``).
     """
-    return last is None or now - last >= every
+    save, complete = nb_man.save, nb_man.cell_complete
 
+    def cell_complete(*args: Any, **kwargs: Any) -> Any:
+        nb_man.save = lambda **_: None
+        try:
+            return complete(*args, **kwargs)
+        finally:
+            nb_man.save = save
 
-def throttle_saves(nb_man: Any, every: float = SAVE_EVERY, clock: Any = time.monotonic) -> None:
-    """Make papermill's notebook manager `nb_man` write at most every `every` seconds, and at the end.
-
-    The first save writes; later ones write only when `save_due`. ``notebook_complete``
-    (papermill calls it when the notebook ends, failed or not) always writes.
-    """
-    save, complete = nb_man.save, nb_man.notebook_complete
-    last: list[float | None] = [None]
-
-    def throttled(**kwargs: Any) -> None:
-        now = clock()
-        if save_due(last[0], now, every):
-            last[0] = now
-            save(**kwargs)
-
-    def notebook_complete(**kwargs: Any) -> Any:
-        nb_man.save = save  # the final state is always written
-        return complete(**kwargs)
-
-    nb_man.save = throttled
-    nb_man.notebook_complete = notebook_complete
+    nb_man.cell_complete = cell_complete
 
 
 @functools.cache
@@ -223,8 +207,8 @@ def register_engine() -> str:
     """Register (once) the papermill engine that calls ``on_cell(number, count, stage)``; return its name.
 
     It is papermill's own nbclient engine; only the notebook manager's ``cell_start`` is wrapped,
-    so a notebook runs exactly as with the default engine, and its saves are spaced
-    (`throttle_saves`).
+    so a notebook runs exactly as with the default engine, with one write per cell instead of
+    two (`fewer_saves`).
     """
     from papermill.engines import NBClientEngine, papermill_engines
 
@@ -244,7 +228,7 @@ def register_engine() -> str:
                     return start(cell, cell_index, **kw)
 
                 nb_man.cell_start = cell_start
-            throttle_saves(nb_man)
+            fewer_saves(nb_man)
             return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
 
     papermill_engines.register(ENGINE_NAME, CellReportingEngine)
