@@ -88,3 +88,27 @@ def test_bitmaps_on_fewer_threads_count_the_same_and_the_setting_comes_back(con,
     bitmaps = eda.customer_summary(con, path)
     pd.testing.assert_frame_equal(bitmaps, pairs, check_exact=True)
     assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 2
+
+
+def test_lines_without_a_customer_count_no_product_on_either_path(con, tmp_path, monkeypatch):
+    rows = [*SPLIT, ("INV3", None, "2011-02-04 09:00", "P2", "BAG", "UK", 2, 5.0, 10.0, False, False)]
+    path = write(tmp_path, "no_id", rows)
+    bitmaps = eda.customer_summary(con, path)
+    monkeypatch.setattr(eda, "PRODUCT_BITMAP_SHARE", 0.0)  # no bitmaps: DISTINCT pairs
+    pairs = eda.customer_summary(con, path)
+    pd.testing.assert_frame_equal(bitmaps, pairs, check_exact=True)
+    missing = bitmaps[bitmaps["customer_id"].isna()]
+    assert len(missing) == 1 and missing["distinct_products"].tolist() == [0]  # as before issue 16's change
+
+
+def test_a_file_rewritten_with_its_old_size_and_time_is_read_again(con, tmp_path):
+    import os
+
+    path = write(tmp_path, "same_size", SPLIT)
+    assert eda.country_summary(con, path)["country"].tolist() == ["UK", "France"]
+    before = os.stat(path)
+    renamed = [(*row[:5], "Greece" if row[5] == "France" else row[5], *row[6:]) for row in SPLIT]  # as long as "France"
+    write(tmp_path, "same_size", renamed)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # the old modification time put back
+    assert os.stat(path).st_size == before.st_size
+    assert eda.country_summary(con, path)["country"].tolist() == ["UK", "Greece"]

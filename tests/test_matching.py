@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,3 +28,14 @@ def test_ids_of_other_types_never_match_as_in_pandas():
     right = pd.Series(["17850", "3"], dtype="str")
     assert is_in(left, right).tolist() == left.isin(right).tolist() == [False, False]
     assert is_in(pd.Series(["a"], dtype="str"), pd.Series([], dtype=object)).tolist() == [False]
+
+
+@pytest.mark.parametrize(("ids", "among"), [
+    (pd.Series([None, "a"], dtype=object), pd.Series([None], dtype="str")),
+    (pd.Series([pd.NA, 1], dtype="Int64"), pd.Series([pd.NA], dtype="Int64")),
+    (pd.Series(["a", "b"], dtype="category"), pd.Series(["b"], dtype="category")),
+    (pd.Series([None, "a"], dtype=object), pd.Series([float("nan")], dtype=object)),
+    (pd.Series([2**63 + 5, 1], dtype="uint64"), pd.Series([2**63 + 5], dtype="uint64")),
+])
+def test_missing_values_categories_and_other_dtypes_follow_pandas(ids, among):
+    assert is_in(ids, among).tolist() == ids.isin(among).tolist()

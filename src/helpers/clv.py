@@ -47,6 +47,7 @@ import math
 import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -54,6 +55,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from helpers.clv_sql import INPUTS_SQL, PURCHASE_DAYS_SQL, PURCHASE_DAYS_TABLE
+from helpers.engine import file_version
 from helpers.errors import UserError
 
 INPUT_COLUMNS: tuple[str, ...] = (
@@ -70,7 +72,7 @@ PERIOD_DAYS = 30  # CLV discounting period: 12 periods make a year
 MAX_WAIT_DAYS = 3650  # a median wait beyond ten years is reported as no next order date
 _LOG_BOUNDS = (math.log(1e-6), math.log(1e6))  # parameters searched within 1e-6 .. 1e6
 
-_PURCHASE_DAYS_CACHED: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, tuple[str, int, int, pd.Timestamp]] = (
+_PURCHASE_DAYS_CACHED: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, tuple[Any, ...]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -171,11 +173,10 @@ def purchase_days(con: duckdb.DuckDBPyConnection, transactions: str | Path, anal
     The table is kept per connection and reused for any date up to the one it was made for
     (`PURCHASE_DAYS_CTE` filters it); another file, a rewritten one or a later date makes it again.
     """
-    stat = Path(transactions).stat()
-    key = (str(Path(transactions).resolve()), stat.st_mtime_ns, stat.st_size)
+    key = file_version(transactions)
     cached = _PURCHASE_DAYS_CACHED.get(con)
     as_of = pd.Timestamp(analysis_date).normalize()
-    if cached is not None and cached[:3] == key and as_of <= cached[3]:
+    if cached is not None and cached[:-1] == key and as_of <= cached[-1]:
         return
     con.execute(f"CREATE OR REPLACE TEMP TABLE {PURCHASE_DAYS_TABLE} AS {PURCHASE_DAYS_SQL}",
                 {"path": str(transactions), "analysis_date": as_of.to_pydatetime()}).fetchall()

@@ -36,11 +36,12 @@ def _float_text(values: pd.Series, decimals: int) -> list[str]:
 def _integer_text(values: pd.Series) -> list[str]:
     """Each value as a whole number; blank when missing.
 
-    >>> _integer_text(pd.Series([3, None, -2], dtype="Int64"))
-    ['3', '', '-2']
+    >>> _integer_text(pd.Series([3, None, -2], dtype="Int64")), _integer_text(pd.Series([2**64 - 1], dtype="uint64"))
+    (['3', '', '-2'], ['18446744073709551615'])
     """
     missing = values.isna().to_numpy()
-    whole = values.to_numpy(dtype="int64", na_value=0) if missing.any() else values.to_numpy(dtype="int64")
+    kind = "uint64" if pd.api.types.is_unsigned_integer_dtype(values.dtype) else "int64"  # no wrap above 2**63
+    whole = values.to_numpy(dtype=kind, na_value=0) if missing.any() else values.to_numpy(dtype=kind)
     return ["" if gone else str(v) for v, gone in zip(whole.tolist(), missing.tolist(), strict=True)]
 
 

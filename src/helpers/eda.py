@@ -59,7 +59,7 @@ from helpers.eda_sql import (  # noqa: F401  (SOURCE and the table names are use
     TOP_PRODUCTS_SQL,
     WEEKDAY_SQL,
 )
-from helpers.engine import memory_limit_bytes
+from helpers.engine import file_version, memory_limit_bytes
 
 CUSTOMER_COLUMNS: tuple[str, ...] = (
     "customer_id",
@@ -88,7 +88,7 @@ WEEKDAY_NAMES: tuple[str, ...] = (
 # at 100M lines one thread's (0.48 GB) fit in 1.8 GiB, the process peaking at 1.9 GiB.
 PRODUCT_BITMAP_SHARE = 0.3
 # Shared tables made per connection: name -> the file (path, mtime, size) they were read from.
-_SHARED_TABLES: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, dict[str, tuple[str, int, int]]] = (
+_SHARED_TABLES: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, dict[str, tuple[str, int, int, int, int]]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -288,13 +288,12 @@ def shared_table(con: duckdb.DuckDBPyConnection, path: str | Path, name: str) ->
     """Make the temporary table `name` of `path` once per connection and file; return its name.
 
     `name` is `ORDER_PARTS_TABLE`, `PRODUCTS_TABLE` or `ORDERS_TABLE`. A file rewritten
-    since (other size or modification time) is read again, and so are the tables made from
+    since (`helpers.engine.file_version`) is read again, and so are the tables made from
     it. The queries that read the table take no parameters for it.
     """
     if name in _MADE_FROM:
         shared_table(con, path, _MADE_FROM[name])
-    stat = Path(path).stat()
-    key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+    key = file_version(path)
     made = _SHARED_TABLES.setdefault(con, {})
     if made.get(name) != key:
         sql = _SHARED_SQL[name]

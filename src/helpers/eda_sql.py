@@ -248,9 +248,13 @@ _CUSTOMER_LINES = f"""
         GROUP BY customer_id
 """
 CUSTOMER_LINES_WITH_BITMAPS = _CUSTOMER_LINES.format(
+    # The lines without a customer id count no product, as on the pairs path (whose join
+    # never matches a NULL id): the same table whichever way the products are counted.
     products=""",
-               bit_count(bitstring_agg(codes.code, 0, {last_code})
-                         FILTER (WHERE NOT is_return AND codes.code IS NOT NULL))::BIGINT AS distinct_products""",
+               CASE WHEN customer_id IS NOT NULL THEN
+                   bit_count(bitstring_agg(codes.code, 0, {last_code})
+                             FILTER (WHERE NOT is_return AND codes.code IS NOT NULL))::BIGINT
+               END AS distinct_products""",
     lines=f"""(SELECT customer_id, amount, invoice_date, is_return, {_PRODUCT_KEY} AS product FROM {SOURCE}) AS lines
         LEFT JOIN {PRODUCT_CODES_TABLE} AS codes USING (product)""",
 )

@@ -156,3 +156,15 @@ def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> float:
     number, unit = str(shown).split()
     powers = {"bytes": 0, "KiB": 1, "MiB": 2, "GiB": 3, "TiB": 4, "KB": 1, "MB": 2, "GB": 3, "TB": 4}
     return float(number) * (1024 if unit.endswith("iB") else 1000) ** powers[unit]
+
+
+def file_version(path: str | Path) -> tuple[str, int, int, int, int]:
+    """What identifies one version of a file, for tables a connection keeps made from it.
+
+    The resolved path, inode, size, modification and change times: a file rewritten in
+    place, even with its old size and modification time put back (``os.utime``), or
+    replaced by a rename, gets another version (the change time cannot be set back).
+    """
+    stat = Path(path).stat()
+    return str(Path(path).resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+

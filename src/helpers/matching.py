@@ -11,8 +11,9 @@ def is_in(ids: pd.Series, among: pd.Series) -> np.ndarray:
 
     Arrow's ``is_in`` on the ids as they are: pandas' ``isin`` on Arrow-backed text goes through
     the values one by one in Python (4.2 s for 1.5M holdout orders against 873k customers;
-    0.25 s here). A missing id matches a missing id, as in pandas; mixed or unusual types
-    fall back to pandas.
+    0.25 s here). Where Arrow and pandas could disagree, pandas decides: missing values on
+    either side (pandas' rules for them vary with the dtype) unless both sides are text of
+    one dtype, other types on the two sides, categories, and anything Arrow cannot take.
 
     >>> is_in(pd.Series(["a", "c", None]), pd.Series(["a", "b"])).tolist()
     [True, False, False]
@@ -20,13 +21,19 @@ def is_in(ids: pd.Series, among: pd.Series) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    same_text = ids.dtype == among.dtype and pd.api.types.is_string_dtype(ids.dtype) and not isinstance(
+        ids.dtype, pd.CategoricalDtype)
+    if not same_text and (ids.hasnans or among.hasnans or isinstance(ids.dtype, pd.CategoricalDtype)
+                          or isinstance(among.dtype, pd.CategoricalDtype)):
+        return ids.isin(among).to_numpy(dtype=bool)
     try:
         left, right = pa.array(ids.array), pa.array(among.array)
-    except (pa.ArrowException, TypeError, ValueError):  # mixed types in an object column
+        if left.type != right.type:
+            text = pa.types.is_string(left.type) or pa.types.is_large_string(left.type)
+            if not (pa.types.is_null(left.type) or (text and pa.types.is_large_string(right.type))):
+                return ids.isin(among).to_numpy(dtype=bool)  # no cast: 17850 never matches "17850", as in pandas
+            left = left.cast(right.type)
+        found = pc.is_in(left, value_set=right)
+    except (pa.ArrowException, TypeError, ValueError):  # mixed types in an object column, and the like
         return ids.isin(among).to_numpy(dtype=bool)
-    if left.type != right.type:
-        text = pa.types.is_string(left.type) or pa.types.is_large_string(left.type)
-        if not (pa.types.is_null(left.type) or (text and pa.types.is_large_string(right.type))):
-            return ids.isin(among).to_numpy(dtype=bool)  # no cast: 17850 never matches "17850", as in pandas
-        left = left.cast(right.type)
-    return pc.is_in(left, value_set=right).to_numpy(zero_copy_only=False).astype(bool)
+    return found.to_numpy(zero_copy_only=False).astype(bool)

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.eda_fields import field_presence
-from helpers.engine import memory_limit_bytes
+from helpers.engine import file_version, memory_limit_bytes
 from helpers.errors import UserError
 from helpers.field_notes import notes_line
 
@@ -277,11 +277,10 @@ def _shared_tables(con: duckdb.DuckDBPyConnection, query: Mapping[str, Any], lab
                    names: tuple[str, ...]) -> None:
     """Make the tables `names` (`COUNTRIES_TABLE`, `ITEMS_TABLE`) unless made from the same inputs.
 
-    The inputs are the file (path, modification time, size), the analysis date and, for the
+    The inputs are the file (`helpers.engine.file_version`), the analysis date and, for the
     items, the rows of `labels` (the frame registered by `_labels`, by a hash of its rows).
     """
-    stat = Path(query["path"]).stat()
-    source = (str(Path(query["path"]).resolve()), stat.st_mtime_ns, stat.st_size, query["analysis_date"])
+    source = (*file_version(query["path"]), query["analysis_date"])
     made = _SHARED.setdefault(con, {})
     for name in names:
         if name == ITEMS_TABLE:
