@@ -27,7 +27,6 @@ Definitions used throughout (they follow the 01_clean output contract,
 
 from __future__ import annotations
 
-import weakref
 from pathlib import Path
 
 import duckdb
@@ -59,7 +58,7 @@ from helpers.eda_sql import (  # noqa: F401  (SOURCE and the table names are use
     TOP_PRODUCTS_SQL,
     WEEKDAY_SQL,
 )
-from helpers.engine import file_version, memory_limit_bytes
+from helpers.engine import drop_kept_table, file_version, kept_table, memory_limit_bytes
 
 CUSTOMER_COLUMNS: tuple[str, ...] = (
     "customer_id",
@@ -87,10 +86,6 @@ WEEKDAY_NAMES: tuple[str, ...] = (
 # Bitmaps of distinct products may take this share of the memory limit (`customer_summary`):
 # at 100M lines one thread's (0.48 GB) fit in 1.8 GiB, the process peaking at 1.9 GiB.
 PRODUCT_BITMAP_SHARE = 0.3
-# Shared tables made per connection: name -> the file (path, mtime, size) they were read from.
-_SHARED_TABLES: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, dict[str, tuple[str, int, int, int, int]]] = (
-    weakref.WeakKeyDictionary()
-)
 
 # --------------------------------------------------------------------------- helpers
 
@@ -289,24 +284,12 @@ def shared_table(con: duckdb.DuckDBPyConnection, path: str | Path, name: str) ->
 
     `name` is `ORDER_PARTS_TABLE`, `PRODUCTS_TABLE` or `ORDERS_TABLE`. A file rewritten
     since (`helpers.engine.file_version`) is read again, and so are the tables made from
-    it. The queries that read the table take no parameters for it.
+    it (`helpers.engine.kept_table`). The queries that read the table take no parameters for it.
     """
     if name in _MADE_FROM:
         shared_table(con, path, _MADE_FROM[name])
-    key = file_version(path)
-    made = _SHARED_TABLES.setdefault(con, {})
-    if made.get(name) != key:
-        sql = _SHARED_SQL[name]
-        params = source_params(path) if "$path" in sql else None
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", params).fetchall()
-        made[name] = key
-    return name
-
-
-def _drop_shared_table(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Free the shared table `name` (it is made again when asked for)."""
-    if _SHARED_TABLES.get(con, {}).pop(name, None) is not None:
-        con.execute(f"DROP TABLE IF EXISTS temp.main.{name}").fetchall()
+    sql = _SHARED_SQL[name]
+    return kept_table(con, name, sql, file_version(path), source_params(path) if "$path" in sql else None)
 
 
 def purchase_orders(con: duckdb.DuckDBPyConnection, path: str | Path) -> str:
@@ -337,7 +320,7 @@ def customer_summary(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.Dat
         - country: the customer's most frequent country (ties: alphabetical first)
     """
     params = source_params(path)
-    _drop_shared_table(con, ORDERS_TABLE)  # the heaviest query of 02_eda: give it the memory
+    drop_kept_table(con, ORDERS_TABLE)  # the heaviest query of 02_eda: give it the memory
     shared_table(con, path, ORDER_PARTS_TABLE)
     shared_table(con, path, PRODUCTS_TABLE)
     products, customers = con.execute(BITMAP_SIZE_SQL).fetchall()[0]

@@ -168,3 +168,30 @@ def file_version(path: str | Path) -> tuple[str, int, int, int, int]:
     stat = Path(path).stat()
     return str(Path(path).resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
+
+
+# Temporary tables a connection keeps: name -> what each was made from (`kept_table`).
+_KEPT_TABLES: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, dict[str, tuple[Any, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def kept_table(con: duckdb.DuckDBPyConnection, name: str, select_sql: str, made_from: tuple[Any, ...],
+               params: Mapping[str, Any] | None = None) -> str:
+    """Make the temporary table `name` as `select_sql` unless this connection made it from `made_from`.
+
+    `made_from` says what the rows depend on (a `file_version`, a date, a hash of labels): the
+    table is made again when it differs, and kept otherwise. Returns `name`.
+    """
+    made = _KEPT_TABLES.setdefault(con, {})
+    if made.get(name) != made_from:
+        made.pop(name, None)  # a failed CREATE leaves nothing that looks current
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select_sql}", params).fetchall()
+        made[name] = made_from
+    return name
+
+
+def drop_kept_table(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Free the kept table `name`; `kept_table` makes it again when asked."""
+    if _KEPT_TABLES.get(con, {}).pop(name, None) is not None:
+        con.execute(f"DROP TABLE IF EXISTS temp.main.{name}").fetchall()

@@ -21,18 +21,13 @@ def is_in(ids: pd.Series, among: pd.Series) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    same_text = ids.dtype == among.dtype and pd.api.types.is_string_dtype(ids.dtype) and not isinstance(
-        ids.dtype, pd.CategoricalDtype)
-    if not same_text and (ids.hasnans or among.hasnans or isinstance(ids.dtype, pd.CategoricalDtype)
-                          or isinstance(among.dtype, pd.CategoricalDtype)):
+    same = ids.dtype == among.dtype and not isinstance(ids.dtype, pd.CategoricalDtype)
+    if not same or not (isinstance(ids.dtype, pd.StringDtype) or not (ids.hasnans or among.hasnans)):
         return ids.isin(among).to_numpy(dtype=bool)
     try:
         left, right = pa.array(ids.array), pa.array(among.array)
-        if left.type != right.type:
-            text = pa.types.is_string(left.type) or pa.types.is_large_string(left.type)
-            if not (pa.types.is_null(left.type) or (text and pa.types.is_large_string(right.type))):
-                return ids.isin(among).to_numpy(dtype=bool)  # no cast: 17850 never matches "17850", as in pandas
-            left = left.cast(right.type)
+        if left.type != right.type:  # e.g. an object column of numbers beside one of text
+            return ids.isin(among).to_numpy(dtype=bool)
         found = pc.is_in(left, value_set=right)
     except (pa.ArrowException, TypeError, ValueError):  # mixed types in an object column, and the like
         return ids.isin(among).to_numpy(dtype=bool)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.eda_fields import field_presence
-from helpers.engine import file_version, memory_limit_bytes
+from helpers.engine import file_version, kept_table, memory_limit_bytes
 from helpers.errors import UserError
 from helpers.field_notes import notes_line
 
@@ -56,7 +55,6 @@ _LINES_SELECT = """
 ITEMS_TABLE = "persona_items"
 # Cluster NULL: customers without a label, whose lines count for the descriptions only.
 ITEMS_SQL = f"""
-CREATE OR REPLACE TEMP TABLE {ITEMS_TABLE} AS
 SELECT labels.cluster, lines.item, lines.description, count(*) AS lines,
        count(*) FILTER (WHERE NOT lines.is_return) AS purchase_lines, sum(lines.amount) AS revenue
 FROM ({_LINES_SELECT}) AS lines
@@ -64,8 +62,7 @@ LEFT JOIN labels USING (customer_id)
 GROUP BY ALL
 """
 COUNTRIES_TABLE = "persona_customer_countries"
-CUSTOMER_COUNTRIES_SQL = f"""
-CREATE OR REPLACE TEMP TABLE {COUNTRIES_TABLE} AS
+CUSTOMER_COUNTRIES_SQL = """
 SELECT customer_id, nullif(trim(country), '') AS item, sum(amount) AS revenue
 FROM read_parquet($path)
 WHERE invoice_date < $analysis_date
@@ -262,15 +259,14 @@ def _reach_sql(con: duckdb.DuckDBPyConnection, customers: pd.DataFrame) -> str:
     return _REACH_TRIPLES
 
 
+def _named_params(sql: str, query: Mapping[str, Any]) -> dict[str, Any]:
+    """Those parameters of `query` that `sql` names (``$name``)."""
+    return {k: v for k, v in query.items() if re.search(rf"\${k}\b", sql)}
+
+
 def _run(con: duckdb.DuckDBPyConnection, sql: str, query: Mapping[str, Any]) -> duckdb.DuckDBPyConnection:
     """Execute `sql` with those parameters of `query` it names (``$name``)."""
-    return con.execute(sql, {k: v for k, v in query.items() if re.search(rf"\${k}\b", sql)})
-
-
-# Shared tables made per connection: name -> what they were made from (`_shared_tables`).
-_SHARED: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, dict[str, tuple[Any, ...]]] = (
-    weakref.WeakKeyDictionary()
-)
+    return con.execute(sql, _named_params(sql, query))
 
 
 def _shared_tables(con: duckdb.DuckDBPyConnection, query: Mapping[str, Any], labels: pd.DataFrame,
@@ -281,16 +277,13 @@ def _shared_tables(con: duckdb.DuckDBPyConnection, query: Mapping[str, Any], lab
     items, the rows of `labels` (the frame registered by `_labels`, by a hash of its rows).
     """
     source = (*file_version(query["path"]), query["analysis_date"])
-    made = _SHARED.setdefault(con, {})
     for name in names:
         if name == ITEMS_TABLE:
             rows = pd.util.hash_pandas_object(labels, index=False).to_numpy()
             sql, made_from = ITEMS_SQL, (*source, hashlib.sha256(rows.tobytes()).hexdigest())
         else:
             sql, made_from = CUSTOMER_COUNTRIES_SQL, source
-        if made.get(name) != made_from:
-            _run(con, sql, query).fetchall()
-            made[name] = made_from
+        kept_table(con, name, sql, made_from, _named_params(sql, query))
 
 
 @contextmanager
