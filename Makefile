@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.spark-installed
 KERNEL := ecomseg
 PARAMS ?= params.yaml
 
@@ -13,7 +14,7 @@ SYNTH_ARGS ?= --customers 5000 --segments 4 --seed 42
 
 BENCH_ARGS ?=
 
-.PHONY: help setup report lab pdf test test-fast lint clean synthetic synthetic-report customers-report bench bench-report
+.PHONY: help setup setup-spark report lab pdf test test-fast lint clean synthetic synthetic-report customers-report bench bench-report
 
 help: ## Show this list of targets
 	@echo "Usage: make <target> [PARAMS=params.yaml]"
@@ -31,6 +32,14 @@ $(STAMP): requirements.txt pyproject.toml
 	@echo "setup: environment ready in $(VENV) (kernel '$(KERNEL)')"
 
 setup: $(STAMP) ## Create .venv, install pinned packages and the helpers package, register the Jupyter kernel
+
+$(SPARK_STAMP): $(STAMP) requirements-spark.txt
+	@java -version >/dev/null 2>&1 || { echo "setup-spark: no java on PATH; fix: install Java 17 or newer (Debian: apt-get install openjdk-17-jre-headless)"; exit 1; }
+	$(BIN)/python -m pip install --quiet -r requirements-spark.txt
+	@touch $@
+	@echo "setup-spark: pyspark and sqlglot ready in $(VENV) (engine.kind: spark)"
+
+setup-spark: $(SPARK_STAMP) ## Add the pinned Spark extra (pyspark, sqlglot; about 0.5 GB, needs Java 17) for engine.kind: spark
 
 report: $(STAMP) ## Run all notebooks with PARAMS and render HTML to reports/latest
 	@$(BIN)/python -m helpers.runner --params "$(PARAMS)"

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import math
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eda_fixture import LINES, UK, transactions, write
 from helpers import catalog, eda, eda_cohorts, eda_histograms
@@ -102,6 +105,30 @@ def test_items_per_order_histogram_counts_every_order(con, data):
     assert hist.attrs["log_scale"] is True
     assert hist["bin_left"].iloc[0] == 2.5  # lowest value 3, integer bins
     assert (hist["bin_left"] > 0).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.sampled_from([-3.0, 0.0, 0.5, 1.0, 2.0, 2.5, 7.0, 100.0, 1e6]), min_size=1, max_size=30)
+       | st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=30),
+       bins=st.integers(1, 6), log=st.sampled_from([None, True, False]))
+def test_sql_histogram_bins_every_value_like_numpy(values, bins, log):
+    # Right-closed bins (a value on an edge is in the bin it closes), the lowest value in the
+    # first bin, and on a log scale every value <= 0 in the leading (-inf, 0] row.
+    con = duckdb.connect()
+    con.register("vals", pd.DataFrame({"v": values}))
+    hist = eda_histograms._sql_histogram(con, "SELECT v FROM vals", {}, bins, log)
+    v = np.array(values)
+    log_scale = hist.attrs["log_scale"]
+    drawn = v[v > 0] if log_scale else v
+    body = hist[hist["bin_left"] > -np.inf]
+    if len(body):
+        right = body["bin_right"].to_numpy()
+        expected = np.bincount(np.minimum(np.searchsorted(right, drawn, side="left"), len(right) - 1),
+                               minlength=len(right))
+        assert body["count"].tolist() == expected.tolist()
+    head = hist.loc[hist["bin_left"] == -np.inf, "count"]
+    assert int(head.sum()) == (int((v <= 0).sum()) if log_scale else 0)
+    assert int(hist["count"].sum()) == len(values)
 
 
 def test_sql_histogram_rejects_zero_bins_and_empty_data_gives_empty_frame(con, data):

@@ -58,7 +58,7 @@ from helpers.eda_sql import (  # noqa: F401  (SOURCE and the table names are use
     TOP_PRODUCTS_SQL,
     WEEKDAY_SQL,
 )
-from helpers.engine import drop_kept_table, file_version, kept_table, memory_limit_bytes
+from helpers.engine import drop_kept_table, file_version, is_duckdb, kept_table, memory_limit_bytes
 
 CUSTOMER_COLUMNS: tuple[str, ...] = (
     "customer_id",
@@ -323,23 +323,30 @@ def customer_summary(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.Dat
     drop_kept_table(con, ORDERS_TABLE)  # the heaviest query of 02_eda: give it the memory
     shared_table(con, path, ORDER_PARTS_TABLE)
     shared_table(con, path, PRODUCTS_TABLE)
-    products, customers = con.execute(BITMAP_SIZE_SQL).fetchall()[0]
-    (threads,) = con.execute("SELECT current_setting('threads')").fetchall()[0]
+    # Bitmaps and thread settings are DuckDB's; other engines count (customer, product) pairs.
+    products, customers = con.execute(BITMAP_SIZE_SQL).fetchall()[0] if is_duckdb(con) else (0, 0)
     bitmap_threads = _bitmap_threads(con, products, customers)
+    if not bitmap_threads:
+        return _customer_summary_with_pairs(con, params)
+    (threads,) = con.execute("SELECT current_setting('threads')").fetchall()[0]
     try:
-        if bitmap_threads:
-            con.execute(PRODUCT_CODES_SQL).fetchall()
-            con.execute(f"SET threads = {bitmap_threads}").fetchall()
-            per_customer = CUSTOMER_LINES_WITH_BITMAPS.format(last_code=int(products) - 1)
-        else:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {CUSTOMER_PRODUCTS_TABLE} AS {CUSTOMER_PRODUCT_PAIRS}",
-                        params).fetchall()
-            per_customer = CUSTOMER_LINES_WITH_PAIRS
+        con.execute(PRODUCT_CODES_SQL).fetchall()
+        con.execute(f"SET threads = {bitmap_threads}").fetchall()
+        per_customer = CUSTOMER_LINES_WITH_BITMAPS.format(last_code=int(products) - 1)
         return con.execute(CUSTOMER_SQL.replace("{per_customer}", per_customer), params).df()
     finally:
         con.execute(f"SET threads = {int(threads)}").fetchall()
-        for table in (PRODUCT_CODES_TABLE, CUSTOMER_PRODUCTS_TABLE):
-            con.execute(f"DROP TABLE IF EXISTS temp.main.{table}").fetchall()
+        con.execute(f"DROP TABLE IF EXISTS temp.main.{PRODUCT_CODES_TABLE}").fetchall()
+
+
+def _customer_summary_with_pairs(con: duckdb.DuckDBPyConnection, params: dict[str, str]) -> pd.DataFrame:
+    """`customer_summary` counting distinct products from (customer, product) pairs, on any engine."""
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {CUSTOMER_PRODUCTS_TABLE} AS {CUSTOMER_PRODUCT_PAIRS}",
+                    params).fetchall()
+        return con.execute(CUSTOMER_SQL.replace("{per_customer}", CUSTOMER_LINES_WITH_PAIRS), params).df()
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS temp.main.{CUSTOMER_PRODUCTS_TABLE}").fetchall()
 
 
 def _bitmap_threads(con: duckdb.DuckDBPyConnection, products: int, customers: int) -> int:

@@ -32,11 +32,14 @@ _STATS_SQL = """
            bool_and(v = round(v)), median(v)
     FROM vals WHERE v IS NOT NULL AND isfinite(v)
 """
+# Values per bin: {bin} numbers the right-closed bins from 0 (values above the last edge,
+# float noise, join the last bin) and gives -1 to values <= 0 on a log scale. A CASE over
+# the edges rather than DuckDB's histogram(), so that Spark runs the same text.
 _COUNTS_SQL = """
     WITH vals AS ({values})
-    SELECT histogram(v, $edges) FILTER (WHERE NOT $log OR v > 0),
-           count(*) FILTER (WHERE $log AND v <= 0)
+    SELECT {bin} AS bin, count(*) AS n
     FROM vals WHERE v IS NOT NULL AND isfinite(v)
+    GROUP BY 1
 """
 
 
@@ -118,15 +121,24 @@ def _sql_histogram(
         )
     start, stop = (lo_pos, hi_pos) if log else (lo, hi)
     edges = _bin_edges(start, stop, bins, log, bool(integer))
-    by_edge, nonpositive = con.execute(
-        _COUNTS_SQL.format(values=values_sql),
-        {**params, "edges": [float(e) for e in edges[1:]], "log": bool(log)},
-    ).fetchall()[0]
-    # DuckDB keys each bin by its right edge; values above the last edge (float noise) join it.
-    by_edge = by_edge or {}
-    counts = np.array([by_edge.get(float(e), 0) for e in edges[1:]], dtype="int64")
-    counts[-1] += sum(c for edge, c in by_edge.items() if edge > edges[-1])
-    return _histogram_frame(edges, counts, nonpositive, log, bool(integer), median)
+    rows = con.execute(
+        _COUNTS_SQL.format(values=values_sql, bin=_bin_case(len(edges) - 1, log)),
+        {**params, **{f"edge{i}": float(e) for i, e in enumerate(edges[1:-1])}},
+    ).fetchall()
+    by_bin = {int(b): int(n) for b, n in rows}
+    counts = np.array([by_bin.get(i, 0) for i in range(len(edges) - 1)], dtype="int64")
+    return _histogram_frame(edges, counts, by_bin.get(-1, 0), log, bool(integer), median)
+
+
+def _bin_case(bins: int, log: bool) -> str:
+    """SQL numbering the bin of ``v``: right-closed, the last bin open above, -1 for v <= 0 on a log scale.
+
+    >>> _bin_case(3, True)
+    'CASE WHEN v <= 0 THEN -1 WHEN v <= $edge0 THEN 0 WHEN v <= $edge1 THEN 1 ELSE 2 END'
+    """
+    whens = ["WHEN v <= 0 THEN -1"] if log else []
+    whens += [f"WHEN v <= $edge{i} THEN {i}" for i in range(bins - 1)]
+    return f"CASE {' '.join(whens)} ELSE {bins - 1} END" if whens else str(bins - 1)
 
 
 def order_value_histogram(

@@ -11,8 +11,12 @@ Each connection gets a private work folder (`work_dir`): DuckDB spills there bey
 memory limit, and 01_clean stages the export there (the attached database `STAGING_DB`).
 The folder is deleted when the connection is garbage-collected or Python exits.
 
-A second engine (Spark, a later issue) plugs in here: a settings field names the engine,
-and `connect` returns a connection with the same small interface the steps use.
+``engine.kind: spark`` makes `connect` return a `helpers.spark_engine.SparkConnection`
+instead: the same small interface (``execute(sql, params)`` then ``.df()``, ``.fetchall()``
+or ``.fetchone()``; ``register``; ``close``), the same SQL text (rewritten for Spark by
+`helpers.spark_sql`). `is_duckdb` tells the few DuckDB-only paths (bitmaps, thread
+settings) which engine they have. 01_clean stages the export with DuckDB on either engine
+for now (`EngineSettings.staging`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,7 @@ from helpers.errors import UserError
 # half the RAM (bench/run.py): the laptop stays usable, and the work spills to disk.
 DEFAULT_MEMORY_LIMIT = "2GB"
 STAGING_DB = "ecomseg_staging"  # DuckDB database attached from the work folder
+ENGINE_KINDS = ("duckdb", "spark")  # engine.kind
 _WORK_DIRS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Path] = weakref.WeakKeyDictionary()
 
 
@@ -48,11 +53,21 @@ class EngineSettings:
         Folder under which each connection makes its work folder; None = the system temp folder.
     threads : int, optional
         Worker threads; None = DuckDB's default (one per core).
+    kind : {"duckdb", "spark"}, default "duckdb"
+        The engine of the transaction-level queries (``engine.kind``).
+    spark_master : str, default "local[*]"
+        Where Spark runs (``engine.spark.master``): ``local[N]``, ``spark://host:port`` or a
+        Spark Connect ``sc://host:port``. ``local[*]`` becomes ``local[threads]`` with `threads`.
+    spark_options : tuple of (str, str)
+        ``engine.spark.options``, any ``spark.*`` setting, e.g. ``spark.driver.memory``.
     """
 
     memory_limit: str = DEFAULT_MEMORY_LIMIT
     temp_dir: str | None = None
     threads: int | None = None
+    kind: str = "duckdb"
+    spark_master: str = "local[*]"
+    spark_options: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None) -> EngineSettings:
@@ -60,15 +75,27 @@ class EngineSettings:
 
         Examples
         --------
-        >>> EngineSettings.from_params({"run": {"memory_limit": "1GB", "threads": 2}})
-        EngineSettings(memory_limit='1GB', temp_dir=None, threads=2)
+        >>> EngineSettings.from_params({"run": {"memory_limit": "1GB", "threads": 2}}).threads
+        2
+        >>> EngineSettings.from_params({"engine": {"kind": "spark", "spark": {"options": {"a": 1}}}}).spark_options
+        (('a', '1'),)
         """
         run = (params or {}).get("run") or {}
+        engine = (params or {}).get("engine") or {}
+        spark = engine.get("spark") or {}
         return cls(
             memory_limit=str(run.get("memory_limit") or DEFAULT_MEMORY_LIMIT),
             temp_dir=run.get("temp_dir") or None,
             threads=run.get("threads") or None,
+            kind=str(engine.get("kind") or "duckdb"),
+            spark_master=str(spark.get("master") or "local[*]"),
+            spark_options=tuple((str(k), str(v)) for k, v in (spark.get("options") or {}).items()),
         )
+
+    def staging(self) -> EngineSettings:
+        """Return these settings on DuckDB: 01_clean reads and stages the export with DuckDB
+        on either engine (Spark staging is the next part of issue 18)."""
+        return replace(self, kind="duckdb")
 
 
 def quote_identifier(name: str) -> str:
@@ -89,8 +116,11 @@ def quote_literal(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def connect(settings: EngineSettings | None = None) -> duckdb.DuckDBPyConnection:
+def connect(settings: EngineSettings | None = None) -> Any:
     """Open a DuckDB connection with the memory cap, a spill folder and row order kept.
+
+    With ``settings.kind == "spark"``, return a `helpers.spark_engine.SparkConnection` on
+    the process's Spark session instead (`spark_connect`).
 
     Parameters
     ----------
@@ -109,6 +139,10 @@ def connect(settings: EngineSettings | None = None) -> duckdb.DuckDBPyConnection
     '953.6 MiB'
     """
     settings = settings or EngineSettings()
+    if settings.kind == "spark":
+        return spark_connect(settings)
+    if settings.kind not in ENGINE_KINDS:
+        raise UserError(f"engine.kind is {settings.kind!r}; fix: set it to duckdb or spark")
     con = duckdb.connect()
     work_dir(con, settings.temp_dir)
     try:
@@ -123,6 +157,41 @@ def connect(settings: EngineSettings | None = None) -> duckdb.DuckDBPyConnection
     # Outputs must come out in input order; DuckDB keeps it only while this is on.
     con.execute("SET preserve_insertion_order = true").fetchall()
     return con
+
+
+def spark_connect(settings: EngineSettings) -> Any:
+    """Return a `helpers.spark_engine.SparkConnection` from `settings` (``engine.kind: spark``).
+
+    ``local[*]`` runs on ``run.threads`` cores when set, and ``run.temp_dir`` is Spark's
+    spill folder (``spark.local.dir``) unless the options say otherwise.
+    """
+    try:
+        from helpers import spark_engine
+    except ImportError:
+        raise UserError(
+            "engine.kind is spark but pyspark or sqlglot is not installed; fix: run make setup-spark"
+        ) from None
+    options = dict(settings.spark_options)
+    if settings.temp_dir:
+        options.setdefault("spark.local.dir", str(settings.temp_dir))
+    master = settings.spark_master
+    if master == "local[*]" and settings.threads:
+        master = f"local[{int(settings.threads)}]"
+    return spark_engine.SparkConnection(spark_engine.session(spark_engine.SparkSettings(master, options)))
+
+
+def is_duckdb(con: Any) -> bool:
+    """True for a DuckDB connection, False for another engine's (`helpers.spark_engine`)."""
+    return isinstance(con, duckdb.DuckDBPyConnection)
+
+
+def local_connection(con: Any) -> duckdb.DuckDBPyConnection:
+    """Return `con` when it is DuckDB's, else a new DuckDB connection (default settings).
+
+    For the files read on this machine on either engine: the optional customer and
+    session tables (`helpers.traits`), read with DuckDB's CSV, Excel and Parquet readers.
+    """
+    return con if is_duckdb(con) else connect(EngineSettings())
 
 
 def work_dir(con: duckdb.DuckDBPyConnection, temp_dir: str | None = None) -> Path:

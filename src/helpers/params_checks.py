@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import importlib.util
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -126,6 +127,9 @@ SCHEMA: dict[str, Any] = {
     "run.memory_limit": _STR,
     "run.temp_dir": _OPT_STR,
     "run.threads": _OPT_INT,
+    "engine.kind": ["duckdb", "spark"],
+    "engine.spark.master": _STR,
+    "engine.spark.options": FREE_MAPPING,
 }
 
 # Keys a params file may set but params.yaml need not list (absent = null): the fields only a
@@ -480,6 +484,21 @@ def _check_memory(checks: _Checks) -> None:
         checks.add(f"key 'run.memory_limit' is {value!r}, {problem[0]}; fix: {problem[1]}", "run.memory_limit")
 
 
+def _check_engine(checks: _Checks) -> None:
+    """engine.kind spark needs the Spark extra; engine.spark.options are spark.* settings with plain values."""
+    if checks.usable("engine.kind") and checks.flat["engine.kind"] == "spark":
+        missing = [m for m in ("pyspark", "sqlglot") if importlib.util.find_spec(m) is None]
+        if missing:
+            checks.add(f"key 'engine.kind' is 'spark' but {' and '.join(missing)} is not installed; "
+                       "fix: run make setup-spark (or set engine.kind: duckdb)", "engine.kind")
+    if checks.usable("engine.spark.options"):
+        for key, value in (checks.flat["engine.spark.options"] or {}).items():
+            if not str(key).startswith("spark.") or isinstance(value, (dict, list)) or value is None:
+                checks.add(f"key 'engine.spark.options' has {key}: {value!r}; fix: give spark.* settings "
+                           "with a plain value, e.g. spark.driver.memory: 8g", "engine.spark.options")
+                break
+
+
 def _check_report(checks: _Checks) -> None:
     """report.currency is an ISO code and report.locale a known locale (`helpers.formatting`)."""
     from helpers.formatting import Formats
@@ -495,7 +514,7 @@ def _check_report(checks: _Checks) -> None:
 # Run in this order after the type checks; each skips keys that already failed.
 _CHECKS: tuple[Callable[[_Checks], None], ...] = (
     _check_ranges, check_input_columns, _check_texts, check_reading_options, check_synthetic_order_ids,
-    _check_rfm, _check_segment_map, _check_clustering, _check_overrides, _check_salt, _check_memory, _check_report,
+    _check_rfm, _check_segment_map, _check_clustering, _check_overrides, _check_salt, _check_memory, _check_engine, _check_report,
     check_database,
 )
 

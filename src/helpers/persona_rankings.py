@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.eda_fields import field_presence
-from helpers.engine import file_version, kept_table, memory_limit_bytes
+from helpers.engine import file_version, is_duckdb, kept_table, memory_limit_bytes
 from helpers.errors import UserError
 from helpers.field_notes import notes_line
 
@@ -252,6 +252,8 @@ def _reach_sql(con: duckdb.DuckDBPyConnection, customers: pd.DataFrame) -> str:
     thread keeps its own, and DuckDB cannot spill them); they fit when together they take at
     most `BITMAP_MEMORY_SHARE` of the connection's memory limit.
     """
+    if not is_duckdb(con):  # bitmaps are DuckDB's
+        return _REACH_TRIPLES
     (candidates, threads) = con.execute("SELECT count(*), current_setting('threads') FROM candidates").fetchall()[0]
     bitmaps = int(threads) * candidates * len(customers) / 8
     if len(customers) and bitmaps <= BITMAP_MEMORY_SHARE * memory_limit_bytes(con):

@@ -113,7 +113,7 @@ def check_inputs(params: Mapping[str, Any], steps: Sequence[str] = NOTEBOOKS) ->
            if c.step in steps and str(_value(params, c.key) or "").strip() and c.applies(params)]
     if not due:
         return []
-    con = connect(EngineSettings.from_params(params))
+    con = connect(EngineSettings.from_params(params).staging())  # the export is read with DuckDB
     try:
         for entry in due:
             entry.check(con, params)

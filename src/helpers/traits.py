@@ -35,7 +35,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from helpers.engine import quote_identifier
+from helpers.engine import local_connection, quote_identifier
 from helpers.errors import UserError
 from helpers.io import _check_mapping
 from helpers.matching import is_in
@@ -254,6 +254,7 @@ def load_demographics(
         return None
     if not block["columns"].get("customer_id"):
         raise UserError("params: customers_input.columns.customer_id is empty; fix: name the id column")
+    con = local_connection(con)  # a file on this machine: DuckDB reads it on either engine
     with _opened(con, block, csv, "customers_input", DEMOGRAPHIC_FIELDS) as table:
         exprs = _demographic_exprs(con, table)
         select = ", ".join(f"{e} AS {f}" for f, e in exprs.items())
@@ -360,6 +361,7 @@ def session_features(
     if not block.get("path"):
         return None
     _required_session_columns(block)
+    con = local_connection(con)  # a file on this machine: DuckDB reads it on either engine
     with _opened(con, block, csv, "sessions_input", SESSION_FIELDS) as table:
         sql = _session_sql(con, table)
         frame = con.execute(sql, {"as_of": pd.Timestamp(analysis_date).to_pydatetime()}).df()

@@ -1,0 +1,156 @@
+"""Engine equality: the transaction-level helpers of 02_eda, 03_rfm and 05_personas on Spark and DuckDB.
+
+Each helper is called unchanged with a DuckDB connection and with a Spark one
+(``engine.kind: spark``, a local Spark session started here) over the same cleaned lines,
+and the frames must be equal: same columns, dtypes and rows, floats to 1e-9 relative
+(unrounded float sums may differ in the last bits between engines; money is rounded to
+the cent downstream). Two shops: a slice of the shipped export (cancellations, lines
+without a customer, many countries) cleaned by 01_clean's helpers, and the hand fixture of
+test_eda.py (a customer with only a return, missing descriptions and countries).
+
+Needs pyspark and Java 17 (``make setup-spark``; CI installs both); skipped without pyspark.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+
+pytest.importorskip("pyspark")
+
+from helpers import (  # noqa: E402  # noqa: E402
+    clean,
+    clv,
+    clv_validation,
+    eda,
+    eda_cohorts,
+    eda_fields,
+    eda_histograms,
+    engine,
+    io,
+    persona_rankings,
+    rfm,
+)
+from helpers.config import load_params  # noqa: E402
+from helpers.engine import EngineSettings  # noqa: E402
+
+pytestmark = pytest.mark.slow  # a Spark session: about a minute in all
+
+ROOT = Path(__file__).resolve().parents[1]
+# The shipped export's lines of the customers whose id ends in SLICE_ENDING (about 1 in 100,
+# with every cancellation of theirs) and 1 in 100 lines without a customer: a year of data.
+SLICE_ENDING = "35"
+
+
+@pytest.fixture(scope="module")
+def spark_con():
+    settings = EngineSettings(kind="spark", spark_master="local[2]",
+                              spark_options=(("spark.sql.shuffle.partitions", "2"),))
+    return engine.connect(settings)
+
+
+@pytest.fixture(scope="module")
+def shipped_slice(tmp_path_factory) -> Path:
+    """A slice of the shipped export (`SLICE_ENDING`), cleaned as 01_clean cleans it."""
+    folder = tmp_path_factory.mktemp("slice")
+    params = load_params(ROOT / "params.yaml", check_input=False)
+    raw = folder / "export.csv"
+    with gzip.open(ROOT / params["input"]["path"], "rt", encoding="utf-8") as source, raw.open("w") as out:
+        out.write(next(source))
+        for number, line in enumerate(source):
+            customer = line.rstrip("\n").rsplit(",", 2)[-2]
+            if customer.endswith(SLICE_ENDING) or (not customer and number % 100 == 0):
+                out.write(line)
+    params["input"]["path"] = str(raw)
+    con = engine.connect(EngineSettings())
+    io.load_transactions(con, params["input"])
+    clean.apply_cleaning(con, params["cleaning"])
+    return io.write_cleaned(con, folder / "transactions.parquet")
+
+
+@pytest.fixture(scope="module", params=["shipped slice", "hand fixture"])
+def shop(request, data) -> Path:
+    return request.getfixturevalue("shipped_slice") if request.param == "shipped slice" else Path(data["main"])
+
+
+def clusters(con: Any, path: Path) -> pd.DataFrame:
+    """Every customer of `path` in one of three clusters, by customer id order."""
+    ids = sorted(con.execute("SELECT DISTINCT customer_id FROM read_parquet($p)", {"p": str(path)}).df()["customer_id"])
+    return pd.DataFrame({"customer_id": ids, "cluster": [i % 3 for i in range(len(ids))]})
+
+
+def as_of(path: Path) -> pd.Timestamp:
+    return rfm.day_after_last_line(engine.connect(EngineSettings()), path)
+
+
+HELPERS: dict[str, Callable[[Any, Path], Any]] = {
+    "overview": eda.overview,
+    "monthly_summary": eda.monthly_summary,
+    "country_summary": eda.country_summary,
+    "top_products": lambda con, p: eda.top_products(con, p, n=5),
+    "orders_by_weekday": eda.orders_by_weekday,
+    "orders_by_hour": eda.orders_by_hour,
+    "customer_summary": eda.customer_summary,
+    "cohort_retention": lambda con, p: eda_cohorts.cohort_retention(con, p, cohort_months=4),
+    "field_presence": lambda con, p: pd.DataFrame({"missing": [sorted(eda_fields.field_presence(con, p).missing)]}),
+    "order_value_histogram": eda_histograms.order_value_histogram,
+    "items_per_order_histogram": lambda con, p: eda_histograms.items_per_order_histogram(con, p, log=True),
+    "day_after_last_line": lambda con, p: pd.DataFrame({"day": [rfm.day_after_last_line(con, p)]}),
+    "customer_metrics": lambda con, p: rfm.customer_metrics(con, p, as_of(p)),
+    "transaction_totals": lambda con, p: pd.DataFrame([rfm.transaction_totals(con, p, as_of(p))]),
+    "btyd_inputs": lambda con, p: clv.btyd_inputs(con, p, as_of(p)),
+    "calibration_holdout": lambda con, p: pd.concat(clv_validation.calibration_holdout(con, p, as_of(p), 30),
+                                                    keys=["calibration", "holdout"]),
+    "top_countries": lambda con, p: persona_rankings.top_by_cluster(con, p, clusters(con, p), "country", 3, as_of(p)),
+    "top_products_by_cluster": lambda con, p: persona_rankings.top_by_cluster(con, p, clusters(con, p), "product", 3,
+                                                                              as_of(p)),
+    "signature_products": lambda con, p: persona_rankings.signature_products(con, p, clusters(con, p), 3, as_of(p),
+                                                                             min_buyers=1),
+}
+
+
+@pytest.mark.parametrize("name", list(HELPERS))
+def test_each_helper_gives_the_same_frame_on_spark(name, shop, spark_con):
+    duck = engine.connect(EngineSettings())
+    expected = HELPERS[name](duck, shop)
+    got = HELPERS[name](spark_con, shop)
+    assert_frame_equal(got, expected, check_exact=False, rtol=1e-9)
+    assert got.attrs == expected.attrs
+
+
+def test_the_shipped_slice_has_what_the_comparison_needs(shipped_slice):
+    lines = pd.read_parquet(shipped_slice)
+    assert lines["is_return"].sum() >= 20 and lines["country"].nunique() >= 3 and lines["customer_id"].nunique() >= 40
+    assert (lines["invoice_date"].max() - lines["invoice_date"].min()).days > 300
+
+
+def test_the_rewrites_that_would_silently_differ_agree_on_spark(spark_con):
+    # Monday 2024-01-01 is ISO day 1; a back-reference keeps the digits; DuckDB's / and avg give DOUBLEs.
+    sql = r"""SELECT isodow(DATE '2024-01-01') AS monday, isodow(DATE '2024-01-07') AS sunday,
+                     regexp_replace('17850.0', '^([+-]?\d+)\.0+$', '\1') AS id,
+                     CAST(494.23 AS DECIMAL(38, 6)) / CAST(3 AS BIGINT) AS share,
+                     avg(x) AS mean
+              FROM (SELECT 1.0 AS x UNION ALL SELECT 0.0 UNION ALL SELECT 0.0)"""
+    duck = engine.connect(EngineSettings()).execute(sql).df()
+    spark = spark_con.execute(sql).df()
+    assert duck.iloc[0].tolist() == [1, 7, "17850", 494.23 / 3, 1 / 3]
+    assert_frame_equal(spark, duck, check_dtype=False)
+
+
+def test_temp_tables_describe_and_registered_frames_work_as_on_duckdb(spark_con):
+    spark_con.register("frame", pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", None]}))
+    spark_con.execute("CREATE OR REPLACE TEMP TABLE kept AS SELECT a * 2 AS a2, b FROM frame WHERE a > $min", {"min": 1})
+    assert spark_con.execute("SELECT a2, b FROM kept ORDER BY a2").fetchall() == [(4, "y"), (6, None)]
+    assert spark_con.execute("SELECT column_name, column_type FROM (DESCRIBE kept)").fetchall() == [
+        ("a2", "BIGINT"), ("b", "VARCHAR")]
+    spark_con.execute("CREATE OR REPLACE TEMP TABLE empty (row_id BIGINT)")
+    assert spark_con.execute("SELECT count(*) FROM empty").fetchone() == (0,)
+    spark_con.execute("DROP TABLE IF EXISTS temp.main.kept")
+    assert not spark_con.spark.catalog.tableExists("kept")
+    spark_con.unregister("frame")
