@@ -15,8 +15,9 @@ The folder is deleted when the connection is garbage-collected or Python exits.
 instead: the same small interface (``execute(sql, params)`` then ``.df()``, ``.fetchall()``
 or ``.fetchone()``; ``register``; ``close``), the same SQL text (rewritten for Spark by
 `helpers.spark_sql`). `is_duckdb` tells the few DuckDB-only paths (bitmaps, thread
-settings) which engine they have. 01_clean stages the export with DuckDB on either engine
-for now (`EngineSettings.staging`).
+settings, staging mechanics) which engine they have. Files on this machine that only
+DuckDB reads (the preflight's sample, the optional customer and session tables) get a
+DuckDB connection on either engine (`EngineSettings.staging`, `local_connection`).
 """
 
 from __future__ import annotations
@@ -93,8 +94,8 @@ class EngineSettings:
         )
 
     def staging(self) -> EngineSettings:
-        """Return these settings on DuckDB: 01_clean reads and stages the export with DuckDB
-        on either engine (Spark staging is the next part of issue 18)."""
+        """Return these settings on DuckDB, for files on this machine that DuckDB reads on
+        either engine (the preflight's first rows, `helpers.spark_sources`' sniffing)."""
         return replace(self, kind="duckdb")
 
 
@@ -177,7 +178,10 @@ def spark_connect(settings: EngineSettings) -> Any:
     master = settings.spark_master
     if master == "local[*]" and settings.threads:
         master = f"local[{int(settings.threads)}]"
-    return spark_engine.SparkConnection(spark_engine.session(spark_engine.SparkSettings(master, options)))
+    spark = spark_engine.session(spark_engine.SparkSettings(master, options))
+    con = spark_engine.SparkConnection(spark, local_settings=settings.staging())
+    work_dir(con, settings.temp_dir)
+    return con
 
 
 def is_duckdb(con: Any) -> bool:
@@ -207,6 +211,8 @@ def work_dir(con: duckdb.DuckDBPyConnection, temp_dir: str | None = None) -> Pat
         folder = Path(tempfile.mkdtemp(prefix="ecomseg-", dir=temp_dir or None))
         _WORK_DIRS[con] = folder
         weakref.finalize(con, shutil.rmtree, folder, ignore_errors=True)
+        if not is_duckdb(con):  # Spark spills to spark.local.dir; its staged tables are Parquet here
+            return folder
         con.execute(f"SET temp_directory = {quote_literal(str(folder / 'spill'))}").fetchall()
         con.execute(f"DETACH DATABASE IF EXISTS {STAGING_DB}").fetchall()
         con.execute(f"ATTACH {quote_literal(str(folder / 'staging.duckdb'))} AS {STAGING_DB}").fetchall()

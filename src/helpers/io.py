@@ -63,7 +63,7 @@ import duckdb
 from helpers.catalog import TRANSACTION_COLUMNS
 from helpers.config import CANONICAL_FIELDS
 from helpers.database import source_of
-from helpers.engine import STAGING_DB, quote_identifier, quote_literal, work_dir
+from helpers.engine import STAGING_DB, is_duckdb, quote_identifier, quote_literal, work_dir
 from helpers.errors import UserError
 from helpers.params_checks_input import SYNTHETIC_ORDER_PREFIXES
 from helpers.readers import (  # detect_format, register_source: also imported from here by others
@@ -115,10 +115,7 @@ _SOURCE_TYPES_SQL = "SELECT column_name, column_type FROM (DESCRIBE source)"
 _STAGE_SQL = f"CREATE OR REPLACE TABLE {STAGED_LINES} AS SELECT {{columns}} FROM source"
 _PARSE_COUNTS_SQL = "SELECT {counts} FROM {relation}"
 _SAMPLE_SQL = "(SELECT {columns} FROM (SELECT * FROM source LIMIT {rows}))"
-_STAGED_COLUMNS_SQL = (
-    "SELECT column_name FROM duckdb_columns() WHERE database_name = $database AND table_name = $table "
-    "ORDER BY column_index"
-)
+_STAGED_COLUMNS_SQL = f"SELECT column_name FROM (DESCRIBE {STAGED_LINES})"
 _CANONICAL_VIEW_SQL = f"""CREATE OR REPLACE TEMP VIEW canonical AS
             SELECT row_id, {{columns}}
             FROM (SELECT rowid + 1 AS row_id, *{{computed}} FROM {STAGED_LINES})"""
@@ -370,7 +367,7 @@ def load_transactions(con: duckdb.DuckDBPyConnection, input_params: Mapping[str,
     """
     path, fmt = source_of(input_params)  # the export file, or input.database (helpers.database)
     work_dir(con)  # attaches the staging database (made already by `helpers.engine.connect`)
-    columns = register_source(con, input_params)
+    columns = register_source(con, input_params) if is_duckdb(con) else con.register_export(input_params)
     mapping = {f: input_params["columns"].get(f) for f in CANONICAL_FIELDS}
     _check_mapping(path, columns, mapping, fmt)
     types = dict(con.execute(_SOURCE_TYPES_SQL).fetchall())
@@ -438,6 +435,11 @@ def _reading(
     A quoted field that spans lines may only show up here, deep in a CSV: the source is
     then registered again without NULL padding and `run` runs once more.
     """
+    if not is_duckdb(con):  # Spark (helpers.spark_engine): its errors come as SparkQueryError
+        try:
+            return run()
+        except RuntimeError as exc:
+            raise _staging_error(path, exc, input_params) from None
     try:
         return run()
     except duckdb.Error as exc:
@@ -478,10 +480,9 @@ def _create_canonical_view(con: duckdb.DuckDBPyConnection) -> None:
     columns first, then those from ``row_id``, which may use the first (a return line's
     order id reads ``amount``).
     """
-    database, table = STAGED_LINES.split(".")
     columns = _VIEW_COLUMNS[con]
     marks = [
-        name for (name,) in con.execute(_STAGED_COLUMNS_SQL, {"database": database, "table": table}).fetchall()
+        name for (name,) in con.execute(_STAGED_COLUMNS_SQL).fetchall()
         if name not in columns and not name.startswith(_UNPARSED_PREFIX)
     ]
     computed = "".join(
@@ -511,9 +512,12 @@ def mark_lines(con: duckdb.DuckDBPyConnection, column: str, row_ids_table: str) 
     """
     if con not in _VIEW_COLUMNS:
         raise RuntimeError("no staged transactions on this connection; call load_transactions first")
-    names = {"column": quote_identifier(column), "table": quote_identifier(row_ids_table)}
-    for sql in (_ADD_MARK_SQL, _RESET_MARK_SQL, _SET_MARK_SQL):
-        con.execute(sql.format(**names)).fetchall()
+    if not is_duckdb(con):  # Spark: a view over the staged Parquet (helpers.spark_engine)
+        con.mark(STAGED_LINES, column, row_ids_table)
+    else:
+        names = {"column": quote_identifier(column), "table": quote_identifier(row_ids_table)}
+        for sql in (_ADD_MARK_SQL, _RESET_MARK_SQL, _SET_MARK_SQL):
+            con.execute(sql.format(**names)).fetchall()
     _create_canonical_view(con)
 
 
@@ -567,6 +571,8 @@ def cleaned_file(con: duckdb.DuckDBPyConnection) -> Path:
 def _cleaned_file(con: duckdb.DuckDBPyConnection) -> Path | None:
     """Return the file behind ``cleaned`` when it is the view `helpers.clean.apply_cleaning` made."""
     staged = cleaned_file(con)
+    if not is_duckdb(con):  # on Spark only apply_cleaning makes ``cleaned``, over that file
+        return staged if staged.is_file() else None
     views = con.execute(_CLEANED_VIEW_SQL).fetchall()
     expected = f"read_parquet({quote_literal(str(staged))})"
     if staged.is_file() and views and expected in views[0][0]:

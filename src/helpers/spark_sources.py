@@ -1,0 +1,99 @@
+"""The export as Spark's view ``source``, in file order, for 01_clean on ``engine.kind: spark``.
+
+DuckDB opens the export first, exactly as on the DuckDB engine (`helpers.readers.register_source`):
+the same checks, sniffing and one-line errors. Spark then reads the same rows:
+
+- a CSV DuckDB reads natively: Spark's CSV reader, with the delimiter, quote and escape
+  DuckDB's sniffer found, every column as text (DuckDB's ``all_varchar``), a quoted field
+  may span lines, and DuckDB's column names;
+- a Parquet file: Spark's Parquet reader;
+- anything else (Excel, a CSV only the pandas fallback reads, skipped title rows, a
+  PostgreSQL query): DuckDB writes the rows to Parquet in the connection's work folder and
+  Spark reads that copy (local mode: the folder is on this machine).
+
+Each line gets its record number in the hidden column ``rowid`` (0 for the first data
+record, as DuckDB's rowid of the staged table), which 01_clean turns into ``row_id`` and
+uses to write the kept lines in input order (`with_record_numbers`).
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from helpers import readers
+from helpers.database import configured as from_database
+from helpers.engine import quote_literal, work_dir
+from helpers.spark_engine import RECORD_COLUMN
+
+_SOURCE_VIEW_SQL = "SELECT sql FROM duckdb_views() WHERE view_name = 'source'"
+_COPY_SOURCE_SQL = "COPY source TO {path} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)"
+
+
+def with_record_numbers(frame: Any) -> Any:
+    """Return `frame` with ``rowid``: 0, 1, 2... in the order Spark reads its partitions.
+
+    ``monotonically_increasing_id`` numbers each partition from ``partition << 33``; one
+    count per partition gives the offsets that make the numbers consecutive. Only the
+    DataFrame API, so it also works over Spark Connect.
+    """
+    from pyspark.sql import functions as F  # noqa: N812 (Spark's own idiom)
+
+    tagged = frame.withColumn("_partition", F.spark_partition_id()).withColumn("_id", F.monotonically_increasing_id())
+    counts = dict(tagged.groupBy("_partition").count().collect())
+    offsets, total = [], 0
+    for partition in range(max(counts, default=-1) + 1):
+        offsets.append(total)
+        total += counts.get(partition, 0)
+    if not offsets:
+        return frame.withColumn(RECORD_COLUMN, F.lit(0).cast("bigint")).limit(0)
+    start = F.element_at(F.array(*[F.lit(o).cast("bigint") for o in offsets]), F.col("_partition") + 1)
+    local = F.col("_id") - F.shiftleft(F.col("_partition").cast("bigint"), 33)
+    return tagged.withColumn(RECORD_COLUMN, start + local).drop("_partition", "_id")
+
+
+def register_source(con: Any, input_params: Mapping[str, Any]) -> list[str]:
+    """Make the Spark view ``source`` over the export, with ``rowid``; return the export's column names."""
+    local = con.local()
+    columns = readers.register_source(local, input_params)
+    frame = _read(con, local, input_params, columns)
+    con.spark.catalog.dropTempView("source")
+    with_record_numbers(frame).createOrReplaceTempView("source")
+    return columns
+
+
+def _read(con: Any, local: Any, input_params: Mapping[str, Any], columns: list[str]) -> Any:
+    """Spark's reader for the rows DuckDB's view ``source`` reads (see the module docstring)."""
+    path = None if from_database(input_params) else Path(input_params["path"])
+    (view_sql,) = local.execute(_SOURCE_VIEW_SQL).fetchone()
+    if path is not None and f"read_parquet({quote_literal(str(path))})" in view_sql:
+        return con.spark.read.parquet(str(path))
+    if path is not None and "read_csv(" in view_sql and not input_params["csv"]["header_rows_to_skip"]:
+        frame = _read_csv(con, local, path, input_params["csv"])
+        if frame is not None and len(frame.columns) == len(columns):
+            return frame.toDF(*columns)
+    copy = work_dir(local) / "source-for-spark.parquet"
+    local.execute(_COPY_SOURCE_SQL.format(path=quote_literal(str(copy)))).fetchall()
+    return con.spark.read.parquet(str(copy))
+
+
+def _read_csv(con: Any, local: Any, path: Path, csv: Mapping[str, Any]) -> Any:
+    """Spark's CSV reader with DuckDB's sniffed dialect; None when the sniffer gives no answer."""
+    codec = codecs.lookup(csv["encoding"]).name
+    sniffed = readers.sniffed_options(local, path, readers._csv_options(csv, codec, True))
+    if sniffed is None:
+        return None
+    text = {key: sniffed[key][1:-1].replace("''", "'") for key in ("delim", "quote", "escape")}
+    return (con.spark.read
+            .option("header", bool(csv.get("header", True)))
+            .option("sep", text["delim"])
+            .option("quote", text["quote"] or "\u0000")  # no quoting: a character that never occurs
+            .option("escape", text["escape"] or "\\")
+            .option("encoding", codec)
+            .option("multiLine", True)  # a quoted field may hold line breaks
+            .option("maxCharsPerColumn", int(csv.get("max_line_size", readers.DEFAULT_MAX_LINE_SIZE)))
+            .option("mode", "PERMISSIVE")  # a short row gets NULLs, as DuckDB's null_padding
+            .option("enforceSchema", False)
+            .csv(str(path)))
