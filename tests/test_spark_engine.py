@@ -1,12 +1,15 @@
-"""Engine equality: the transaction-level helpers of 02_eda, 03_rfm and 05_personas on Spark and DuckDB.
+"""Engine equality: 01_clean and the transaction-level helpers of 02, 03 and 05 on Spark and DuckDB.
 
-Each helper is called unchanged with a DuckDB connection and with a Spark one
-(``engine.kind: spark``, a local Spark session started here) over the same cleaned lines,
-and the frames must be equal: same columns, dtypes and rows, floats to 1e-9 relative
-(unrounded float sums may differ in the last bits between engines; money is rounded to
-the cent downstream). Two shops: a slice of the shipped export (cancellations, lines
-without a customer, many countries) cleaned by 01_clean's helpers, and the hand fixture of
-test_eda.py (a customer with only a return, missing descriptions and countries).
+01_clean's sequence runs on both engines over four exports made from a slice of the shipped
+export (gzipped CSV, typed Parquet, no invoice ids, semicolons with decimal commas): the
+kept lines, the cleaning log and the facts must be exactly equal. Then each helper of 02,
+03 and 05 is called unchanged with a DuckDB connection and with a Spark one
+(``engine.kind: spark``, a local Spark session started here) over one shop: the cleaned
+slice (cancellations, lines without a customer, several countries, a year) plus the hand
+fixture of test_eda.py (a customer with only a return, missing descriptions and
+countries). Frames must be equal: same columns, dtypes and rows, floats to 1e-9 relative
+(unrounded float sums may differ in the last bits between engines; money is rounded to the
+cent downstream).
 
 Needs pyspark and Java 17 (``make setup-spark``; CI installs both); skipped without pyspark.
 """
@@ -51,7 +54,7 @@ SLICE_ENDING = "35"
 @pytest.fixture(scope="module")
 def spark_con():
     settings = EngineSettings(kind="spark", spark_master="local[2]",
-                              spark_options=(("spark.sql.shuffle.partitions", "2"),))
+                              spark_options=(("spark.sql.shuffle.partitions", "1"),))
     return engine.connect(settings)
 
 
@@ -82,9 +85,14 @@ def slice_lines(target: Path) -> Path:
     return target
 
 
-@pytest.fixture(scope="module", params=["shipped slice", "hand fixture"])
-def shop(request, data) -> Path:
-    return request.getfixturevalue("shipped_slice") if request.param == "shipped slice" else Path(data["main"])
+@pytest.fixture(scope="module")
+def shop(shipped_slice, data) -> Path:
+    """The cleaned slice plus the hand fixture's lines (a customer with only a return, missing
+    descriptions and countries): one file, so each helper runs once per engine."""
+    lines = pd.concat([pd.read_parquet(shipped_slice), pd.read_parquet(data["main"])], ignore_index=True)
+    path = shipped_slice.with_name("shop.parquet")
+    lines.to_parquet(path, index=False)
+    return path
 
 
 def clusters(con: Any, path: Path) -> pd.DataFrame:
@@ -167,7 +175,7 @@ def test_temp_tables_describe_and_registered_frames_work_as_on_duckdb(spark_con)
 def clean_on(kind: str, input_params: dict[str, Any], out: Path) -> tuple[pd.DataFrame, ...]:
     """01_clean's sequence on one engine: transactions, cleaning log, source facts, summary, outliers."""
     params = load_params(ROOT / "params.yaml", check_input=False)
-    settings = EngineSettings(kind=kind, spark_master="local[2]", spark_options=(("spark.sql.shuffle.partitions", "2"),))
+    settings = EngineSettings(kind=kind, spark_master="local[2]", spark_options=(("spark.sql.shuffle.partitions", "1"),))
     con = engine.connect(settings)
     source = io.load_transactions(con, input_params)
     log = clean.apply_cleaning(con, params["cleaning"])
