@@ -27,6 +27,7 @@ from pandas.testing import assert_frame_equal
 
 pytest.importorskip("pyspark")
 
+from conftest import write_params  # noqa: E402
 from helpers import (  # noqa: E402  # noqa: E402
     clean,
     clv,
@@ -42,6 +43,7 @@ from helpers import (  # noqa: E402  # noqa: E402
 )
 from helpers.config import load_params  # noqa: E402
 from helpers.engine import EngineSettings  # noqa: E402
+from pg_server import SAMPLE_MAPPING, SLICE_ROWS, postgres  # noqa: E402, F401 - the fixture
 
 pytestmark = pytest.mark.slow  # a Spark session: about a minute in all
 
@@ -221,5 +223,16 @@ def test_01_clean_gives_the_same_lines_log_and_facts_on_spark(export, tmp_path, 
     duck = clean_on("duckdb", input_params, tmp_path)
     spark = clean_on("spark", input_params, tmp_path)
     assert len(duck[0]) > 3000  # the slice, cleaned
+    for got, expected in zip(spark, duck, strict=True):
+        assert_frame_equal(got, expected, check_exact=True)
+
+
+def test_orders_from_postgresql_clean_the_same_on_spark(postgres, tmp_path, spark_con):  # noqa: F811 - the fixture
+    # input.database: DuckDB streams the rows from the server and Spark reads a Parquet copy of them.
+    block = {"url": postgres.url, "table": "orders"}
+    params = load_params(write_params(tmp_path / "db.yaml", {"input": {"database": block, "columns": SAMPLE_MAPPING}}))
+    duck = clean_on("duckdb", params["input"], tmp_path)
+    spark = clean_on("spark", params["input"], tmp_path)
+    assert duck[2]["rows"].iloc[0] == SLICE_ROWS and len(duck[0]) < SLICE_ROWS
     for got, expected in zip(spark, duck, strict=True):
         assert_frame_equal(got, expected, check_exact=True)

@@ -112,11 +112,11 @@ def normalise(frame: pd.DataFrame) -> pd.DataFrame:
 
     Timestamps become ``datetime64[us]``; DATE columns, which Spark returns as
     ``datetime.date`` objects, become ``datetime64[us]`` as DuckDB gives them; a text
-    column without any value is ``object`` holding None, as DuckDB gives it.
+    column without any value (or without rows) is ``object`` holding None, as DuckDB gives it.
     """
     for i in range(frame.shape[1]):
         column = frame.iloc[:, i]
-        if isinstance(column.dtype, pd.StringDtype) and len(column) and column.isna().all():
+        if isinstance(column.dtype, pd.StringDtype) and column.isna().all():  # no rows, or no value
             frame.isetitem(i, pd.Series([None] * len(column), index=column.index, dtype=object))
         elif pd.api.types.is_datetime64_any_dtype(column):
             frame.isetitem(i, column.astype("datetime64[us]"))
@@ -236,7 +236,8 @@ class SparkConnection:
         """The DataFrame of `query`, with `column` added when the relation it reads has it."""
         source = query.args.get("from_") or query.args.get("from")
         relation = source.this if source is not None else None
-        if (isinstance(relation, exp.Table) and column not in [s.alias_or_name for s in query.expressions]
+        listed = [s.alias_or_name for s in query.expressions]
+        if (isinstance(relation, exp.Table) and column not in listed and "*" not in listed
                 and column in self.spark.table(relation.name).columns):
             query = query.copy().select(exp.column(column), copy=False)
         return self.spark.sql(rewrite(query, params).sql(dialect="spark"))
