@@ -123,3 +123,11 @@ def test_steps_side_by_side_are_said_to_add_up_to_more_than_the_run(manifest, tm
     manifest["total_seconds"] = 9.0
     about = index_html(manifest, persona_csv_rows(), root=tmp_path).split('<details class="about">')[1]
     assert "Some steps ran side by side, so their times add up to 12 s, more than the run&#39;s 9 s." in about
+
+
+def test_about_this_run_names_the_engine(manifest, tmp_path):
+    about = index_html(manifest, persona_csv_rows(), root=tmp_path).split('<details class="about">')[1]
+    assert "<th>Engine</th><td>DuckDB, embedded</td>" in about
+    manifest["params"] = {**manifest.get("params", {}), "engine": {"kind": "spark", "spark": {"master": "spark://h:7077"}}}
+    about = index_html(manifest, persona_csv_rows(), root=tmp_path).split('<details class="about">')[1]
+    assert "<th>Engine</th><td>Apache Spark, master spark://h:7077 (a step&#39;s peak memory" in about

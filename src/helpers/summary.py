@@ -301,7 +301,7 @@ def about_run(manifest: Mapping[str, Any], formats: Formats, root: str | Path = 
     dict
         params_files, input, input_bytes, sha256, rows, steps, total_seconds, overlap (a line when the
         steps' times add up to more than the run's), clustering,
-        model_sha256, reproduce, packages.
+        model_sha256, reproduce, packages, engine.
     """
     params, metrics = manifest.get("params", {}) or {}, manifest.get("metrics", {}) or {}
     source = manifest.get("input", {}) or {}
@@ -331,7 +331,23 @@ def about_run(manifest: Mapping[str, Any], formats: Formats, root: str | Path = 
         "model_sha256": str((manifest.get("model") or {}).get("sha256", "")),
         "reproduce": f"make report PARAMS={_run_params_file(reports_dir, run_id, root)}",
         "packages": ", ".join(f"{k} {v}" for k, v in (manifest.get("packages") or {}).items()),
+        "engine": engine_line(params),
     }
+
+
+def engine_line(params: Mapping[str, Any]) -> str:
+    """Say which engine ran the transaction-level work (``engine.kind``), for "About this run".
+
+    >>> engine_line({})
+    'DuckDB, embedded'
+    >>> engine_line({"engine": {"kind": "spark", "spark": {"master": "local[*]"}}})
+    "Apache Spark, master local[*] (a step's peak memory counts its Python kernel, not Spark's JVM)"
+    """
+    engine = params.get("engine", {}) or {}
+    if engine.get("kind", "duckdb") != "spark":
+        return "DuckDB, embedded"
+    master = (engine.get("spark", {}) or {}).get("master") or "local[*]"
+    return f"Apache Spark, master {master} (a step's peak memory counts its Python kernel, not Spark's JVM)"
 
 
 def index_context(
