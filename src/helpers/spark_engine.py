@@ -134,7 +134,11 @@ class SparkResult:
         self._frame = frame  # a lazy pyspark DataFrame; None for a statement without rows
 
     def df(self) -> pd.DataFrame:
-        return pd.DataFrame() if self._frame is None else normalise(self._frame.toPandas())
+        if self._frame is None:
+            return pd.DataFrame()
+        frame = self._frame.toPandas()
+        frame.attrs.clear()  # Spark Connect leaves its plan metrics there; DuckDB's frames have none
+        return normalise(frame)
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         return [] if self._frame is None else [tuple(row) for row in self._frame.collect()]
@@ -208,7 +212,6 @@ class SparkConnection:
         else:
             frame = self.spark.sql(rewrite(tree.expression, params).sql(dialect="spark"))
             name = target.name
-        self.spark.catalog.dropTempView(name)
         # A snapshot, as DuckDB's table: computed now, and no longer tied to the views it read.
         frame.localCheckpoint(eager=True).createOrReplaceTempView(name)
         return SparkResult()
@@ -269,8 +272,7 @@ class SparkConnection:
         marked = self.spark.table(row_ids_table).select((F.col("row_id") - 1).alias(RECORD_COLUMN)).distinct()
         marked = marked.withColumn(column, F.lit(True))
         lines = lines.join(F.broadcast(marked), on=RECORD_COLUMN, how="left").fillna(False, subset=[column])
-        self.spark.catalog.dropTempView(name)
-        lines.createOrReplaceTempView(name)
+        lines.createOrReplaceTempView(name)  # no drop first: over Spark Connect the plan names the view
 
     def register(self, name: str, frame: pd.DataFrame) -> None:
         """Make a pandas frame queryable as `name`, as ``duckdb.register`` does."""
