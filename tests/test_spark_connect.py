@@ -1,26 +1,21 @@
 """``engine.spark.master: sc://...``: 01_clean and the 02/03/05 queries over Spark Connect.
 
-A throwaway Spark Connect server (``SparkConnectServer`` from the installed pyspark, local[2],
-on a free port of 127.0.0.1) is started for this file and stopped after it. The comparison
-runs in a separate Python process, because a process holds one kind of Spark session: the
-other Spark tests use a classic local one.
+The throwaway Spark Connect server of `spark_server.spark_connect` serves the test session.
+The comparison runs in a separate Python process, because a process holds one kind of Spark
+session: the other Spark tests use a classic local one.
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 
-pyspark = pytest.importorskip("pyspark")
+pytest.importorskip("pyspark")
 pytest.importorskip("grpc")
 
-from helpers.database_server import free_port  # noqa: E402
+from spark_server import spark_connect  # noqa: E402, F401 - the fixture
 from test_spark_engine import ROOT, slice_lines  # noqa: E402
 
 pytestmark = pytest.mark.slow  # a Spark Connect server and a client process: about 40 s
@@ -55,34 +50,9 @@ print("EQUAL", len(results["spark"][0]))
 """
 
 
-@pytest.fixture(scope="module")
-def connect_url(tmp_path_factory):
-    """A Spark Connect server on a free local port, stopped after the tests of this file."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("connect") / "server.log"
-    home = Path(pyspark.__file__).parent
-    command = [str(home / "bin" / "spark-submit"), "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
-               "--master", "local[2]", "--conf", f"spark.connect.grpc.binding.port={port}",
-               "--conf", "spark.connect.grpc.binding.address=127.0.0.1", "--conf", "spark.ui.enabled=false",
-               "--conf", "spark.sql.shuffle.partitions=2", "spark-internal"]
-    with log.open("w") as out:
-        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                  env={**os.environ, "SPARK_HOME": str(home)})
-    try:
-        deadline = time.monotonic() + 90
-        while "Spark Connect server started" not in log.read_text(errors="replace"):
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the Spark Connect server did not start:\n{log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.5)
-        yield f"sc://127.0.0.1:{port}"
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-
-
-def test_01_clean_and_the_queries_give_the_same_results_over_spark_connect(connect_url, tmp_path):
+def test_01_clean_and_the_queries_give_the_same_results_over_spark_connect(spark_connect, tmp_path):  # noqa: F811
     export = slice_lines(tmp_path / "export.csv")
-    done = subprocess.run([sys.executable, "-c", COMPARE, connect_url, str(export), str(tmp_path)],
+    done = subprocess.run([sys.executable, "-c", COMPARE, spark_connect, str(export), str(tmp_path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split()[:1] == ["EQUAL"] and int(done.stdout.split()[1]) > 3000
