@@ -43,6 +43,7 @@ from helpers import (  # noqa: E402  # noqa: E402
 )
 from helpers.config import load_params  # noqa: E402
 from helpers.engine import EngineSettings  # noqa: E402
+from helpers.errors import UserError  # noqa: E402
 from pg_server import SAMPLE_MAPPING, SLICE_ROWS, postgres  # noqa: E402, F401 - the fixture
 
 pytestmark = pytest.mark.slow  # a Spark session: about a minute in all
@@ -236,3 +237,19 @@ def test_orders_from_postgresql_clean_the_same_on_spark(postgres, tmp_path, spar
     assert duck[2]["rows"].iloc[0] == SLICE_ROWS and len(duck[0]) < SLICE_ROWS
     for got, expected in zip(spark, duck, strict=True):
         assert_frame_equal(got, expected, check_exact=True)
+
+
+def test_a_row_with_an_extra_field_deep_in_a_csv_stops_both_engines_with_its_line(tmp_path, spark_con):
+    # Spark's lenient CSV reader would drop the extra field; DuckDB counts the records first.
+    # The row is past the 20,480 rows DuckDB's sniffer samples.
+    rows = ["InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"]
+    rows += [f"{500000 + i},P{i % 9},Item,{1 + i % 5},2011-01-{1 + i % 28:02d} 10:00:00,{1.5 + i % 7},{10000 + i % 90},UK"
+             + (",EXTRA" if i == 22_000 else "") for i in range(23_000)]
+    (tmp_path / "export.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    input_params = {**load_params(ROOT / "params.yaml", check_input=False)["input"], "path": str(tmp_path / "export.csv")}
+    messages = []
+    for kind in ("duckdb", "spark"):
+        with pytest.raises(UserError, match="CSV Error on Line: 22002") as caught:
+            io.load_transactions(engine.connect(EngineSettings(kind=kind, spark_master="local[2]")), input_params)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]

@@ -23,17 +23,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from helpers import readers
 from helpers.database import configured as from_database
 from helpers.engine import quote_literal, work_dir
+from helpers.errors import UserError
 from helpers.spark_engine import RECORD_COLUMN
 
 _SOURCE_VIEW_SQL = "SELECT sql FROM duckdb_views() WHERE view_name = 'source'"
 _COPY_SOURCE_SQL = "COPY source TO {path} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)"
+_COUNT_SQL = "SELECT count(*) FROM source"
 
 
-def with_record_numbers(frame: Any) -> Any:
-    """Return `frame` with ``rowid``: 0, 1, 2... in the order Spark reads its partitions.
+def with_record_numbers(frame: Any) -> tuple[Any, int]:
+    """Return `frame` with ``rowid`` (0, 1, 2... in the order Spark reads its partitions), and its rows.
 
     ``monotonically_increasing_id`` numbers each partition from ``partition << 33``; one
     count per partition gives the offsets that make the numbers consecutive. Only the
@@ -48,35 +52,60 @@ def with_record_numbers(frame: Any) -> Any:
         offsets.append(total)
         total += counts.get(partition, 0)
     if not offsets:
-        return frame.withColumn(RECORD_COLUMN, F.lit(0).cast("bigint")).limit(0)
+        return frame.withColumn(RECORD_COLUMN, F.lit(0).cast("bigint")).limit(0), 0
     start = F.element_at(F.array(*[F.lit(o).cast("bigint") for o in offsets]), F.col("_partition") + 1)
     local = F.col("_id") - F.shiftleft(F.col("_partition").cast("bigint"), 33)
-    return tagged.withColumn(RECORD_COLUMN, start + local).drop("_partition", "_id")
+    return tagged.withColumn(RECORD_COLUMN, start + local).drop("_partition", "_id"), total
 
 
 def register_source(con: Any, input_params: Mapping[str, Any]) -> list[str]:
     """Make the Spark view ``source`` over the export, with ``rowid``; return the export's column names."""
     local = con.local()
     columns = readers.register_source(local, input_params)
-    frame = _read(con, local, input_params, columns)
+    frame, records = _read(con, local, input_params, columns)
+    numbered, rows = with_record_numbers(frame)
+    if records is not None and rows != records:
+        raise UserError(
+            f"{input_params['path']}: Spark reads {rows:,} records where DuckDB reads {records:,}; "
+            "fix: check input.csv (delimiter, quotes), or set engine.kind: duckdb"
+        )
     con.spark.catalog.dropTempView("source")
-    with_record_numbers(frame).createOrReplaceTempView("source")
+    numbered.createOrReplaceTempView("source")
     return columns
 
 
-def _read(con: Any, local: Any, input_params: Mapping[str, Any], columns: list[str]) -> Any:
-    """Spark's reader for the rows DuckDB's view ``source`` reads (see the module docstring)."""
+def _read(con: Any, local: Any, input_params: Mapping[str, Any], columns: list[str]) -> tuple[Any, int | None]:
+    """Spark's reader for the rows DuckDB's view ``source`` reads (see the module docstring).
+
+    For a CSV Spark parses itself, also the records DuckDB counts in the whole file: a row
+    that breaks the format (more fields than the header) stops here with its line number,
+    as on the DuckDB engine, instead of losing its extra fields in Spark's lenient reader.
+    """
     path = None if from_database(input_params) else Path(input_params["path"])
     (view_sql,) = local.execute(_SOURCE_VIEW_SQL).fetchone()
     if path is not None and f"read_parquet({quote_literal(str(path))})" in view_sql:
-        return con.spark.read.parquet(str(path))
+        return con.spark.read.parquet(str(path)), None
     if path is not None and "read_csv(" in view_sql and not input_params["csv"]["header_rows_to_skip"]:
         frame = _read_csv(con, local, path, input_params["csv"])
         if frame is not None and len(frame.columns) == len(columns):
-            return frame.toDF(*columns)
+            return frame.toDF(*columns), _csv_records(local, path, input_params)
     copy = work_dir(local) / "source-for-spark.parquet"
     local.execute(_COPY_SOURCE_SQL.format(path=quote_literal(str(copy)))).fetchall()
-    return con.spark.read.parquet(str(copy))
+    return con.spark.read.parquet(str(copy)), None
+
+
+def _csv_records(local: Any, path: Path, input_params: Mapping[str, Any]) -> int:
+    """Count the CSV's records with DuckDB (one fast pass); its CSV errors as one line naming the fix."""
+    try:
+        return int(local.execute(_COUNT_SQL).fetchone()[0])
+    except duckdb.Error as exc:
+        if readers.QUOTED_NEWLINES not in str(exc):
+            raise readers.csv_error(path, exc, input_params["csv"]) from None
+    readers.register_source(local, input_params, null_padding=False)  # as helpers.io does
+    try:
+        return int(local.execute(_COUNT_SQL).fetchone()[0])
+    except duckdb.Error as exc:
+        raise readers.csv_error(path, exc, input_params["csv"]) from None
 
 
 def _read_csv(con: Any, local: Any, path: Path, csv: Mapping[str, Any]) -> Any:
