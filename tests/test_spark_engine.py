@@ -204,12 +204,26 @@ def semicolons(csv: Path, target: Path) -> Path:
     return target
 
 
+def latin1(target: Path) -> Path:
+    """A latin-1 export with accents, quoted line breaks and commas, and ids padded with spaces
+    (21,000 lines, so the sniffer's sample is all alike)."""
+    rows = ["InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"]
+    for i in range(21_000):
+        text = '"Crème, brûlée\nline two"' if i % 1000 == 7 else ("Café" if i % 3 else "")
+        rows.append(f"{500000 + i},P{i % 9},{text},{1 + i % 5},2011-{1 + i % 12:02d}-{1 + i % 28:02d} 10:00:00,"
+                    f"{1.5 + i % 7}, {10000 + i % 90} ,Österreich")
+    target.write_bytes(("\n".join(rows) + "\n").encode("latin-1"))
+    return target
+
+
 EXPORTS = {
     "gzipped CSV": lambda folder: ({"path": str(slice_lines(folder / "export.csv.gz"))}),
     "typed Parquet": lambda folder: ({"path": str(typed_parquet(slice_lines(folder / "s.csv"), folder / "e.parquet")),
                                       "format": "parquet"}),
     "no invoice ids": lambda folder: ({"path": str(slice_lines(folder / "export.csv")),
                                        "columns": {"invoice_id": None}, "orders_without_id": "customer_day"}),
+    "latin-1, quoted line breaks": lambda folder: ({"path": str(latin1(folder / "latin.csv")),
+                                                    "csv": {"encoding": "latin-1"}}),
     "semicolons": lambda folder: ({"path": str(semicolons(slice_lines(folder / "s.csv"), folder / "semi.csv")),
                                    "csv": {"delimiter": "auto", "decimal": ","}}),
 }
@@ -223,7 +237,7 @@ def test_01_clean_gives_the_same_lines_log_and_facts_on_spark(export, tmp_path, 
                     "csv": {**base["csv"], **change.get("csv", {})}}
     duck = clean_on("duckdb", input_params, tmp_path)
     spark = clean_on("spark", input_params, tmp_path)
-    assert len(duck[0]) > 3000  # the slice, cleaned
+    assert len(duck[0]) > 3000  # cleaned lines
     for got, expected in zip(spark, duck, strict=True):
         assert_frame_equal(got, expected, check_exact=True)
 

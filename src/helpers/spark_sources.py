@@ -34,6 +34,8 @@ from helpers.spark_engine import RECORD_COLUMN
 _SOURCE_VIEW_SQL = "SELECT sql FROM duckdb_views() WHERE view_name = 'source'"
 _COPY_SOURCE_SQL = "COPY source TO {path} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)"
 _COUNT_SQL = "SELECT count(*) FROM source"
+# Python codec names of the encodings DuckDB reads natively -> Spark's names for them.
+_SPARK_CHARSETS = {"utf-8": "utf-8", "utf-16": "utf-16", "iso8859-1": "iso-8859-1"}
 
 
 def with_record_numbers(frame: Any) -> tuple[Any, int]:
@@ -109,10 +111,11 @@ def _csv_records(local: Any, path: Path, input_params: Mapping[str, Any]) -> int
 
 
 def _read_csv(con: Any, local: Any, path: Path, csv: Mapping[str, Any]) -> Any:
-    """Spark's CSV reader with DuckDB's sniffed dialect; None when the sniffer gives no answer."""
+    """Spark's CSV reader with DuckDB's sniffed dialect; None when the sniffer gives no answer
+    or Spark's CSV reader lacks the encoding."""
     codec = codecs.lookup(csv["encoding"]).name
     sniffed = readers.sniffed_options(local, path, readers._csv_options(csv, codec, True))
-    if sniffed is None:
+    if sniffed is None or codec not in _SPARK_CHARSETS:
         return None
     text = {key: sniffed[key][1:-1].replace("''", "'") for key in ("delim", "quote", "escape")}
     return (con.spark.read
@@ -120,7 +123,7 @@ def _read_csv(con: Any, local: Any, path: Path, csv: Mapping[str, Any]) -> Any:
             .option("sep", text["delim"])
             .option("quote", text["quote"] or "\u0000")  # no quoting: a character that never occurs
             .option("escape", text["escape"] or "\\")
-            .option("encoding", codec)
+            .option("encoding", _SPARK_CHARSETS[codec])
             .option("multiLine", True)  # a quoted field may hold line breaks
             .option("maxCharsPerColumn", int(csv.get("max_line_size", readers.DEFAULT_MAX_LINE_SIZE)))
             .option("mode", "PERMISSIVE")  # a short row gets NULLs, as DuckDB's null_padding
