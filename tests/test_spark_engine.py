@@ -267,3 +267,13 @@ def test_a_row_with_an_extra_field_deep_in_a_csv_stops_both_engines_with_its_lin
             io.load_transactions(engine.connect(EngineSettings(kind=kind, spark_master="local[2]")), input_params)
         messages.append(str(caught.value))
     assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize(("rows", "partitions"), [(1000, 7), (3, 5), (0, 2)])
+def test_record_numbers_are_consecutive_in_partition_order(rows, partitions, spark_con):
+    # Uneven and empty partitions: rowid must be 0..n-1 in the order the rows are read.
+    from helpers.spark_sources import with_record_numbers
+
+    numbered, count = with_record_numbers(spark_con.spark.range(0, rows, 1, partitions))
+    pairs = [(r["id"], r["rowid"]) for r in numbered.collect()]
+    assert count == rows and pairs == [(i, i) for i in range(rows)]
