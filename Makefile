@@ -75,7 +75,7 @@ customers-report: $(STAMP) ## Customer-level example: build data/examples/ from 
 	$(BIN)/python -m helpers.customer_example --out data/examples/online_retail_customers.csv
 	@$(BIN)/python -m helpers.runner --params params/customers.example.yaml
 
-bench: $(STAMP) ## Benchmark stages on 1M and 10M synthetic lines (BENCH_ARGS=--large adds 100M), then time the report quiet and under load; writes reports/bench/
+bench: $(STAMP) ## Benchmark stages on 1M and 10M synthetic lines (BENCH_ARGS=--large adds 100M, --spark the same stages on Spark), then time the report quiet and under load; writes reports/bench/
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.report_timing
 

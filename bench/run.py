@@ -7,6 +7,7 @@ Usage::
     python -m bench.run --sizes 1M --report     # also the full report (all notebooks)
     python -m bench.run --sizes 100M --stages clean_parquet,eda_customer_table,pandas_eda_table
     python -m bench.run --sizes 1M --stages clv --clv-customers 1M   # clv on 1M customers, lifetimes beside
+    python -m bench.run --sizes 10M --stages clean_parquet,eda_customer_table,rfm_metrics --spark
 
 Per size, the data are generated (or reused) under ``data/bench/`` by `bench.generate`,
 then each stage runs in its own process (`bench.stages`), so its peak resident memory
@@ -32,7 +33,19 @@ then each stage runs in its own process (`bench.stages`), so its peak resident m
   ``clv.parquet``) and ``clv_reference`` (the `lifetimes` library's default path on the
   same inputs, skipped when lifetimes is not installed), and their agreement (fitted
   parameters, P(alive), expected orders);
-- ``report``: the full report (``--report``).
+- ``report``: the full report (``--report``);
+- with ``--spark``: after each of `SPARK_STAGES` (``clean_parquet``, ``eda_customer_table``,
+  ``rfm_metrics``) the same stage with ``engine.kind: spark`` (Spark local mode, by default
+  ``local[2]``, ``spark.driver.memory`` 6g, ``spark.sql.shuffle.partitions`` 8), as the row
+  ``<stage>_spark``, on the same input (the DuckDB-cleaned lines for the table stages); then
+  ``verify_spark``: Spark's outputs against DuckDB's (the cleaned lines by count and line
+  hashes, the tables column by column). Its wall time excludes starting the Spark session (``session_s``, in
+  the notes); its CPU time includes the JVM (the stage reaps it, `bench.stages.on_spark`);
+  its peak memory is the stage process plus its descendants (the JVM and pyspark's worker
+  processes), see `TreeSampler`.
+
+Every stage's process tree is also sampled (`TreeSampler`, ``tree_peak_mib`` in the CSV);
+the DuckDB rows' ``peak_mib`` stays the process's own ``ru_maxrss``.
 
 Results go to ``reports/bench/bench-<time>.csv`` and ``.md`` (and ``latest.csv`` /
 ``latest.md``), with the machine (cores, RAM, versions) and the load average at each
@@ -45,6 +58,7 @@ import argparse
 import csv
 import datetime as dt
 import importlib.metadata
+import importlib.util
 import json
 import math
 import os
@@ -58,6 +72,20 @@ from pathlib import Path
 from typing import Any
 
 from bench.generate import DEFAULT_OUT, generate, parse_rows, rows_label
+from bench.spark import (  # noqa: F401 - tree_rss and TreeSampler: used from here by tests
+    SAMPLE_INTERVAL_S,
+    SPARK_DRIVER_MEMORY,
+    SPARK_MASTER,
+    SPARK_SHUFFLE_PARTITIONS,
+    SPARK_STAGES,
+    SPARK_SUFFIX,
+    TreeSampler,
+    spark_params,
+    spark_settings,
+    tree_rss,
+    verify_spark,
+    with_spark_twins,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REPORT_DIR = PROJECT_ROOT / "reports" / "bench"
@@ -88,10 +116,11 @@ TARGET_CLV_PEAK_MIB = 1.5 * 1024
 CLV_TRUTH = {"r": 0.24, "alpha": 4.4, "a": 0.79, "b": 2.4, "p": 6.25, "q": 3.74, "v": 15.44}
 CLV_T_DAYS = (200, 400)
 CLV_SEED = 2024
+# --spark: the stages run again on Spark, as "<stage>_spark" rows, with these defaults.
 
 
-def machine() -> dict[str, Any]:
-    """Describe the machine and the package versions."""
+def machine(spark: bool = False) -> dict[str, Any]:
+    """Describe the machine and the package versions (with `spark`, pyspark's and Java's too)."""
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
     model = ""
     cpuinfo = Path("/proc/cpuinfo")
@@ -102,11 +131,26 @@ def machine() -> dict[str, Any]:
             "os": platform.platform(), "python": platform.python_version()}
     for package in ("duckdb", "pandas", "pyarrow", "numpy"):
         info[package] = importlib.metadata.version(package)
+    if spark:
+        info["pyspark"] = importlib.metadata.version("pyspark")
+        try:
+            shown = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=60).stderr
+            info["java"] = shown.splitlines()[0].strip() if shown else "unknown"
+        except (OSError, subprocess.SubprocessError):
+            info["java"] = "not found"
     return info
 
 
-def run_stage(name: str, arguments: dict[str, Any], env: dict[str, str], log: Path) -> dict[str, Any]:
-    """Run one stage in a child process; return its figures plus peak memory and CPU time."""
+def run_stage(name: str, arguments: dict[str, Any], env: dict[str, str], log: Path,
+              tree: bool = False) -> dict[str, Any]:
+    """Run one stage in a child process; return its figures plus peak memory and CPU time.
+
+    ``peak_mib`` is the child's ``ru_maxrss`` (from ``wait4``), or with `tree` (the Spark
+    rows) the peak of the child's and its descendants' summed RSS (`TreeSampler`); the
+    other figure is kept as ``maxrss_mib`` or ``tree_peak_mib``. ``wait4`` gives the largest
+    ``ru_maxrss`` of the child and the descendants it waited for, not their sum: for a
+    Spark stage that is about the JVM alone.
+    """
     load = os.getloadavg()[0]
     start = time.perf_counter()
     with open(log, "a", encoding="utf-8") as err:
@@ -116,18 +160,26 @@ def run_stage(name: str, arguments: dict[str, Any], env: dict[str, str], log: Pa
             [sys.executable, "-m", "bench.stages", name, json.dumps(arguments)],
             stdout=subprocess.PIPE, stderr=err, cwd=PROJECT_ROOT, env=env, text=True,
         )
-        output = child.stdout.read()
-        child.stdout.close()
-        # wait4, not wait: it returns this child's own resource usage (peak RSS, CPU).
+        # Stopped before wait4 reaps the child, so its process id cannot be reused meanwhile.
+        with TreeSampler(child.pid) as sampler:
+            output = child.stdout.read()
+            child.stdout.close()
+        # wait4, not wait: it returns this child's own resource usage (peak RSS, CPU), with
+        # that of the descendants it waited for (a Spark stage's JVM).
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
     result: dict[str, Any] = {
         "process_s": round(time.perf_counter() - start, 2),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
         "peak_mib": round(usage.ru_maxrss / 1024),  # KiB on Linux
+        "tree_peak_mib": round(sampler.peak / 2**20),
         "load_1min": round(load, 2),
         "ok": child.returncode == 0,
     }
+    if tree:
+        result["maxrss_mib"] = result["peak_mib"]
+        result["peak_mib"] = result["tree_peak_mib"]
+        result["jvm_at_peak_mib"] = round(sampler.peak_descendants / 2**20)
     lines = [ln for ln in output.splitlines() if ln.startswith("{")]
     if child.returncode == 0 and lines:
         result.update(json.loads(lines[-1]))
@@ -137,11 +189,11 @@ def run_stage(name: str, arguments: dict[str, Any], env: dict[str, str], log: Pa
 
 
 def best_of(function: str, arguments: dict[str, Any], repeat: int, env: dict[str, str], log: Path,
-            labels: dict[str, Any]) -> dict[str, Any]:
+            labels: dict[str, Any], tree: bool = False) -> dict[str, Any]:
     """Run a stage `repeat` times, keep the fastest successful run, tag it with `labels`, print it."""
     best: dict[str, Any] | None = None
     for _ in range(repeat):
-        result = run_stage(function, arguments, env, log)
+        result = run_stage(function, arguments, env, log, tree=tree)
         if best is None or (result["ok"] and result.get("wall_s", math.inf) < best.get("wall_s", math.inf)):
             best = result
     assert best is not None
@@ -149,6 +201,8 @@ def best_of(function: str, arguments: dict[str, Any], repeat: int, env: dict[str
     shown = (f"{best['wall_s']:.1f} s wall, {best['cpu_s']:.0f} s CPU, {best['peak_mib']:,} MiB peak"
              if best["ok"] and not math.isnan(best.get("wall_s", math.nan))
              else best.get("skipped") or best.get("error"))
+    if best["ok"] and "session_s" in best:
+        shown += f" (+{best['session_s']:.1f} s Spark session start)"
     print(f"[{labels['size']}] {labels['stage']:<18} {shown} (load {best['load_1min']})", flush=True)
     return best
 
@@ -218,14 +272,25 @@ def bench_size(rows: int, stages: Sequence[str], args: argparse.Namespace, env: 
             plan.append((name, {"transactions": str(cleaned), "out": str(work / f"{name}.parquet")}, name))
         elif name == "report":
             plan.append((name, {"params_file": str(_report_params(files["parquet"], work, args.engine_params))}, name))
+    if args.spark:
+        plan = with_spark_twins(plan, work)
     results = []
     for name, arguments, function in plan:
+        labels = {"size": label, "rows": rows, "stage": name}
+        if name.endswith(SPARK_SUFFIX):
+            arguments = {**arguments, "params_file": str(args.spark_params)}
+            results.append(best_of("on_spark", {"stage": function, "arguments": arguments}, args.repeat, env,
+                                   log, labels, tree=True))
+            continue
         if function != "report":
             arguments = {**arguments, "params_file": str(args.engine_params)}
-        results.append(best_of(function, arguments, args.repeat, env, log, {"size": label, "rows": rows, "stage": name}))
+        results.append(best_of(function, arguments, args.repeat, env, log, labels))
     if {"eda_customer_table", "rfm_metrics", "pandas_eda_table", "pandas_rfm_metrics"} & set(stages):
         results.append(verify(label, rows, work))
         print(f"[{label}] verify             {results[-1]['detail']}", flush=True)
+    if args.spark and set(SPARK_STAGES) & set(stages):
+        results.append(verify_spark(label, rows, work, results, args, env, log))
+        print(f"[{label}] verify_spark       {results[-1]['detail']}", flush=True)
     return results
 
 
@@ -355,7 +420,9 @@ def verify(label: str, rows: int, work: Path) -> dict[str, Any]:
 
 CSV_FIELDS = ("size", "rows", "stage", "ok", "wall_s", "process_s", "cpu_s", "peak_mib", "load_1min",
               "customers", "kept", "ingest_s", "rules_s", "summary_s", "outputs_s", "inputs_s", "fit_s",
-              "predict_s", "library_s", "write_s", "steps", "detail")
+              "predict_s", "library_s", "write_s", "steps", "detail", "tree_peak_mib", "maxrss_mib",
+              "jvm_at_peak_mib", "self_maxrss_mib", "children_maxrss_mib", "session_s", "spark_master",
+              "spark_driver_memory", "spark_shuffle_partitions")
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -369,7 +436,7 @@ def _fmt(value: Any, digits: int = 1) -> str:
 
 
 def _note(result: dict[str, Any]) -> str:
-    if result["stage"] in ("verify", "clv_agreement"):
+    if result["stage"] in ("verify", "verify_spark", "clv_agreement"):
         return result["detail"]
     if not result.get("ok"):
         return result.get("error", "failed")
@@ -385,6 +452,11 @@ def _note(result: dict[str, Any]) -> str:
             parts.append(f"{key} {result[key]:,}")
     if result.get("steps"):
         parts.append(f"per notebook (time, kernel peak): {result['steps']}")
+    if "session_s" in result:
+        parts.append(f"Spark session start {result['session_s']:.1f} s (not in wall)")
+        parts.append(f"peak = process tree (Python + JVM + pyspark workers) sampled every {SAMPLE_INTERVAL_S} s, "
+                     f"{result.get('jvm_at_peak_mib', 0):,} MiB of it outside the Python process; ru_maxrss: "
+                     f"Python {result.get('self_maxrss_mib', 0):,}, JVM {result.get('children_maxrss_mib', 0):,} MiB")
     return "; ".join(parts)
 
 
@@ -471,12 +543,24 @@ def write_report(results: Sequence[dict[str, Any]], info: dict[str, Any], args: 
         "*CPU* its user + system time, *peak* its maximum resident memory, *load* the 1-minute "
         "load average when it started (other work on the machine slows a stage down).",
         "",
+        *([f"Rows `*{SPARK_SUFFIX}`: the same stage with `engine.kind: spark`, Spark local mode "
+           f"({spark_settings(args)}; pyspark {info.get('pyspark')}, {info.get('java')}). Their *wall* "
+           "excludes the Spark session start (in the notes); *CPU* includes the JVM's and its "
+           "pyspark workers' (the stage waits for the JVM to exit, so `wait4` counts them); *peak* "
+           "is the largest sum of the resident memory (RSS) of the stage process and all its "
+           "descendants (the JVM and the pyspark worker processes it starts), sampled every "
+           f"{SAMPLE_INTERVAL_S} s with psutil (pages shared between them count once per process). "
+           "The other rows' *peak* is the stage process's own `ru_maxrss` (it has no child "
+           "processes).", ""] if getattr(args, "spark", False) else []),
         "| size | stage | wall s | CPU s | peak MiB | load | notes |",
         "|---|---|---:|---:|---:|---:|---|",
     ]
     for r in results:
         if r["stage"] == "verify":
             lines.append(f"| {r['size']} | verify (engine vs pandas) | | | | | {r['detail']} |")
+            continue
+        if r["stage"] == "verify_spark":
+            lines.append(f"| {r['size']} | verify (Spark vs DuckDB) | | | | | {r['detail']} |")
             continue
         if r["stage"] == "clv_agreement":
             lines.append(f"| {r['size']} | clv vs clv_reference | | | | | {r['detail']} |")
@@ -510,6 +594,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_OUT, help="folder for generated data (gitignored)")
     parser.add_argument("--out", type=Path, default=REPORT_DIR, help="folder for the CSV and Markdown results")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--spark", action="store_true",
+                        help=f"also run {', '.join(SPARK_STAGES)} on Spark (local mode), as <stage>{SPARK_SUFFIX} rows")
+    parser.add_argument("--spark-master", default=SPARK_MASTER, help=f"with --spark (default {SPARK_MASTER})")
+    parser.add_argument("--spark-driver-memory", default=SPARK_DRIVER_MEMORY,
+                        help=f"with --spark: spark.driver.memory (default {SPARK_DRIVER_MEMORY})")
+    parser.add_argument("--spark-shuffle-partitions", type=int, default=SPARK_SHUFFLE_PARTITIONS,
+                        help=f"with --spark: spark.sql.shuffle.partitions (default {SPARK_SHUFFLE_PARTITIONS})")
     parser.add_argument("--clv-customers", type=parse_rows, default=0,
                         help="also simulate this many BTYD customers (e.g. 1M) and time clv and "
                              "clv_reference (lifetimes) on them (default off)")
@@ -525,13 +616,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.report and "report" not in stages:
         stages.append("report")
     stages = [s for s in STAGE_ORDER if s in stages]
+    if args.spark and importlib.util.find_spec("pyspark") is None:
+        parser.error("--spark needs pyspark and sqlglot: run make setup-spark")
     env = dict(os.environ, MPLBACKEND="Agg")
     Path(args.data).mkdir(parents=True, exist_ok=True)
     args.engine_params = engine_params(args)
+    if args.spark:
+        args.spark_params = spark_params(args)
     log = Path(args.data) / "bench.log"
-    info = machine()
+    info = machine(spark=args.spark)
     print(f"machine: {info['cores']} cores, {info['ram_gib']} GiB, load {os.getloadavg()[0]:.2f}; "
           f"stage errors go to {log}", flush=True)
+    if args.spark:
+        print(f"spark: {spark_settings(args)}; pyspark {info['pyspark']}, {info['java']}", flush=True)
     results: list[dict[str, Any]] = []
     for rows in sorted(sizes):
         results += bench_size(rows, stages, args, env, log)

@@ -7,11 +7,17 @@ baselines stop the clock before writing, which favours the baseline slightly.
 resident memory of that process (``ru_maxrss``) belongs to that stage alone. A stage
 prints one JSON line on stdout: ``wall_s`` (the work itself, imports excluded) plus
 stage-specific figures (rows, customers, sub-step timings).
+
+``on_spark`` runs another stage with ``engine.kind: spark`` (`bench.run --spark`): it starts
+the Spark session first (timed apart, ``session_s``), runs the stage, then stops Spark and
+waits for the JVM to exit, so the JVM is this process's reaped child and its CPU time and
+peak memory show in this process's resource usage.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -290,8 +296,6 @@ def pandas_rfm_metrics(transactions: str, out: str, params_file: str = "") -> di
 @stage
 def report(params_file: str) -> dict[str, Any]:
     """The whole report (`python -m helpers.runner`) on the synthetic export."""
-    import subprocess
-
     import yaml
 
     start = time.perf_counter()
@@ -305,6 +309,92 @@ def report(params_file: str) -> dict[str, Any]:
     steps = "; ".join(f"{s['notebook'][:2]} {s['seconds']:.0f} s {s['peak_memory_mib'] or 0:,} MiB"
                       for s in manifest["steps"])
     return {"wall_s": wall, "steps": steps}
+
+
+@stage
+def same_lines(first: str, second: str, params_file: str) -> dict[str, Any]:
+    """Compare two cleaned-lines Parquet files in DuckDB: columns and types, then the lines.
+
+    Each file is read once, in a streaming aggregate (no sort, no spill): its line count and
+    two 128-bit sums of 64-bit line hashes, one of each line's values and one of its
+    position and values. Equal counts and sums: the same lines (``identical``), and in the
+    same order (``same_order``); a chance collision aside. `bench.run --spark` checks
+    Spark's 01_clean output against DuckDB's with it.
+    """
+    from helpers.engine import quote_identifier, quote_literal
+
+    start = time.perf_counter()
+    figures: list[tuple[Any, ...]] = []
+    with _connect(_params(params_file)) as con:
+        schemas = [con.execute(f"DESCRIBE SELECT * FROM read_parquet({quote_literal(f)})").fetchall()
+                   for f in (first, second)]
+        for path, schema in zip((first, second), schemas, strict=True):
+            values = ", ".join(quote_identifier(row[0]) for row in schema)
+            figures.append(con.execute(
+                f"SELECT count(*), sum(hash({values})), sum(hash(file_row_number, {values})) "
+                f"FROM read_parquet({quote_literal(path)}, file_row_number = true)").fetchone())
+    columns = [row[:2] for row in schemas[0]] == [row[:2] for row in schemas[1]]
+    (rows_a, lines_a, ordered_a), (rows_b, lines_b, ordered_b) = figures
+    identical = columns and rows_a == rows_b and lines_a == lines_b
+    return {"wall_s": time.perf_counter() - start, "rows_first": rows_a, "rows_second": rows_b,
+            "same_columns": columns, "identical": identical,
+            "same_order": identical and ordered_a == ordered_b}
+
+
+def stop_spark(spark: Any, timeout: float = 120.0) -> bool:
+    """Stop the Spark session and wait for its JVM to exit; True when the JVM was reaped.
+
+    pyspark starts the JVM (``spark-submit``, which execs ``java``) as a child of this
+    process and leaves it running until the process exits; it exits when its stdin closes.
+    Waiting for it here makes it a reaped child: ``getrusage(RUSAGE_CHILDREN)`` and the
+    parent's ``wait4`` then count its CPU time and peak memory.
+    """
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    spark.stop()
+    process = getattr(gateway, "proc", None)
+    if process is None:  # Spark Connect, or a JVM this process did not start
+        return False
+    if process.stdin is not None:
+        process.stdin.close()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    return True
+
+
+@stage
+def on_spark(stage: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Run `stage` with ``engine.kind: spark`` (the params file in `arguments` says so).
+
+    The Spark session (and its JVM) starts before the stage's clock, timed as ``session_s``;
+    the stage's own connections then reuse it. Adds the session's settings, and this
+    process's and its reaped children's (the JVM's) peak resident memory in MiB.
+    """
+    import resource
+
+    params = _params(arguments["params_file"])
+    if params["engine"]["kind"] != "spark":
+        raise ValueError(f"{arguments['params_file']}: engine.kind is not spark")
+    start = time.perf_counter()
+    con = _connect(params)
+    conf = con.spark.sparkContext.getConf()
+    session_s = time.perf_counter() - start
+    settings = {"spark_master": con.spark.sparkContext.master,
+                "spark_driver_memory": conf.get("spark.driver.memory", "1g"),
+                "spark_shuffle_partitions": con.spark.conf.get("spark.sql.shuffle.partitions"),
+                "spark_version": con.spark.version}
+    try:
+        result = STAGES[stage](**arguments)
+    finally:
+        reaped = stop_spark(con.spark)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {**result, "session_s": round(session_s, 2), **settings, "jvm_reaped": reaped,
+            "self_maxrss_mib": round(own), "children_maxrss_mib": round(children)}
 
 
 def main(argv: list[str] | None = None) -> int:

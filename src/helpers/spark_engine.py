@@ -36,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
+import sys
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -102,7 +103,9 @@ def session(settings: SparkSettings) -> Any:
     else:
         builder = SparkSession.builder.master(settings.master)
     builder = builder.appName("ecommerce-customer-segmentation")
-    for key, value in {**REQUIRED_OPTIONS, **settings.options}.items():
+    # Python workers Spark starts on this machine run this interpreter (the venv), not the first python on PATH.
+    local_python = {"spark.pyspark.python": sys.executable} if settings.master.startswith("local") else {}
+    for key, value in {**REQUIRED_OPTIONS, **local_python, **settings.options}.items():
         builder = builder.config(key, str(value))
     return builder.getOrCreate()
 
