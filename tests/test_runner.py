@@ -396,3 +396,14 @@ def test_a_kernel_that_is_not_installed_stops_the_run_before_anything_is_written
     assert result.stderr.strip() == ("error: run.kernel: Jupyter kernel 'no-such-kernel' not found; fix: run `make setup` "
                                      "(or set run.kernel to an installed kernel)")
     assert not Path(workdirs["reports_dir"]).exists()
+
+
+def test_the_manifest_lists_the_spark_packages_only_for_a_spark_run(tmp_path):
+    from helpers.runner import _start_manifest
+
+    export = tmp_path / "export.csv"
+    export.write_text("a\n1\n", encoding="utf-8")
+    params = {"input": {"path": str(export)}, "_sources": []}
+    assert "pyspark" not in _start_manifest("r", params)["packages"]
+    spark = _start_manifest("r", {**params, "engine": {"kind": "spark"}})["packages"]
+    assert {"pyspark", "sqlglot", "duckdb"} <= set(spark)

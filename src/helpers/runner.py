@@ -58,6 +58,7 @@ PACKAGES = (
     "papermill", "nbconvert", "nbformat", "ipykernel", "PyYAML", "openpyxl", "scipy", "jinja2", "babel",
     "adbc-driver-manager", "adbc-driver-postgresql",
 )
+SPARK_PACKAGES = ("pyspark", "sqlglot")  # listed too when engine.kind is spark
 
 
 class StepFailed(Exception):
@@ -457,7 +458,7 @@ def _start_manifest(run_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
         "params_sources": params["_sources"],
         "params": _public_params(params),
         "input": source,
-        "packages": package_versions(),
+        "packages": package_versions(PACKAGES + (SPARK_PACKAGES if params.get("engine", {}).get("kind") == "spark" else ())),
         "steps": [],
     }
 
