@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("sqlglot")
 
+from helpers.errors import UserError  # noqa: E402
 from helpers.spark_sql import FIXUPS, java_format, literal, to_spark  # noqa: E402
 
 
@@ -22,12 +23,19 @@ def spark(sql: str, **params) -> str:
 def test_parameters_become_typed_literals_and_a_missing_one_is_named():
     sql = spark("SELECT $a, $b, $c, $d, $e FROM read_parquet($path)", a=1.0, b=[1, 2], c=dt.datetime(2011, 1, 2, 3, 4),
                 d=False, e=None, path="/data/t.parquet")
-    assert sql == ("SELECT CAST(1.0 AS DOUBLE), ARRAY(1, 2), CAST('2011-01-02 03:04:00' AS TIMESTAMP), FALSE, NULL "
+    assert sql == ("SELECT CAST(1.0 AS DOUBLE), ARRAY(1, 2), CAST('2011-01-02 03:04:00' AS TIMESTAMP_NTZ), FALSE, NULL "
                    "FROM parquet.`/data/t.parquet`")
     with pytest.raises(KeyError, match=r"\$cut"):
         spark("SELECT $cut")
     with pytest.raises(TypeError, match="object"):
         literal(object())
+
+
+def test_a_zoned_timestamp_parameter_keeps_its_zone():
+    import pandas as pd
+
+    assert literal(pd.Timestamp("2011-01-02 03:04", tz="UTC")).sql("spark") == (
+        "CAST('2011-01-02 03:04:00+00:00' AS TIMESTAMP)")
 
 
 def test_a_float_parameter_keeps_every_digit_and_special_values():
@@ -51,7 +59,9 @@ def test_a_float_parameter_keeps_every_digit_and_special_values():
     ("SELECT GROUPING(a, b) FROM t GROUP BY GROUPING SETS ((a), (b))",
      "SELECT GROUPING_ID(a, b) FROM t GROUP BY GROUPING SETS ((a), (b))"),
     ("SELECT list_position(['a', 'b'], r) FROM t", "SELECT NULLIF(ARRAY_POSITION(ARRAY('a', 'b'), r), 0) FROM t"),
-    ("SELECT hash(a, b), CAST(0 AS UBIGINT) FROM t", "SELECT XXHASH64(a, b), CAST(0 AS BIGINT) FROM t"),
+    # xxhash64 skips NULLs: a NULL flag per argument keeps ('x', NULL) and (NULL, 'x') apart
+    ("SELECT hash(a, b), CAST(0 AS UBIGINT) FROM t",
+     "SELECT XXHASH64(ISNULL(a), a, ISNULL(b), b), CAST(0 AS BIGINT) FROM t"),
     ("SELECT timezone('UTC', CAST(x AS TIMESTAMPTZ)) FROM t", "SELECT CAST(CAST(x AS TIMESTAMP) AS TIMESTAMP_NTZ) FROM t"),
     ("SELECT try_strptime(x, '%d/%m/%Y %H:%M') FROM t",
      "SELECT CAST(TRY_TO_TIMESTAMP(x, 'd/M/yyyy H:m') AS TIMESTAMP_NTZ) FROM t"),
@@ -79,4 +89,8 @@ def test_a_literal_dollar_in_a_replacement_stays_a_dollar():
 
 def test_strftime_formats_become_java_patterns_with_letters_quoted():
     assert java_format("%Y-%m-%dT%H:%M:%S%z") == "yyyy-M-d'T'H:m:s[XXX][XX][X]"
-    assert java_format("%d.%m.%y") == "d.M.yy"
+    assert java_format("%a %d %b %Y") == "EEE d MMM yyyy"
+    # digits run together need fixed widths; two-digit years would read as 20xx on Spark
+    assert java_format("%Y%m%d%H%M%S") == "yyyyMMddHHmmss"
+    with pytest.raises(UserError, match="two-digit years"):
+        java_format("%d.%m.%y")

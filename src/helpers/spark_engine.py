@@ -21,8 +21,9 @@ out itself:
   insertion order;
 - ``DROP TABLE|VIEW [IF EXISTS] [temp.main.]x`` drops the temporary view.
 
-The hidden column ``rowid`` (`helpers.spark_sources.RECORD_COLUMN`) plays DuckDB's rowid: it
-numbers the export's records, travels into the staged table, and no DESCRIBE shows it.
+The hidden column `RECORD_COLUMN` plays DuckDB's rowid (an unquoted ``rowid`` in a statement
+names it): it numbers the export's records, travels into the staged table, and no DESCRIBE
+shows it.
 Errors from Spark come out as `SparkQueryError`, with Spark's first line.
 
 Spark is imported only here, and this module only when a step asks for Spark: pyspark is an
@@ -65,9 +66,12 @@ _DUCKDB_TYPES = {
     "timestamp": "TIMESTAMP WITH TIME ZONE", "timestamp_ntz": "TIMESTAMP",
 }
 _DESCRIBE = re.compile(
-    r"\s*(SELECT\s+column_name\s*(,\s*column_type\s*)?FROM\s*\(\s*)?DESCRIBE\s+([\w.]+)\s*\)?\s*", re.IGNORECASE
+    r'\s*(SELECT\s+column_name\s*(,\s*column_type\s*)?FROM\s*\(\s*)?DESCRIBE\s+"?([\w.]+?)"?\s*\)?\s*', re.IGNORECASE
 )
-RECORD_COLUMN = "rowid"
+# The record number's column on Spark: DuckDB's rowid, under a name no export uses (an
+# export column named rowid stays an ordinary column, as in DuckDB); the helpers' SQL says
+# rowid, and `_record_column` renames it.
+RECORD_COLUMN = "__ecomseg_record"
 
 
 class SparkQueryError(RuntimeError):
@@ -188,7 +192,7 @@ class SparkConnection:
         if described:
             frame = self.describe(described.group(3).split(".")[-1])
             return SparkResult(frame.select("column_name") if described.group(1) and not described.group(2) else frame)
-        tree = parse(sql).transform(_local_name)
+        tree = parse(sql).transform(_local_name).transform(_record_column)
         if isinstance(tree, exp.Drop) and tree.args.get("kind") in ("TABLE", "VIEW"):
             for table in tree.args.get("tables") or [tree.this]:
                 self.spark.catalog.dropTempView(table.name)  # temp.main.x -> x
@@ -222,7 +226,7 @@ class SparkConnection:
     def _stage_table(self, tree: exp.Create, params: Mapping[str, Any] | None) -> SparkResult:
         """``CREATE TABLE x AS q``: q (with ``rowid`` when it reads it) written once to the work folder."""
         name = tree.this.name
-        frame = self._frame_keeping(tree.expression, params, RECORD_COLUMN)
+        frame, _ = self._frame_keeping(tree.expression, params, RECORD_COLUMN)
         folder = work_dir(self) / f"{name}.parquet"
         frame.write.mode("overwrite").parquet(str(folder))
         self.spark.catalog.dropTempView(name)
@@ -232,21 +236,28 @@ class SparkConnection:
     def _copy(self, tree: exp.Copy, params: Mapping[str, Any] | None) -> SparkResult:
         """``COPY (q) TO 'f.parquet'``: one Parquet file, in ``row_id`` order when q reads it."""
         query = tree.this.this if isinstance(tree.this, exp.Subquery) else exp.select("*").from_(tree.this)
-        frame = self._frame_keeping(query, params, "row_id")
-        if "row_id" in frame.columns:
+        frame, added = self._frame_keeping(query, params, "row_id")
+        if added:
             frame = frame.repartition(1).sortWithinPartitions("row_id").drop("row_id")
         write_one_parquet(frame.coalesce(1), Path(tree.args["files"][0].this))  # one partition, one file
         return SparkResult()
 
-    def _frame_keeping(self, query: exp.Expression, params: Mapping[str, Any] | None, column: str) -> Any:
-        """The DataFrame of `query`, with `column` added when the relation it reads has it."""
+    def _frame_keeping(self, query: exp.Expression, params: Mapping[str, Any] | None, column: str) -> tuple[Any, bool]:
+        """The DataFrame of `query`, with `column` added when the relation it reads has it.
+
+        Only for a plain projection of one table (no DISTINCT, GROUP BY, ORDER BY or ``*``),
+        where one more column changes no row; the second value says whether it was added.
+        """
         source = query.args.get("from_") or query.args.get("from")
         relation = source.this if source is not None else None
         listed = [s.alias_or_name for s in query.expressions]
-        if (isinstance(relation, exp.Table) and column not in listed and "*" not in listed
-                and column in self.spark.table(relation.name).columns):
+        plain = isinstance(query, exp.Select) and not any(
+            query.args.get(key) for key in ("distinct", "group", "order", "joins", "having", "limit"))
+        added = (plain and isinstance(relation, exp.Table) and column not in listed and "*" not in listed
+                 and column in self.spark.table(relation.name).columns)
+        if added:
             query = query.copy().select(exp.column(column), copy=False)
-        return self.spark.sql(rewrite(query, params).sql(dialect="spark"))
+        return self.spark.sql(rewrite(query, params).sql(dialect="spark")), added
 
     def describe(self, name: str) -> Any:
         """Return ``column_name, column_type`` of a table or view, with DuckDB's type names."""
@@ -294,7 +305,16 @@ class SparkConnection:
 def _local_name(node: exp.Expression) -> exp.Expression:
     """``ecomseg_staging.lines`` -> ``lines``: the staged tables are views of the session."""
     if isinstance(node, exp.Table) and node.args.get("db") is not None and node.args["db"].name == STAGING_DB:
-        return exp.to_table(node.name)
+        table = exp.to_table(node.name)
+        table.set("alias", node.args.get("alias"))
+        return table
+    return node
+
+
+def _record_column(node: exp.Expression) -> exp.Expression:
+    """An unquoted ``rowid`` (DuckDB's record number) -> `RECORD_COLUMN`; a quoted one is an export's."""
+    if isinstance(node, exp.Column) and node.name.lower() == "rowid" and not node.this.quoted:
+        return exp.column(RECORD_COLUMN, table=node.table or None)
     return node
 
 

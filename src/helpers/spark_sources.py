@@ -11,7 +11,7 @@ the same checks, sniffing and one-line errors. Spark then reads the same rows:
   PostgreSQL query): DuckDB writes the rows to Parquet in the connection's work folder and
   Spark reads that copy (local mode: the folder is on this machine).
 
-Each line gets its record number in the hidden column ``rowid`` (0 for the first data
+Each line gets its record number in the hidden column `RECORD_COLUMN` (0 for the first data
 record, as DuckDB's rowid of the staged table), which 01_clean turns into ``row_id`` and
 uses to write the kept lines in input order (`with_record_numbers`).
 """
@@ -39,7 +39,7 @@ _SPARK_CHARSETS = {"utf-8": "utf-8", "utf-16": "utf-16", "iso8859-1": "iso-8859-
 
 
 def with_record_numbers(frame: Any) -> tuple[Any, int]:
-    """Return `frame` with ``rowid`` (0, 1, 2... in the order Spark reads its partitions), and its rows.
+    """Return `frame` with `RECORD_COLUMN` (0, 1, 2... in the order Spark reads its partitions), and its rows.
 
     ``monotonically_increasing_id`` numbers each partition from ``partition << 33``; one
     count per partition gives the offsets that make the numbers consecutive. Only the
@@ -61,7 +61,7 @@ def with_record_numbers(frame: Any) -> tuple[Any, int]:
 
 
 def register_source(con: Any, input_params: Mapping[str, Any]) -> list[str]:
-    """Make the Spark view ``source`` over the export, with ``rowid``; return the export's column names."""
+    """Make the Spark view ``source`` over the export, with `RECORD_COLUMN`; return the export's column names."""
     local = con.local()
     columns = readers.register_source(local, input_params)
     frame, records = _read(con, local, input_params, columns)
@@ -122,7 +122,7 @@ def _read_csv(con: Any, local: Any, path: Path, csv: Mapping[str, Any]) -> Any:
             .option("header", bool(csv.get("header", True)))
             .option("sep", text["delim"])
             .option("quote", text["quote"] or "\u0000")  # no quoting: a character that never occurs
-            .option("escape", text["escape"] or "\\")
+            .option("escape", text["escape"] or text["quote"] or "\u0000")  # never Spark's default backslash
             .option("encoding", _SPARK_CHARSETS[codec])
             .option("multiLine", True)  # a quoted field may hold line breaks
             .option("maxCharsPerColumn", int(csv.get("max_line_size", readers.DEFAULT_MAX_LINE_SIZE)))

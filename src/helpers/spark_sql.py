@@ -31,6 +31,8 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from helpers.errors import UserError
+
 
 def literal(value: Any) -> exp.Expression:
     """Return the SQL literal of a parameter value, typed as DuckDB binds it.
@@ -52,8 +54,9 @@ def literal(value: Any) -> exp.Expression:
         text = repr(value) if math.isfinite(value) else str(value)
         number = exp.Literal.number(text) if math.isfinite(value) else exp.Literal.string(text)
         return exp.cast(number, "DOUBLE")
-    if isinstance(value, dt.datetime):  # pandas.Timestamp too
-        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP")
+    if isinstance(value, dt.datetime):  # pandas.Timestamp too; naive ones are wall-clock times, as in DuckDB
+        kind = exp.DataType.Type.TIMESTAMPTZ if value.tzinfo else exp.DataType.Type.TIMESTAMPNTZ
+        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), exp.DataType(this=kind))
     if isinstance(value, dt.date):
         return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
     if isinstance(value, str):
@@ -174,12 +177,18 @@ def fix_list_position(node: exp.Expression) -> exp.Expression:
 
 
 def fix_hash(node: exp.Expression) -> exp.Expression:
-    """``hash(...)`` -> ``xxhash64(...)`` and unsigned types -> BIGINT (Spark has none).
+    """``hash(a, b)`` -> ``xxhash64(isnull(a), a, isnull(b), b)``; unsigned types -> BIGINT.
 
-    Both are 64-bit hashes; the values differ, and the helpers only compare them for equality.
+    Both are 64-bit hashes; the values differ, and the helpers only compare them for
+    equality. Spark's xxhash64 skips NULL arguments (``('x', NULL)`` and ``(NULL, 'x')`` hash
+    alike, so two different lines would be exact duplicates); a NULL flag per argument keeps
+    them apart, as DuckDB's hash does.
     """
     if _call(node, "hash"):
-        return exp.Anonymous(this="xxhash64", expressions=[e.copy() for e in node.expressions])
+        arguments = []
+        for argument in node.expressions:
+            arguments += [exp.Anonymous(this="isnull", expressions=[argument.copy()]), argument.copy()]
+        return exp.Anonymous(this="xxhash64", expressions=arguments)
     if isinstance(node, exp.DataType) and node.this in (exp.DataType.Type.UBIGINT, exp.DataType.Type.UINT):
         return exp.DataType.build("BIGINT")
     return node
@@ -212,28 +221,35 @@ def fix_timezone_utc(node: exp.Expression) -> exp.Expression:
 
 
 # strftime directives -> Java DateTimeFormatter patterns, as lenient as DuckDB's strptime
-# (%d takes one or two digits: 'd', not 'dd'); other letters are quoted.
-_JAVA_PATTERNS = {"%Y": "yyyy", "%y": "yy", "%m": "M", "%d": "d", "%H": "H", "%M": "m", "%S": "s",
+# (%d takes one or two digits: 'd', not 'dd'); other letters are quoted. A number directly
+# next to another (%Y%m%d) takes its fixed width, or Java cannot tell where it ends.
+_JAVA_PATTERNS = {"%Y": "yyyy", "%m": "M", "%d": "d", "%H": "H", "%M": "m", "%S": "s",
                   "%f": "SSSSSS", "%z": "[XXX][XX][X]", "%Z": "z", "%b": "MMM", "%B": "MMMM",
-                  "%p": "a", "%I": "h", "%j": "D", "%%": "%"}
+                  "%a": "EEE", "%A": "EEEE", "%p": "a", "%I": "h", "%j": "D", "%%": "%"}
+_FIXED_WIDTH = {"%m": "MM", "%d": "dd", "%H": "HH", "%M": "mm", "%S": "ss", "%I": "hh", "%j": "DDD"}
+_NUMBERS = {"%Y", "%m", "%d", "%H", "%M", "%S", "%f", "%I", "%j"}
 
 
 def java_format(strftime_format: str) -> str:
     """Return the Java date pattern of a strftime format.
 
-    >>> java_format("%d/%m/%Y %H:%M"), java_format("%Y-%m-%dT%H")
-    ('d/M/yyyy H:m', "yyyy-M-d'T'H")
+    >>> java_format("%d/%m/%Y %H:%M"), java_format("%Y-%m-%dT%H"), java_format("%Y%m%d %H%M")
+    ('d/M/yyyy H:m', "yyyy-M-d'T'H", 'yyyyMMdd HHmm')
     """
-    out, i = [], 0
-    while i < len(strftime_format):
-        directive = strftime_format[i:i + 2]
-        if directive in _JAVA_PATTERNS:
-            out.append(_JAVA_PATTERNS[directive])
-            i += 2
-            continue
-        char = strftime_format[i]
-        out.append(f"'{char}'" if char.isalpha() else ("''" if char == "'" else char))
-        i += 1
+    if "%y" in strftime_format:
+        raise UserError(
+            f"input date format {strftime_format!r} has two-digit years (%y), which Spark reads as 20xx "
+            "where DuckDB reads 1969-2068; fix: use %Y, or set engine.kind: duckdb"
+        )
+    tokens = re.findall(r"%.|.", strftime_format, flags=re.DOTALL)
+    out = []
+    for i, token in enumerate(tokens):
+        if token in _JAVA_PATTERNS:
+            glued = token in _NUMBERS and ((i + 1 < len(tokens) and tokens[i + 1] in _NUMBERS)
+                                           or (i > 0 and tokens[i - 1] in _NUMBERS))
+            out.append(_FIXED_WIDTH.get(token, _JAVA_PATTERNS[token]) if glued else _JAVA_PATTERNS[token])
+        else:
+            out.append(f"'{token}'" if token.isalpha() else ("''" if token == "'" else token))
     return "".join(out)
 
 
