@@ -297,3 +297,20 @@ def test_record_numbers_are_consecutive_in_partition_order(rows, partitions, spa
     numbered, count = with_record_numbers(spark_con.spark.range(0, rows, 1, partitions))
     pairs = [(r["id"], r[RECORD_COLUMN]) for r in numbered.collect()]
     assert count == rows and pairs == [(i, i) for i in range(rows)]
+
+
+def test_the_optional_session_file_is_read_the_same_with_a_spark_connection(tmp_path, spark_con):
+    # Files on this machine (customers_input, sessions_input) are read by the DuckDB connection
+    # the Spark one keeps: the same features as with DuckDB itself.
+    from helpers import traits
+
+    sessions = pd.DataFrame({"customer_id": ["a", "a", "b"], "session_start": pd.to_datetime(
+        ["2011-05-01 10:00", "2011-06-29 09:00", "2011-06-01 12:00"]), "pages_viewed": [10, 30, 4],
+        "duration_s": [100, 300, 40], "clicks": [2, 5, 0], "product_views": [10, 20, 4], "converted": [True, False, False]})
+    sessions.to_parquet(tmp_path / "sessions.parquet")
+    block = {"path": str(tmp_path / "sessions.parquet"), "columns": {f: f for f in traits.SESSION_FIELDS}}
+    csv = load_params(ROOT / "params.yaml", check_input=False)["input"]["csv"]
+    as_of = pd.Timestamp("2011-07-01")
+    expected = traits.session_features(engine.connect(EngineSettings()), block, csv, as_of)
+    assert_frame_equal(traits.session_features(spark_con, block, csv, as_of), expected)
+    assert spark_con.local() is engine.local_connection(spark_con)  # the run's settings, one connection

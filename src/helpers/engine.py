@@ -190,12 +190,12 @@ def is_duckdb(con: Any) -> bool:
 
 
 def local_connection(con: Any) -> duckdb.DuckDBPyConnection:
-    """Return `con` when it is DuckDB's, else a new DuckDB connection (default settings).
+    """Return `con` when it is DuckDB's, else the DuckDB connection the Spark one keeps (the run's settings).
 
     For the files read on this machine on either engine: the optional customer and
     session tables (`helpers.traits`), read with DuckDB's CSV, Excel and Parquet readers.
     """
-    return con if is_duckdb(con) else connect(EngineSettings())
+    return con if is_duckdb(con) else con.local()
 
 
 def work_dir(con: duckdb.DuckDBPyConnection, temp_dir: str | None = None) -> Path:
