@@ -178,7 +178,7 @@ def spark_connect(settings: EngineSettings) -> Any:
     master = settings.spark_master
     if master == "local[*]" and settings.threads:
         master = f"local[{int(settings.threads)}]"
-    spark = spark_engine.session(spark_engine.SparkSettings(master, options))
+    spark = spark_engine.session(master, options)
     con = spark_engine.SparkConnection(spark, local_settings=settings.staging())
     work_dir(con, settings.temp_dir)
     return con
@@ -242,7 +242,6 @@ def file_version(path: str | Path) -> tuple[str, int, int, int, int]:
     """
     stat = Path(path).stat()
     return str(Path(path).resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
-
 
 
 # Temporary tables a connection keeps: name -> what each was made from (`kept_table`).

@@ -447,6 +447,10 @@ def _clean_leftovers(targets: Mapping[str, Path], reports_dir: Path) -> None:
         _log(f"removed leftover folder of an interrupted run: {name}")
 
 
+def _on_spark(params: Mapping[str, Any]) -> bool:
+    return (params.get("engine") or {}).get("kind") == "spark"
+
+
 def _start_manifest(run_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The manifest's opening facts: params (salt redacted), input checksum (or database source), package versions."""
     input_path = Path(params["input"]["path"])
@@ -458,7 +462,7 @@ def _start_manifest(run_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
         "params_sources": params["_sources"],
         "params": _public_params(params),
         "input": source,
-        "packages": package_versions(PACKAGES + (SPARK_PACKAGES if params.get("engine", {}).get("kind") == "spark" else ())),
+        "packages": package_versions(PACKAGES + (SPARK_PACKAGES if _on_spark(params) else ())),
         "steps": [],
     }
 

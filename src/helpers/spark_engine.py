@@ -40,7 +40,6 @@ import shutil
 import sys
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -78,14 +77,6 @@ class SparkQueryError(RuntimeError):
     """A statement failed on Spark; the message is Spark's first line."""
 
 
-@dataclass(frozen=True)
-class SparkSettings:
-    """Where Spark runs (``engine.spark.master``) and the options it starts with."""
-
-    master: str = "local[*]"
-    options: Mapping[str, str] = field(default_factory=dict)
-
-
 def duckdb_type(spark_type: str) -> str:
     """Return DuckDB's name for a Spark type.
 
@@ -95,21 +86,22 @@ def duckdb_type(spark_type: str) -> str:
     return _DUCKDB_TYPES.get(spark_type, spark_type.upper())
 
 
-def session(settings: SparkSettings) -> Any:
-    """Return the process's Spark session, started with `settings` when there is none."""
+def session(master: str, options: Mapping[str, str]) -> Any:
+    """Return the process's Spark session, started at `master` with `options` (after
+    `REQUIRED_OPTIONS`) when there is none."""
     from pyspark.sql import SparkSession
 
     # pyspark 4.3 warns that pandas >= 3 is not fully supported; the paths used here (Arrow
     # toPandas and createDataFrame) give frames equal to DuckDB's (tests/test_spark_engine.py).
     warnings.filterwarnings("ignore", message=".*does not yet fully support pandas.*")
-    if settings.master.startswith("sc://"):  # Spark Connect: a remote session
-        builder = SparkSession.builder.remote(settings.master)
+    if master.startswith("sc://"):  # Spark Connect: a remote session
+        builder = SparkSession.builder.remote(master)
     else:
-        builder = SparkSession.builder.master(settings.master)
+        builder = SparkSession.builder.master(master)
     builder = builder.appName("ecommerce-customer-segmentation")
     # Python workers Spark starts on this machine run this interpreter (the venv), not the first python on PATH.
-    local_python = {"spark.pyspark.python": sys.executable} if settings.master.startswith("local") else {}
-    for key, value in {**REQUIRED_OPTIONS, **local_python, **settings.options}.items():
+    local_python = {"spark.pyspark.python": sys.executable} if master.startswith("local") else {}
+    for key, value in {**REQUIRED_OPTIONS, **local_python, **options}.items():
         builder = builder.config(key, str(value))
     return builder.getOrCreate()
 
@@ -157,8 +149,6 @@ class SparkResult:
 
 class SparkConnection:
     """The connection surface of the steps (execute, register, unregister, close) on Spark."""
-
-    kind = "spark"
 
     def __init__(self, spark: Any, local_settings: EngineSettings | None = None) -> None:
         self.spark = spark
