@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.catalog import CLEANING_LOG_COLUMNS, TRANSACTION_COLUMNS
-from helpers.engine import quote_literal
+from helpers.engine import is_duckdb, quote_literal
 from helpers.errors import UserError
 from helpers.io import cleaned_file, mark_lines
 
@@ -88,19 +88,29 @@ DUPLICATE_KEY = (
 _BY_REASON, _BY_SIZE, _BY_CUSTOMER = 0b011, 0b101, 0b110
 
 _DUPLICATES_SQL = """
-        WITH repeated AS (
-            SELECT hash({key}) AS line_hash
-            FROM canonical
-            WHERE {survives}
-            GROUP BY hash({key})
-            HAVING count(*) > 1
-        ),
+        WITH {repeated},
         copies AS (
             SELECT row_id, row_number() OVER (PARTITION BY {key} ORDER BY row_id) AS copy_number
             FROM canonical
             WHERE {survives} AND hash({key}) IN (SELECT line_hash FROM repeated)
         )
         SELECT row_id FROM copies WHERE copy_number > 1"""
+# The hashes seen twice or more. DuckDB sorts the hashes (a hash table with one entry per
+# line cost 25% more CPU); Spark groups them, as a window over the whole table would run
+# in a single partition.
+_REPEATED_BY_SORT = """repeated AS (
+            SELECT line_hash
+            FROM (SELECT line_hash, lead(line_hash) OVER (ORDER BY line_hash) AS next_hash
+                  FROM (SELECT hash({key}) AS line_hash FROM canonical WHERE {survives}))
+            WHERE line_hash = next_hash
+        )"""
+_REPEATED_BY_GROUP = """repeated AS (
+            SELECT hash({key}) AS line_hash
+            FROM canonical
+            WHERE {survives}
+            GROUP BY hash({key})
+            HAVING count(*) > 1
+        )"""
 _DUPLICATES_TABLE_SQL = "CREATE OR REPLACE TEMP TABLE exact_duplicates AS {duplicates}"
 _NO_DUPLICATES_TABLE_SQL = "CREATE OR REPLACE TEMP TABLE exact_duplicates (row_id BIGINT)"
 _FLAGGED_VIEW_SQL = """CREATE OR REPLACE TEMP VIEW flagged AS
@@ -214,12 +224,13 @@ def _reason_case(cleaning: Mapping[str, Any]) -> str:
     return f"CASE\n{body}\n    ELSE NULL END"
 
 
-def _duplicates_sql(cleaning: Mapping[str, Any]) -> str:
+def _duplicates_sql(cleaning: Mapping[str, Any], sort: bool = True) -> str:
     """SQL listing the row_id of every exact duplicate (a later copy of an identical line).
 
-    Lines are hashed and grouped; only lines whose hash occurs twice or more (a few % of
-    the data) are ranked by row_id within their full key, so hash collisions cannot make a
-    false duplicate and the costly window touches few lines. Lines removed by an earlier
+    Lines are hashed and the hashes sorted (`sort`, DuckDB) or grouped (Spark); only lines
+    whose hash occurs twice or more (a few % of the data) are ranked by row_id within their
+    full key, so hash collisions cannot make a false duplicate and the costly window
+    touches few lines. Lines removed by an earlier
     rule are left out: identical lines always share those rules' outcome, so leaving them
     out changes no line's reason (the first kept copy is still the first).
     """
@@ -227,7 +238,8 @@ def _duplicates_sql(cleaning: Mapping[str, Any]) -> str:
     rules = _removal_rules(cleaning)
     earlier = [cond for rule, cond in rules[: [r for r, _ in rules].index("exact_duplicate")]]
     survives = " AND ".join(f"NOT coalesce({cond}, false)" for cond in earlier)
-    return _DUPLICATES_SQL.format(key=key, survives=survives)
+    repeated = (_REPEATED_BY_SORT if sort else _REPEATED_BY_GROUP).format(key=key, survives=survives)
+    return _DUPLICATES_SQL.format(repeated=repeated, key=key, survives=survives)
 
 
 def _validate_patterns(cleaning: Mapping[str, Any]) -> None:
@@ -315,7 +327,8 @@ def apply_cleaning(con: duckdb.DuckDBPyConnection, cleaning: Mapping[str, Any]) 
 def _mark_duplicates(con: duckdb.DuckDBPyConnection, cleaning: Mapping[str, Any]) -> None:
     """List the exact duplicates in table ``exact_duplicates`` and mark them ``is_duplicate``."""
     if cleaning["drop_exact_duplicates"]:
-        con.execute(_DUPLICATES_TABLE_SQL.format(duplicates=_duplicates_sql(cleaning))).fetchall()
+        duplicates = _duplicates_sql(cleaning, sort=is_duckdb(con))
+        con.execute(_DUPLICATES_TABLE_SQL.format(duplicates=duplicates)).fetchall()
     else:
         con.execute(_NO_DUPLICATES_TABLE_SQL).fetchall()
     # A column, not a join: joins do not keep row order, and the output must be in input order.
@@ -330,7 +343,9 @@ def _keep_lines(con: duckdb.DuckDBPyConnection, cutoff: float | None, drop_outli
     """
     outlier = "false" if cutoff is None else _OUTLIER_CONDITION
     columns = ", ".join(c if c != "is_outlier" else f"{outlier} AS is_outlier" for c in TRANSACTION_COLUMNS)
-    target = quote_literal(str(cleaned_file(con)))
+    kept = cleaned_file(con)
+    kept.unlink(missing_ok=True)  # may be linked to a written transactions file: never overwrite it
+    target = quote_literal(str(kept))
     sql = _WRITE_KEPT_SQL.format(
         columns=columns, drop_outliers=f" AND NOT ({outlier})" if drop_outliers else "", path=target
     )

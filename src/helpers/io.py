@@ -52,6 +52,7 @@ query parameter.
 from __future__ import annotations
 
 import difflib
+import os
 import shutil
 import weakref
 from collections.abc import Callable, Mapping
@@ -528,8 +529,8 @@ def write_cleaned(con: duckdb.DuckDBPyConnection, target: str | Path) -> Path:
     """Write the view ``cleaned`` to the Parquet file `target` atomically, without pandas.
 
     When ``cleaned`` is the view `helpers.clean.apply_cleaning` made, the file behind it
-    (`CLEANED_FILE` in the work folder) is copied byte for byte: no second pass over the
-    lines. Otherwise ``cleaned`` is written with ``COPY``, streaming. Either way the file
+    (`CLEANED_FILE` in the work folder) is linked, or copied byte for byte: no second pass
+    over the lines. Otherwise ``cleaned`` is written with ``COPY``, streaming. Either way the file
     is written under a temporary name and renamed into place, so a reader never sees half
     a file, as `helpers.catalog.write` does.
 
@@ -559,11 +560,24 @@ def write_cleaned(con: duckdb.DuckDBPyConnection, target: str | Path) -> Path:
     tmp = target.with_name(f".{target.name}.tmp")
     staged = _cleaned_file(con)
     if staged is not None:
-        shutil.copyfile(staged, tmp)
+        _link_or_copy(staged, tmp)
     else:
         con.execute(_COPY_CLEANED_SQL.format(path=quote_literal(str(tmp)))).fetchall()
     tmp.replace(target)
     return target
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Give `source` a second name `target` (a hard link: no bytes copied), or copy it.
+
+    A copy is made where links cannot be (another file system). The file is never written
+    in place afterwards: `helpers.clean.apply_cleaning` removes it before writing anew.
+    """
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def cleaned_file(con: duckdb.DuckDBPyConnection) -> Path:
