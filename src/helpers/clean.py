@@ -138,7 +138,6 @@ _TOTALS_SQL = f"""WITH lines AS (
                       reason,
                       size,
                       customer,
-                      min(log10(size)) AS log_size,
                       count(*) AS n_rows,
                       coalesce(sum(amount) FILTER (WHERE isfinite(amount)), 0) AS revenue,
                       count(product_id) AS with_product,
@@ -149,7 +148,7 @@ _TOTALS_SQL = f"""WITH lines AS (
                FROM lines
                GROUP BY GROUPING SETS ((reason), (size), (customer))
            )
-           SELECT grouping_set, reason, size, log_size, n_rows, revenue, with_product,
+           SELECT grouping_set, reason, size, log10(size) AS log_size, n_rows, revenue, with_product,
                   return_rows, return_revenue, NULL::INTEGER AS first_rule,
                   NULL::DOUBLE AS min_kept_size
            FROM grouped
