@@ -205,13 +205,18 @@ def semicolons(csv: Path, target: Path) -> Path:
 
 
 def latin1(target: Path) -> Path:
-    """A latin-1 export with accents, quoted line breaks and commas, and ids padded with spaces
-    (21,000 lines, so the sniffer's sample is all alike)."""
-    rows = ["InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"]
+    """A latin-1 export with accents, quoted line breaks and commas, ids padded with spaces,
+    numbers and dates padded in every other line, a blank quantity and a padded copy of the
+    header (21,000 lines, so the sniffer's sample is all alike)."""
+    header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+    rows = [header]
     for i in range(21_000):
         text = '"Crème, brûlée\nline two"' if i % 1000 == 7 else ("Café" if i % 3 else "")
-        rows.append(f"{500000 + i},P{i % 9},{text},{1 + i % 5},2011-{1 + i % 12:02d}-{1 + i % 28:02d} 10:00:00,"
-                    f"{1.5 + i % 7}, {10000 + i % 90} ,Österreich")
+        pad = " " * (i % 2)
+        quantity = "  " if i == 20_500 else f"{pad}{1 + i % 5}{pad}"
+        rows.append(f"{500000 + i},P{i % 9},{text},{quantity},{pad}2011-{1 + i % 12:02d}-{1 + i % 28:02d} 10:00:00{pad},"
+                    f"{pad}{1.5 + i % 7}{pad}, {10000 + i % 90} ,Österreich")
+    rows.insert(15_000, header.replace("CustomerID", " CustomerID ").replace("InvoiceDate", " InvoiceDate"))
     target.write_bytes(("\n".join(rows) + "\n").encode("latin-1"))
     return target
 
@@ -257,6 +262,8 @@ def test_01_clean_gives_the_same_lines_log_and_facts_on_spark(export, tmp_path, 
     assert len(duck[0]) > 3000  # cleaned lines
     if export.startswith("unmapped"):  # no pair is a duplicate: they differ in unmapped columns
         assert duck[1].set_index("rule").loc["exact_duplicate", "rows"] == 0 and len(duck[0]) == 21_000
+    if export.startswith("latin"):  # the padded header copy is found, padded numbers and dates parse
+        assert duck[1].set_index("rule").loc["repeated_header", "rows"] == 1 and len(duck[0]) == 20_999
     for got, expected in zip(spark, duck, strict=True):
         assert_frame_equal(got, expected, check_exact=True)
 
@@ -268,6 +275,8 @@ def test_orders_from_postgresql_clean_the_same_on_spark(postgres, tmp_path, spar
     duck = clean_on("duckdb", params["input"], tmp_path)
     spark = clean_on("spark", params["input"], tmp_path)
     assert duck[2]["rows"].iloc[0] == SLICE_ROWS and len(duck[0]) < SLICE_ROWS
+    if export.startswith("latin"):  # the padded header copy is found, padded numbers and dates parse
+        assert duck[1].set_index("rule").loc["repeated_header", "rows"] == 1 and len(duck[0]) == 20_999
     for got, expected in zip(spark, duck, strict=True):
         assert_frame_equal(got, expected, check_exact=True)
 
