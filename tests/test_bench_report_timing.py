@@ -22,3 +22,20 @@ def test_the_timing_runs_write_under_their_own_folder(tmp_path):
     assert params["paths"] == {"interim_dir": str(tmp_path / "w" / "interim"),
                                "processed_dir": str(tmp_path / "w" / "processed"),
                                "reports_dir": str(tmp_path / "w" / "reports")}
+
+
+def test_the_stage_table_checks_issue_16s_figures_at_10m_and_100m_lines():
+    from bench import run
+
+    def row(stage, rows, wall, peak=1000):
+        return {"stage": stage, "rows": rows, "ok": True, "wall_s": wall, "peak_mib": peak}
+
+    checks = {target: (measured, met) for target, measured, met in run.targets([
+        row("clean_csv", 10_000_000, 9.4), row("clean_parquet", 100_000_000, 74.2),
+        row("report", 100_000_000, 179.0, peak=3_100)])}
+    assert checks["10M-line CSV ingested and cleaned in <= 10 s"] == ("9.4 s", True)
+    assert checks["100M lines cleaned from Parquet in <= 60 s"] == ("74.2 s", False)
+    assert checks["whole report on 100M lines <= 180 s and <= 3 GiB"] == ("179.0 s, 3,100 MiB", False)  # memory
+    unmeasured = run.targets([])
+    assert ("100M lines cleaned from Parquet in <= 60 s", "not run (use --large)", None) in unmeasured
+    assert ("whole report on 100M lines <= 180 s and <= 3 GiB", "not run (use --large --report)", None) in unmeasured
