@@ -275,8 +275,6 @@ def test_orders_from_postgresql_clean_the_same_on_spark(postgres, tmp_path, spar
     duck = clean_on("duckdb", params["input"], tmp_path)
     spark = clean_on("spark", params["input"], tmp_path)
     assert duck[2]["rows"].iloc[0] == SLICE_ROWS and len(duck[0]) < SLICE_ROWS
-    if export.startswith("latin"):  # the padded header copy is found, padded numbers and dates parse
-        assert duck[1].set_index("rule").loc["repeated_header", "rows"] == 1 and len(duck[0]) == 20_999
     for got, expected in zip(spark, duck, strict=True):
         assert_frame_equal(got, expected, check_exact=True)
 
