@@ -1,3 +1,4 @@
+import sys
 from pathlib import Path
 
 import pytest
@@ -170,6 +171,16 @@ def test_engine_settings_keys_are_checked(tmp_path):
     params = load_params(write_params(tmp_path / "p.yaml", {"run": {"threads": 2, "temp_dir": "work"}}))
     assert params["run"]["threads"] == 2 and params["run"]["temp_dir"] == str(tmp_path / "work")
     assert load_params()["run"]["threads"] is None
+
+
+@pytest.mark.parametrize(("absent", "text"), [
+    (("pyspark",), "but pyspark is not installed; fix: run make setup-spark"),
+    (("pyspark", "sqlglot"), "but pyspark and sqlglot are not installed; fix: run make setup-spark"),
+])
+def test_a_spark_engine_without_the_extra_names_what_is_missing(tmp_path, monkeypatch, absent, text):
+    for module in absent:
+        monkeypatch.setitem(sys.modules, module, None)  # find_spec then finds nothing
+    assert text in _problems(tmp_path, {"engine": {"kind": "spark"}})
 
 
 def test_k_min_above_k_max(tmp_path):

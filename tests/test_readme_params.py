@@ -8,6 +8,7 @@ just above the fence; the test then skips that block and says so. No block uses 
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -15,11 +16,13 @@ import pytest
 import yaml
 
 from helpers.config import PROJECT_ROOT, _flatten, load_params
+from helpers.errors import UserError
 
 README = PROJECT_ROOT / "README.md"
 NOT_PARAMS = "<!-- not a params file -->"
 # Keys naming files the run reads: the test gives each an empty stand-in next to the block.
 INPUT_KEYS = ("input.path", "customers_input.path", "sessions_input.path", "personas.traits_file")
+SPARK_EXTRA = all(importlib.util.find_spec(m) is not None for m in ("pyspark", "sqlglot"))
 FENCE = re.compile(r"^```yaml[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
@@ -56,4 +59,9 @@ def test_readme_yaml_block_is_a_valid_params_file(tmp_path, line, text, skipped)
         if key in INPUT_KEYS and isinstance(value, str) and not Path(value).is_absolute():
             (tmp_path / value).parent.mkdir(parents=True, exist_ok=True)
             (tmp_path / value).touch()
+    if yaml.safe_load(text).get("engine", {}).get("kind") == "spark" and not SPARK_EXTRA:
+        # Without `make setup-spark` the block must stop with the fix, not pass or crash.
+        with pytest.raises(UserError, match=r"engine\.kind' is 'spark' but .* not installed; fix: run make setup-spark"):
+            load_params(params_file)
+        return
     load_params(params_file)

@@ -489,7 +489,8 @@ def _check_engine(checks: _Checks) -> None:
     if checks.usable("engine.kind") and checks.flat["engine.kind"] == "spark":
         missing = [m for m in ("pyspark", "sqlglot") if importlib.util.find_spec(m) is None]
         if missing:
-            checks.add(f"key 'engine.kind' is 'spark' but {' and '.join(missing)} is not installed; "
+            verb = "is" if len(missing) == 1 else "are"
+            checks.add(f"key 'engine.kind' is 'spark' but {' and '.join(missing)} {verb} not installed; "
                        "fix: run make setup-spark (or set engine.kind: duckdb)", "engine.kind")
     if checks.usable("engine.spark.options"):
         for key, value in (checks.flat["engine.spark.options"] or {}).items():
