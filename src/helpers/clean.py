@@ -229,9 +229,9 @@ def _duplicates_sql(cleaning: Mapping[str, Any], sort: bool = True) -> str:
     Lines are hashed and the hashes sorted (`sort`, DuckDB) or grouped (Spark); only lines
     whose hash occurs twice or more (a few % of the data) are ranked by row_id within their
     full key, so hash collisions cannot make a false duplicate and the costly window
-    touches few lines. Lines removed by an earlier
-    rule are left out: identical lines always share those rules' outcome, so leaving them
-    out changes no line's reason (the first kept copy is still the first).
+    touches few lines. Lines removed by an earlier rule are left out: identical lines
+    always share those rules' outcome, so leaving them out changes no line's reason (the
+    first kept copy is still the first).
     """
     key = ", ".join(DUPLICATE_KEY)
     rules = _removal_rules(cleaning)
