@@ -71,16 +71,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.clv_bench import (  # noqa: F401 - write_clv_lines, compare_clv, CLV_TRUTH: used from here by stages and tests
-    CLV_SEED,
-    CLV_TRUTH,
-    bench_clv,
-    clv_label,
-    compare_clv,
-    write_clv_lines,
-)
+from bench.clv_bench import bench_clv, clv_label
 from bench.generate import DEFAULT_OUT, generate, parse_rows, rows_label
-from bench.spark import (  # noqa: F401 - tree_rss and TreeSampler: used from here by tests
+from bench.spark import (
     SAMPLE_INTERVAL_S,
     SPARK_DRIVER_MEMORY,
     SPARK_MASTER,
@@ -90,7 +83,6 @@ from bench.spark import (  # noqa: F401 - tree_rss and TreeSampler: used from he
     TreeSampler,
     spark_params,
     spark_settings,
-    tree_rss,
     verify_spark,
     with_spark_twins,
 )

@@ -170,12 +170,12 @@ def clv(transactions: str, out: str, params_file: str) -> dict[str, Any]:
 
 @stage
 def clv_lines(customers: int, data: str, seed: int) -> dict[str, Any]:
-    """Write (or reuse) the simulated customers' cleaned transactions (`bench.run.write_clv_lines`).
+    """Write (or reuse) the simulated customers' cleaned transactions (`bench.clv_bench.write_clv_lines`).
 
     A stage of its own so the simulation's memory stays out of the parent process: a child
     started by vfork and exec inherits its parent's peak resident memory in ``ru_maxrss``.
     """
-    from bench.run import write_clv_lines
+    from bench.clv_bench import write_clv_lines
 
     start = time.perf_counter()
     path = write_clv_lines(customers, Path(data), seed=seed)

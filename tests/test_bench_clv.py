@@ -7,13 +7,13 @@ import math
 from pathlib import Path
 
 import pandas as pd
-from bench import run, stages
+from bench import clv_bench, run, stages
 
 from helpers.catalog import TRANSACTION_COLUMNS
 
 
 def _lines(tmp_path: Path, customers: int = 200) -> Path:
-    return run.write_clv_lines(customers, tmp_path / "data")
+    return clv_bench.write_clv_lines(customers, tmp_path / "data")
 
 
 def test_clv_lines_have_cleaned_columns_and_customer_count(tmp_path):
@@ -24,7 +24,7 @@ def test_clv_lines_have_cleaned_columns_and_customer_count(tmp_path):
     assert (lines["amount"] > 0).all() and not lines["is_return"].any()
     # Reused, not rewritten, when asked again with the same settings.
     written = path.stat().st_mtime_ns
-    assert run.write_clv_lines(200, tmp_path / "data") == path
+    assert clv_bench.write_clv_lines(200, tmp_path / "data") == path
     assert path.stat().st_mtime_ns == written
 
 
@@ -36,7 +36,7 @@ def test_clv_stage_covers_every_customer_with_a_purchase_day(tmp_path):
     lines = pd.read_parquet(path)
     buyers = lines.loc[~lines["is_return"] & (lines["amount"] > 0), "customer_id"].nunique()
     assert result["customers"] == buyers == len(pd.read_parquet(out))
-    assert set(result["params"]) == set(run.CLV_TRUTH)
+    assert set(result["params"]) == set(clv_bench.CLV_TRUTH)
 
 
 def test_clv_target_and_agreement_rows():
@@ -45,5 +45,5 @@ def test_clv_target_and_agreement_rows():
     checks = {target: met for target, _, met in run.targets([clv])}
     assert checks["clv.parquet for 1M customers <= 30 s and <= 1.5 GiB"] is True
     skipped = {"ok": True, "wall_s": math.nan, "skipped": stages.LIFETIMES_MISSING}
-    row = run.compare_clv("1M customers", 1_000_000, Path("."), clv, skipped)
+    row = clv_bench.compare_clv("1M customers", 1_000_000, Path("."), clv, skipped)
     assert row["ok"] is None and "lifetimes not installed" in row["detail"]

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from bench import run
+from bench import spark as bench_spark
 
 MIB = 2**20
 # A child that starts a grandchild holding 200 MiB of written (resident) bytes for a while.
@@ -19,7 +20,7 @@ CHILD = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {GRANDCH
 
 def test_tree_sampler_counts_the_descendants_memory():
     child = subprocess.Popen([sys.executable, "-c", CHILD])
-    with run.TreeSampler(child.pid, interval=0.05) as sampler:
+    with bench_spark.TreeSampler(child.pid, interval=0.05) as sampler:
         child.wait(timeout=60)
     assert sampler.samples > 5
     assert sampler.peak_descendants >= 195 * MIB  # the grandchild's block, not the child's memory
@@ -30,15 +31,15 @@ def test_tree_sampler_counts_the_descendants_memory():
 def test_tree_rss_of_a_finished_process_is_zero():
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait(timeout=60)
-    assert run.tree_rss(child.pid) == (0, 0)
-    own, rest = run.tree_rss(os.getpid())
+    assert bench_spark.tree_rss(child.pid) == (0, 0)
+    own, rest = bench_spark.tree_rss(os.getpid())
     assert own > 10 * MIB and rest >= 0
 
 
 def test_tree_sampler_stops_promptly():
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
     start = time.perf_counter()
-    with run.TreeSampler(child.pid, interval=5.0) as sampler:
+    with bench_spark.TreeSampler(child.pid, interval=5.0) as sampler:
         child.wait(timeout=60)
     assert time.perf_counter() - start < 3.0  # the 5 s wait is cut short on exit
     assert sampler.samples >= 1
@@ -52,7 +53,7 @@ def test_spark_twins_follow_their_stage_with_their_own_outputs():
              "eda_customer_table"),
             ("rfm_metrics", {"transactions": cleaned, "out": str(work / "rfm_metrics.parquet")}, "rfm_metrics"),
             ("rfm_scoring", {"metrics": "m", "out": str(work / "rfm.parquet")}, "rfm_scoring")]
-    twins = run.with_spark_twins(plan, work)
+    twins = bench_spark.with_spark_twins(plan, work)
     assert [name for name, _, _ in twins] == [
         "clean_parquet", "clean_parquet_spark", "eda_customer_table", "eda_customer_table_spark",
         "rfm_metrics", "rfm_metrics_spark", "rfm_scoring"]
@@ -70,7 +71,7 @@ def test_spark_params_and_report_say_how_spark_ran(tmp_path):
     args = argparse.Namespace(data=tmp_path, memory_limit="", spark=True, spark_master="local[2]",
                               spark_driver_memory="6g", spark_shuffle_partitions=8, repeat=1, argv=["--spark"])
     args.engine_params = run.engine_params(args)
-    params = yaml.safe_load(run.spark_params(args).read_text(encoding="utf-8"))
+    params = yaml.safe_load(bench_spark.spark_params(args).read_text(encoding="utf-8"))
     assert params["engine"] == {"kind": "spark", "spark": {"master": "local[2]", "options": {
         "spark.driver.memory": "6g", "spark.sql.shuffle.partitions": 8}}}
     assert params["run"]["temp_dir"] == str(tmp_path.resolve() / "tmp")

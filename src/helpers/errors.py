@@ -16,6 +16,13 @@ class UserError(Exception):
         super().__init__(" ".join(str(message).split()))
 
 
+class SparkQueryError(RuntimeError):
+    """A statement failed on Spark (`helpers.spark_engine`); the message is Spark's first line.
+
+    Defined here, with no Spark import, so that code running on either engine can catch it.
+    """
+
+
 def cli_error(exc: BaseException) -> int:
     """Print one line for an error of a command-line tool and return its exit status, 1.
 

@@ -65,7 +65,7 @@ from helpers.catalog import TRANSACTION_COLUMNS
 from helpers.config import CANONICAL_FIELDS
 from helpers.database import source_of
 from helpers.engine import STAGING_DB, is_duckdb, quote_identifier, quote_literal, work_dir
-from helpers.errors import UserError
+from helpers.errors import SparkQueryError, UserError
 from helpers.params_checks_input import SYNTHETIC_ORDER_PREFIXES
 from helpers.readers import (  # detect_format, register_source: also imported from here by others
     DATA_VALUE_PATTERNS,
@@ -442,7 +442,7 @@ def _reading(
     if not is_duckdb(con):  # Spark (helpers.spark_engine): its errors come as SparkQueryError
         try:
             return run()
-        except RuntimeError as exc:
+        except SparkQueryError as exc:
             raise _staging_error(path, exc, input_params) from None
     try:
         return run()

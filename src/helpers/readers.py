@@ -37,6 +37,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import re
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,7 @@ def register_source(
     if path.stat().st_size == 0:
         raise UserError(f"{path}: the file is empty (0 bytes); fix: export again")
     fmt = detect_format(path, input_params["format"])
+    _SNIFFED.pop(con, None)
     if fmt == "csv":
         _register_csv(con, path, input_params["csv"], null_padding, key=key, sample_rows=sample_rows)
     elif fmt == "excel":
@@ -293,6 +295,16 @@ def _csv_view_sql(path: Path, options: Mapping[str, str]) -> str:
     return _CSV_VIEW_SQL.format(path=quote_literal(str(path)), options=listed)
 
 
+# The pinned options (`sniffed_options`) the view ``source`` of a connection reads a CSV with.
+_SNIFFED: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def source_dialect(con: duckdb.DuckDBPyConnection) -> dict[str, str] | None:
+    """Return the sniffed options the view ``source`` reads its CSV with (`sniffed_options`);
+    None when ``source`` is no natively read CSV, or one read with detection on."""
+    return _SNIFFED.get(con)
+
+
 def sniffed_options(con: duckdb.DuckDBPyConnection, path: Path, options: Mapping[str, str]) -> dict[str, str] | None:
     """Return `options` with the dialect and columns DuckDB's sniffer finds, and detection off.
 
@@ -346,6 +358,7 @@ def _register_native_csv(
         else:
             if csv_params["delimiter"] == "auto":
                 _check_sniffed(con, path, key)
+            _SNIFFED[con] = pinned
             return
     try:
         con.execute(_csv_view_sql(path, options))

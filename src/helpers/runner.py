@@ -35,6 +35,7 @@ from typing import Any
 
 from helpers import database, database_output
 from helpers.config import PROJECT_ROOT, load_params
+from helpers.engine import EngineSettings
 from helpers.errors import UserError
 from helpers.kernels import WarmKernel, register_engine
 from helpers.metrics import PEAK_MEMORY_KEY, metrics_file
@@ -447,10 +448,6 @@ def _clean_leftovers(targets: Mapping[str, Path], reports_dir: Path) -> None:
         _log(f"removed leftover folder of an interrupted run: {name}")
 
 
-def _on_spark(params: Mapping[str, Any]) -> bool:
-    return (params.get("engine") or {}).get("kind") == "spark"
-
-
 def _start_manifest(run_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The manifest's opening facts: params (salt redacted), input checksum (or database source), package versions."""
     input_path = Path(params["input"]["path"])
@@ -462,7 +459,7 @@ def _start_manifest(run_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
         "params_sources": params["_sources"],
         "params": _public_params(params),
         "input": source,
-        "packages": package_versions(PACKAGES + (SPARK_PACKAGES if _on_spark(params) else ())),
+        "packages": package_versions(PACKAGES + (SPARK_PACKAGES if EngineSettings.from_params(params).kind == "spark" else ())),
         "steps": [],
     }
 

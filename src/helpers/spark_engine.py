@@ -47,6 +47,7 @@ import pandas as pd
 from sqlglot import exp
 
 from helpers.engine import STAGING_DB, EngineSettings, connect, work_dir
+from helpers.errors import SparkQueryError
 from helpers.spark_sql import parse, rewrite
 
 # Options the results depend on, set before the user's engine.spark.options.
@@ -71,10 +72,6 @@ _DESCRIBE = re.compile(
 # export column named rowid stays an ordinary column, as in DuckDB); the helpers' SQL says
 # rowid, and `_record_column` renames it.
 RECORD_COLUMN = "__ecomseg_record"
-
-
-class SparkQueryError(RuntimeError):
-    """A statement failed on Spark; the message is Spark's first line."""
 
 
 def duckdb_type(spark_type: str) -> str:
@@ -219,7 +216,6 @@ class SparkConnection:
         frame, _ = self._frame_keeping(tree.expression, params, RECORD_COLUMN)
         folder = work_dir(self) / f"{name}.parquet"
         frame.write.mode("overwrite").parquet(str(folder))
-        self.spark.catalog.dropTempView(name)
         self.spark.read.parquet(str(folder)).createOrReplaceTempView(name)
         return SparkResult()
 

@@ -71,7 +71,6 @@ def register_source(con: Any, input_params: Mapping[str, Any]) -> list[str]:
             f"{input_params['path']}: Spark reads {rows:,} records where DuckDB reads {records:,}; "
             "fix: check input.csv (delimiter, quotes), or set engine.kind: duckdb"
         )
-    con.spark.catalog.dropTempView("source")
     numbered.createOrReplaceTempView("source")
     return columns
 
@@ -111,10 +110,10 @@ def _csv_records(local: Any, path: Path, input_params: Mapping[str, Any]) -> int
 
 
 def _read_csv(con: Any, local: Any, path: Path, csv: Mapping[str, Any]) -> Any:
-    """Spark's CSV reader with DuckDB's sniffed dialect; None when the sniffer gives no answer
-    or Spark's CSV reader lacks the encoding."""
+    """Spark's CSV reader with the dialect DuckDB's view ``source`` reads with; None when
+    that view reads with detection on or Spark's CSV reader lacks the encoding."""
     codec = codecs.lookup(csv["encoding"]).name
-    sniffed = readers.sniffed_options(local, path, readers._csv_options(csv, codec, True))
+    sniffed = readers.source_dialect(local)
     if sniffed is None or codec not in _SPARK_CHARSETS:
         return None
     text = {key: sniffed[key][1:-1].replace("''", "'") for key in ("delim", "quote", "escape")}

@@ -34,6 +34,7 @@ from typing import Any
 
 from helpers.catalog import dataset
 from helpers.config import PROJECT_ROOT
+from helpers.engine import EngineSettings
 from helpers.formatting import Formats
 from helpers.steps import step_title
 
@@ -343,11 +344,10 @@ def engine_line(params: Mapping[str, Any]) -> str:
     >>> engine_line({"engine": {"kind": "spark", "spark": {"master": "local[*]"}}})
     "Apache Spark, master local[*] (a step's peak memory counts its Python kernel, not Spark's JVM)"
     """
-    engine = params.get("engine", {}) or {}
-    if engine.get("kind", "duckdb") != "spark":
+    settings = EngineSettings.from_params(params)
+    if settings.kind != "spark":
         return "DuckDB, embedded"
-    master = (engine.get("spark", {}) or {}).get("master") or "local[*]"
-    return f"Apache Spark, master {master} (a step's peak memory counts its Python kernel, not Spark's JVM)"
+    return f"Apache Spark, master {settings.spark_master} (a step's peak memory counts its Python kernel, not Spark's JVM)"
 
 
 def index_context(
