@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import catalog, clv, clv_validation, engine, rfm
+from helpers import catalog, clv, clv_report, clv_validation, engine, rfm
 from helpers.catalog import TRANSACTION_COLUMNS
 from helpers.errors import UserError
 from helpers.synth_btyd import simulate_btyd
@@ -369,6 +369,49 @@ def test_future_value_skips_validation_on_a_short_window(con, transactions: Path
     assert set(predictions["churn_risk"].cat.categories) == {"Low", "Medium", "High", "unknown"}
     _, ok = clv_validation.future_value(con, transactions, AS_OF, {**CLV_PARAMS, "holdout_days": 45})
     assert ok["validation_skipped"] is None or "nobody bought twice" in ok["validation_skipped"]
+
+
+# F ordered on two days and cancelled both orders in full: RFM frequency 0 ("No kept order").
+FULLY_CANCELLED = [
+    ("F", "12", "2024-01-05 10:00", 40.0, False),
+    ("F", "C12", "2024-01-06 10:00", -40.0, True),
+    ("F", "13", "2024-02-05 10:00", 40.0, False),
+    ("F", "C13", "2024-02-06 10:00", -40.0, True),
+]
+
+
+def test_future_value_gives_no_forecast_to_customers_without_a_kept_order(con, tmp_path: Path) -> None:
+    path = write_lines(LINES + FULLY_CANCELLED, tmp_path / "cancelled.parquet")
+    metrics = rfm.customer_metrics(con, path, AS_OF).set_index("customer_id")
+    assert metrics.loc["F", "frequency"] == 0 and metrics.loc["F", "cancelled_orders"] == 2
+    without_kept_order = metrics.index[metrics["frequency"] == 0]
+    assert list(without_kept_order) == ["C", "F"]  # C has only a return, so no purchase day either
+
+    # without the list, F's two purchase days make them a repeat buyer worth a positive CLV
+    everyone, plain = clv_validation.future_value(con, path, AS_OF, {**CLV_PARAMS, "holdout_days": 45})
+    f_row = everyone.set_index("customer_id").loc["F"]
+    assert f_row["frequency"] == 1 and f_row["p_alive"] > 0 and f_row["predicted_clv"] > 0
+    assert plain["forecast_skipped"] is None
+
+    predictions, info = clv_validation.future_value(con, path, AS_OF, {**CLV_PARAMS, "holdout_days": 45},
+                                                    no_kept_order=without_kept_order)
+    assert predictions["customer_id"].tolist() == ["A", "B", "D", "E"]
+    assert info["forecast_skipped"].startswith(
+        "1 customer whose every order was cancelled (RFM 'No kept order') gets no forecast")
+    assert info["forecast_skipped"] in clv_report.skip_notes(info)
+    # the fit and the other customers' forecasts are unchanged: F's days still count in the fit
+    assert info["bgnbd"].params() == plain["bgnbd"].params()
+    pd.testing.assert_frame_equal(predictions, everyone[everyone["customer_id"] != "F"].reset_index(drop=True))
+    assert sum(clv_validation.future_value_metrics(predictions, info)["churn_risk"].values()) == 4
+
+
+def test_future_value_leaves_out_customers_without_a_kept_order_when_unfitted(con, tmp_path: Path) -> None:
+    lines = [("P", "1", "2024-01-10 10:00", 10.0, False), ("Q", "2", "2024-02-10 10:00", 20.0, False),
+             ("Q", "C2", "2024-02-11 10:00", -20.0, True)]
+    path = write_lines(lines, tmp_path / "unfitted.parquet")
+    predictions, info = clv_validation.future_value(con, path, AS_OF, CLV_PARAMS, no_kept_order=["Q"])
+    assert info["bgnbd"] is None and predictions["customer_id"].tolist() == ["P"]
+    assert info["forecast_skipped"].startswith("1 customer whose every order was cancelled")
 
 
 def test_max_holdout_days_is_half_the_window() -> None:

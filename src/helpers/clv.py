@@ -33,7 +33,10 @@ How the inputs sit beside RFM (`helpers.rfm.customer_metrics`):
   the mean *purchase* spend (returns not netted) of the repeat days, the first day left out
   as the Gamma-Gamma convention asks, 0 without a repeat day.
 - Customers with only returns or only non-positive purchase days are in RFM (frequency 0)
-  but not here.
+  but not here. Customers whose every order was cancelled (RFM frequency 0 too) are here
+  and count in the fit, but 03_rfm gives them no forecast
+  (`helpers.clv_validation.future_value`'s ``no_kept_order``): no kept order, no revenue
+  to project.
 
 Model facts worth knowing when reading the predictions: in BG/NBD a customer can only drop
 out right after a *repeat* purchase, so P(alive) is exactly 1 for every customer without

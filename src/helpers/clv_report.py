@@ -221,4 +221,5 @@ def skip_notes(fit_info: Mapping[str, Any]) -> list[str]:
     >>> skip_notes({"fit_skipped": None, "spend_skipped": None, "validation_skipped": "x."})
     ['x.']
     """
-    return [fit_info[k] for k in ("fit_skipped", "spend_skipped", "validation_skipped") if fit_info.get(k)]
+    keys = ("fit_skipped", "spend_skipped", "forecast_skipped", "validation_skipped")
+    return [fit_info[k] for k in keys if fit_info.get(k)]

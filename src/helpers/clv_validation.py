@@ -20,7 +20,7 @@ Orders are purchase days, as in `helpers.clv`: a customer's holdout orders are t
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -324,6 +324,7 @@ def future_value(
     transactions: str | Path,
     analysis_date: pd.Timestamp | str,
     clv_params: Mapping[str, Any],
+    no_kept_order: Iterable[Any] = (),
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Fit, predict and validate the BTYD models for 03_rfm, skipping what the data cannot support.
 
@@ -336,17 +337,24 @@ def future_value(
     clv_params : mapping
         The ``clv`` section of the params: horizon_days, churn_days, holdout_days,
         discount_rate.
+    no_kept_order : iterable, optional
+        Ids of the customers whose every order was cancelled (RFM frequency 0,
+        `helpers.rfm.customer_metrics`). Their purchase days still count in the fit, as
+        for everyone (`helpers.clv`), but they get no forecast: with no order kept there is
+        no revenue to project (BG/NBD would forecast orders for them, and call those with
+        one purchase day alive for certain).
 
     Returns
     -------
     predictions : pandas.DataFrame
-        `PREDICTION_COLUMNS` for every customer with a purchase day; NaN predictions and
-        churn_risk "unknown" when BG/NBD cannot be fitted (nobody bought twice).
+        `PREDICTION_COLUMNS` for every customer with a purchase day but those in
+        `no_kept_order`; NaN predictions and churn_risk "unknown" when BG/NBD cannot be
+        fitted (nobody bought twice).
     fit_info : dict
         ``inputs``; ``bgnbd`` and ``gamma_gamma`` (None when not fitted);
-        ``frequency_spend_correlation``; ``fit_skipped`` and ``spend_skipped`` (a sentence
-        or None); ``validation`` (`validate`'s dict or None) and ``validation_skipped``
-        (a sentence or None); ``max_holdout_days``.
+        ``frequency_spend_correlation``; ``fit_skipped``, ``spend_skipped`` and
+        ``forecast_skipped`` (a sentence or None); ``validation`` (`validate`'s dict or
+        None) and ``validation_skipped`` (a sentence or None); ``max_holdout_days``.
     """
     inputs = btyd_inputs(con, transactions, analysis_date)
     info: dict[str, Any] = {
@@ -360,12 +368,34 @@ def future_value(
                                "days, so BG/NBD cannot estimate how customers drop out; fix: "
                                "use a longer period of transactions.")
         info["validation_skipped"] = "The out-of-time check is skipped as well."
-        return unfitted_predictions(inputs), info
-    predictions, fitted = _fit_and_predict(inputs, pd.Timestamp(analysis_date), clv_params)
-    info.update(fitted)
-    info["validation"], info["validation_skipped"] = _validation(
-        con, transactions, analysis_date, inputs, int(clv_params["holdout_days"]))
+        predictions = unfitted_predictions(inputs)
+    else:
+        predictions, fitted = _fit_and_predict(inputs, pd.Timestamp(analysis_date), clv_params)
+        info.update(fitted)
+        info["validation"], info["validation_skipped"] = _validation(
+            con, transactions, analysis_date, inputs, int(clv_params["holdout_days"]))
+    predictions, info["forecast_skipped"] = without_forecast(predictions, no_kept_order)
     return predictions, info
+
+
+def without_forecast(predictions: pd.DataFrame, no_kept_order: Iterable[Any]) -> tuple[pd.DataFrame, str | None]:
+    """Drop the customers in `no_kept_order` from `predictions`; say how many, if any.
+
+    >>> frame = pd.DataFrame({"customer_id": ["A", "B"], "p_alive": [1.0, 0.4]})
+    >>> kept, note = without_forecast(frame, ["A", "Z"])
+    >>> kept["customer_id"].tolist(), note.split(":")[0]
+    (['B'], "1 customer whose every order was cancelled (RFM 'No kept order') gets no forecast")
+    """
+    ids = pd.Index(no_kept_order, dtype=object).astype(str)
+    left_out = predictions["customer_id"].astype(str).isin(ids).to_numpy()
+    n = int(left_out.sum())
+    if not n:
+        return predictions, None
+    who = "customer whose every order was cancelled (RFM 'No kept order') gets" if n == 1 else \
+        "customers whose every order was cancelled (RFM 'No kept order') get"
+    note = (f"{n:,} {who} no forecast: their purchase days count in the fit, but with no order kept "
+            f"there is no revenue to project.")
+    return predictions.loc[~left_out].reset_index(drop=True), note
 
 
 def _number(value: Any) -> float | None:
