@@ -7,6 +7,7 @@ two countries must still count where the lines do, as when every query read the 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -75,19 +76,27 @@ def test_products_keyed_by_description_count_their_orders_and_customers(con, tmp
     assert top["description"].tolist() == ["TEA", "MUG"]
 
 
-def test_bitmaps_on_fewer_threads_count_the_same_and_the_setting_comes_back(con, tmp_path, monkeypatch):
+def test_bitmaps_split_into_parts_count_the_same_and_the_setting_comes_back(con, tmp_path, monkeypatch):
     path = write(tmp_path, "split", SPLIT)
     monkeypatch.setattr(eda, "PRODUCT_BITMAP_SHARE", 0.0)  # no bitmaps: DISTINCT pairs
     pairs = eda.customer_summary(con, path)
     con.execute("SET threads = 2").fetchall()
     products, customers = 2, 2  # P1, P2 bought; A and B
-    assert eda._bitmap_threads(con, products, customers) == 0
+    assert eda._bitmap_plan(con, products, customers) == (0, 0)
     one_thread = 1.1 * products * customers / 8 * 1.5 / memory_limit_bytes(con)  # room for one thread's bitmaps
     monkeypatch.setattr(eda, "PRODUCT_BITMAP_SHARE", one_thread)
-    assert eda._bitmap_threads(con, products, customers) == 1
-    bitmaps = eda.customer_summary(con, path)
-    pd.testing.assert_frame_equal(bitmaps, pairs, check_exact=True)
+    assert eda._bitmap_plan(con, products, customers) == (2, 2)  # two threads, each customer in one part
+    split = eda.customer_summary(con, path)
+    pd.testing.assert_frame_equal(split, pairs, check_exact=True)
     assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 2
+    con.execute("SET threads = 3").fetchall()  # 3 threads' bitmaps are 2 budgets: 2 parts
+    assert eda._bitmap_plan(con, products, customers) == (3, 2)
+    pd.testing.assert_frame_equal(eda.customer_summary(con, path), pairs, check_exact=True)
+    con.execute("SET threads = 1").fetchall()
+    assert eda._bitmap_plan(con, products, customers) == (1, 1)
+    pd.testing.assert_frame_equal(eda.customer_summary(con, path), pairs, check_exact=True)
+    monkeypatch.setattr(eda, "PRODUCT_BITMAP_SHARE", one_thread / 1.6)  # not even one thread's: pairs
+    assert eda._bitmap_plan(con, products, customers) == (0, 0)
 
 
 def test_lines_without_a_customer_count_no_product_on_either_path(con, tmp_path, monkeypatch):
@@ -112,3 +121,23 @@ def test_a_file_rewritten_with_its_old_size_and_time_is_read_again(con, tmp_path
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # the old modification time put back
     assert os.stat(path).st_size == before.st_size
     assert eda.country_summary(con, path)["country"].tolist() == ["UK", "Greece"]
+
+
+def test_customers_split_into_parts_count_the_same_as_pairs(con, tmp_path, monkeypatch):
+    rng = np.random.default_rng(7)
+    rows = [
+        (f"INV{i // 3}", f"C{rng.integers(60)}", f"2011-0{1 + i % 9}-1{i % 10} 10:00", f"P{rng.integers(25)}",
+         "ITEM", "UK", 1, 2.0, 2.0, bool(rng.random() < 0.1), False)
+        for i in range(1_500)
+    ]
+    path = write(tmp_path, "many", rows)
+    monkeypatch.setattr(eda, "PRODUCT_BITMAP_SHARE", 0.0)
+    pairs = eda.customer_summary(con, path)
+    con.execute("SET threads = 3").fetchall()
+    products, customers = con.execute(eda.BITMAP_SIZE_SQL).fetchall()[0]
+    three_parts = 1.1 * products * customers / 8 * 1.01 / memory_limit_bytes(con)  # one thread's bitmaps
+    monkeypatch.setattr(eda, "PRODUCT_BITMAP_SHARE", three_parts)
+    assert eda._bitmap_plan(con, products, customers) == (3, 3)
+    split = eda.customer_summary(con, path)
+    pd.testing.assert_frame_equal(split, pairs, check_exact=True)
+    assert split["distinct_products"].between(1, 25).all() and len(split) == 60

@@ -27,6 +27,7 @@ Definitions used throughout (they follow the 01_clean output contract,
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import duckdb
@@ -38,6 +39,8 @@ from helpers.eda_sql import (  # noqa: F401  (SOURCE and the table names are use
     COUNTRY_SQL,
     CUSTOMER_LINES_WITH_BITMAPS,
     CUSTOMER_LINES_WITH_PAIRS,
+    CUSTOMER_PART,
+    CUSTOMER_PART_TABLE,
     CUSTOMER_PRODUCT_PAIRS,
     CUSTOMER_PRODUCTS_TABLE,
     CUSTOMER_SQL,
@@ -325,18 +328,26 @@ def customer_summary(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.Dat
     shared_table(con, path, PRODUCTS_TABLE)
     # Bitmaps and thread settings are DuckDB's; other engines count (customer, product) pairs.
     products, customers = con.execute(BITMAP_SIZE_SQL).fetchall()[0] if is_duckdb(con) else (0, 0)
-    bitmap_threads = _bitmap_threads(con, products, customers)
+    bitmap_threads, parts = _bitmap_plan(con, products, customers)
     if not bitmap_threads:
         return _customer_summary_with_pairs(con, params)
     (threads,) = con.execute("SELECT current_setting('threads')").fetchall()[0]
+    tables = [CUSTOMER_PART_TABLE.format(k=k) for k in range(parts)] if parts > 1 else []
     try:
         con.execute(PRODUCT_CODES_SQL).fetchall()
         con.execute(f"SET threads = {bitmap_threads}").fetchall()
-        per_customer = CUSTOMER_LINES_WITH_BITMAPS.format(last_code=int(products) - 1)
-        return con.execute(CUSTOMER_SQL.replace("{per_customer}", per_customer), params).df()
+        per_part = CUSTOMER_LINES_WITH_BITMAPS.replace("{last_code}", str(int(products) - 1))
+        for k, table in enumerate(tables):  # one pass per part: its customers' bitmaps only
+            part = per_part.replace("{part}", CUSTOMER_PART.format(parts=parts, k=k))
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {part}", params).fetchall()
+        if tables:  # the parts' rows are in tables: the file is read no more
+            return con.execute(CUSTOMER_SQL.replace("{per_customer}", " UNION ALL ".join(
+                f"SELECT * FROM {t}" for t in tables))).df()
+        return con.execute(CUSTOMER_SQL.replace("{per_customer}", per_part.replace("{part}", "true")), params).df()
     finally:
         con.execute(f"SET threads = {int(threads)}").fetchall()
-        con.execute(f"DROP TABLE IF EXISTS temp.main.{PRODUCT_CODES_TABLE}").fetchall()
+        for table in (PRODUCT_CODES_TABLE, *tables):
+            con.execute(f"DROP TABLE IF EXISTS temp.main.{table}").fetchall()
 
 
 def _customer_summary_with_pairs(con: duckdb.DuckDBPyConnection, params: dict[str, str]) -> pd.DataFrame:
@@ -349,24 +360,34 @@ def _customer_summary_with_pairs(con: duckdb.DuckDBPyConnection, params: dict[st
         con.execute(f"DROP TABLE IF EXISTS temp.main.{CUSTOMER_PRODUCTS_TABLE}").fetchall()
 
 
-def _bitmap_threads(con: duckdb.DuckDBPyConnection, products: int, customers: int) -> int:
-    """Return how many threads may count distinct products with bitmaps; 0 when none may.
+def _bitmap_plan(con: duckdb.DuckDBPyConnection, products: int, customers: int) -> tuple[int, int]:
+    """Return (threads, parts) for counting distinct products with bitmaps; (0, 0) when none fit.
 
-    Each thread holds a bitmap of `products` bits for up to `customers` customers; together
-    they must fit in `PRODUCT_BITMAP_SHARE` of the memory limit (10% margin).
+    Each thread holds a bitmap of `products` bits for each customer of the part it counts
+    (`customers` split into `parts` by a hash of the id); together they must fit in
+    `PRODUCT_BITMAP_SHARE` of the memory limit (10% margin). The most threads win, with at
+    most as many parts as threads: a part is one more pass over the lines, which t threads
+    read in 1/t of the time, so t parts on t threads never take longer than one thread alone.
 
     Examples
     --------
     >>> con = duckdb.connect()
-    >>> _ = con.execute("SET memory_limit = '1GB'; SET threads = 4")
-    >>> _bitmap_threads(con, 4_000, 200_000), _bitmap_threads(con, 4_000, 1_000_000), _bitmap_threads(con, 0, 10)
-    (2, 0, 0)
+    >>> _ = con.execute("SET memory_limit = '1GB'; SET threads = 2")
+    >>> _bitmap_plan(con, 4_000, 200_000), _bitmap_plan(con, 4_000, 500_000), _bitmap_plan(con, 4_000, 1_000_000)
+    ((2, 1), (2, 2), (0, 0))
+    >>> _bitmap_plan(con, 0, 10)
+    (0, 0)
     """
-    if not products or not customers:
-        return 0
+    budget = PRODUCT_BITMAP_SHARE * memory_limit_bytes(con)
+    if not products or not customers or budget <= 0:
+        return 0, 0
     (threads,) = con.execute("SELECT current_setting('threads')").fetchall()[0]
-    each = 1.1 * products * customers / 8
-    return min(int(threads), int(PRODUCT_BITMAP_SHARE * memory_limit_bytes(con) // each))
+    each = 1.1 * products * customers / 8  # one thread's bitmaps for every customer
+    for t in range(int(threads), 0, -1):
+        parts = math.ceil(t * each / budget)
+        if parts <= t:
+            return t, parts
+    return 0, 0
 
 
 def customer_correlations(customers: pd.DataFrame) -> pd.DataFrame:

@@ -208,11 +208,13 @@ HOUR_SQL = """
 # Per customer, one pass over the lines sums what needs the lines (`CUSTOMER_LINES_WITH_*`)
 # and counts the distinct products: one bit per product (numbered by `PRODUCT_CODES_SQL`) in
 # a bitmap per customer, when they fit in `helpers.eda.PRODUCT_BITMAP_SHARE` of the memory
-# limit (each thread keeps bitmaps of its own, which DuckDB cannot spill: so as many threads
-# as fit, `helpers.eda._bitmap_threads`); otherwise
+# limit (each thread keeps bitmaps of its own, which DuckDB cannot spill); otherwise
 # DISTINCT (customer, product) pairs are counted first, on their own (their hash table spills
-# to disk). 100M lines (873K customers, 4,000 products, 1.8 GiB): two threads' bitmaps ran out
-# of memory; one thread's took 10.2 s and 0.7 GiB, the pairs 11.9 s and 2.0 GiB. Orders and
+# to disk). When every thread's bitmaps for all customers do not fit, the customers are split
+# by a hash of their id into parts ({part}), one pass each (`helpers.eda._bitmap_plan`).
+# 100M lines (873K customers, 4,000 products, 1.8 GiB): two threads' bitmaps for everyone ran
+# out of memory; one thread took 10.2 s and 0.7 GiB (the whole customer table 14.3 s), the
+# pairs 11.9 s and 2.0 GiB; two parts on two threads 3.7 s each (the table 9.5 s). Orders and
 # the main country come from `ORDER_PARTS_TABLE`.
 _PURCHASED_PRODUCTS = f"""SELECT customer_id, {_PRODUCT_KEY} AS product FROM {SOURCE}
               WHERE NOT is_return AND {_PRODUCT_KEY} IS NOT NULL"""
@@ -255,9 +257,13 @@ CUSTOMER_LINES_WITH_BITMAPS = _CUSTOMER_LINES.format(
                    bit_count(bitstring_agg(codes.code, 0, {last_code})
                              FILTER (WHERE NOT is_return AND codes.code IS NOT NULL))::BIGINT
                END AS distinct_products""",
-    lines=f"""(SELECT customer_id, amount, invoice_date, is_return, {_PRODUCT_KEY} AS product FROM {SOURCE}) AS lines
+    lines=f"""(SELECT customer_id, amount, invoice_date, is_return, {_PRODUCT_KEY} AS product FROM {SOURCE}
+               WHERE {{part}}) AS lines
         LEFT JOIN {PRODUCT_CODES_TABLE} AS codes USING (product)""",
 )
+# The customers of part {k} of {parts} (`helpers.eda._bitmap_plan`); NULL ids hash to one part.
+CUSTOMER_PART = "hash(customer_id) % {parts} = {k}"
+CUSTOMER_PART_TABLE = "eda_customer_part_{k}"  # the per-customer rows of part k, while `customer_summary` runs
 CUSTOMER_LINES_WITH_PAIRS = f"""
         SELECT totals.*, counts.distinct_products
         FROM ({_CUSTOMER_LINES.format(products="", lines=SOURCE)}) AS totals
