@@ -378,8 +378,10 @@ def _bitmap_plan(con: duckdb.DuckDBPyConnection, products: int, customers: int) 
     >>> _bitmap_plan(con, 0, 10)
     (0, 0)
     """
+    if not products or not customers:  # also on engines without bitmaps (Spark): settings are DuckDB's
+        return 0, 0
     budget = PRODUCT_BITMAP_SHARE * memory_limit_bytes(con)
-    if not products or not customers or budget <= 0:
+    if budget <= 0:
         return 0, 0
     (threads,) = con.execute("SELECT current_setting('threads')").fetchall()[0]
     each = 1.1 * products * customers / 8  # one thread's bitmaps for every customer
