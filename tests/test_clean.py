@@ -329,6 +329,19 @@ def test_customer_lost_to_dropped_outliers_and_header_copies_are_no_customer(tmp
     assert flagged.loc["outlier_flagged", "rows"] == 1 and flagged["customers"].sum() == 1
 
 
+def test_kept_lines_without_a_customer_lose_no_customer_and_hide_none(tmp_path):
+    from conftest import write_csv
+
+    # drop_missing_customer_id off: the lines without an id are kept (NULL in the kept file);
+    # customer 6's only line has no positive price, so 6 is lost, under nonpositive_price
+    rows = ["1,A1,Mug,1,2011-01-03,5.00,,UK", "2,A1,Mug,1,2011-01-04,5.00,,UK",
+            "3,A1,Mug,1,2011-01-04,5.00,7,UK", "4,A1,Mug,1,2011-01-05,0,6,UK"]
+    con, _, log = run_cleaning(write_csv(tmp_path / "o.csv", rows), drop_missing_customer_id=False)
+    assert log.loc["missing_customer_id", "action"] == "off"
+    assert con.execute("SELECT count(*) FROM cleaned WHERE customer_id IS NULL").fetchone()[0] == 2
+    assert log["customers"].to_dict() == {rule: int(rule == "nonpositive_price") for rule in log.index}
+
+
 def test_cleaning_takeaway_reports_the_customers_lost(cleaning_csv):
     _, _, log = run_cleaning(cleaning_csv)
     sentence = clean_report.cleaning_takeaway(log.reset_index(), {"raw_rows": 10, "kept_rows": 4, "removed_rows": 6})
