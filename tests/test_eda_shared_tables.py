@@ -141,3 +141,6 @@ def test_customers_split_into_parts_count_the_same_as_pairs(con, tmp_path, monke
     split = eda.customer_summary(con, path)
     pd.testing.assert_frame_equal(split, pairs, check_exact=True)
     assert split["distinct_products"].between(1, 25).all() and len(split) == 60
+    temporary = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
+    assert not {eda.CUSTOMER_PART_TABLE.format(k=k) for k in range(3)} & temporary  # the parts are dropped
+    assert eda.ORDER_PARTS_TABLE in temporary  # the shared tables stay

@@ -21,15 +21,17 @@ of ``Q3 + k x IQR`` itself; the SQL then compares |amount| with the largest kept
 within the threshold, which is exact.
 
 Built to stream with bounded memory (100M lines on a laptop): ``flagged`` is a view over
-``canonical`` (the staged table of `helpers.io`), nothing is sorted and no join touches
-every line. Exact duplicates are found by grouping a hash of each line and ranking only
-the lines whose hash repeats (a few %), instead of a window over every line, and are
-marked in a column (`helpers.io.mark_lines`). The log and the outlier quartiles come from
-one aggregate pass (quartiles exact, from a frequency table of the kept amounts). The kept
+``canonical`` (the staged table of `helpers.io`), no line is sorted and no join builds on
+every line (a join only probes small tables: repeated hashes, lost customers). Exact
+duplicates are found from the sorted hashes of the lines, ranking only the lines whose hash
+repeats (a few %), instead of a window over every line, and are marked in a column
+(`helpers.io.mark_lines`). The log's rows, revenue and the outlier quartiles come from one
+aggregate pass (quartiles exact, from a frequency table of the kept amounts). The kept
 lines are written once, in input order, to a Parquet file in the connection's work folder
 (`helpers.io.cleaned_file`) that the view ``cleaned`` reads and `helpers.io.write_cleaned`
-copies to the catalog's ``transactions``. The customers lost are those of ``canonical``
-missing from ``cleaned``; only their lines' reasons are read again (`_LOST_SQL`).
+copies to the catalog's ``transactions``. The log's customers come from a second query: the
+customers of ``canonical`` missing from ``cleaned``, only their lines' reasons read again
+(`_LOST_SQL`).
 
 This module computes; tables and sentences for the report are in `helpers.clean_report`.
 The rule values from the params (prefixes, codes, patterns) sit in the view ``flagged``,

@@ -365,9 +365,10 @@ def _bitmap_plan(con: duckdb.DuckDBPyConnection, products: int, customers: int) 
 
     Each thread holds a bitmap of `products` bits for each customer of the part it counts
     (`customers` split into `parts` by a hash of the id); together they must fit in
-    `PRODUCT_BITMAP_SHARE` of the memory limit (10% margin). The most threads win, with at
-    most as many parts as threads: a part is one more pass over the lines, which t threads
-    read in 1/t of the time, so t parts on t threads never take longer than one thread alone.
+    `PRODUCT_BITMAP_SHARE` of the memory limit (10% margin). Every thread counts, on as few
+    parts as that allows; one thread's bitmaps for all customers must fit, so there are never
+    more parts than threads: a part is one more pass over the lines, which t threads read in
+    1/t of the time, so t parts on t threads never take longer than one thread alone.
 
     Examples
     --------
@@ -381,15 +382,11 @@ def _bitmap_plan(con: duckdb.DuckDBPyConnection, products: int, customers: int) 
     if not products or not customers:  # also on engines without bitmaps (Spark): settings are DuckDB's
         return 0, 0
     budget = PRODUCT_BITMAP_SHARE * memory_limit_bytes(con)
-    if budget <= 0:
+    each = 1.1 * products * customers / 8  # one thread's bitmaps for every customer
+    if budget <= 0 or each > budget:
         return 0, 0
     (threads,) = con.execute("SELECT current_setting('threads')").fetchall()[0]
-    each = 1.1 * products * customers / 8  # one thread's bitmaps for every customer
-    for t in range(int(threads), 0, -1):
-        parts = math.ceil(t * each / budget)
-        if parts <= t:
-            return t, parts
-    return 0, 0
+    return int(threads), math.ceil(int(threads) * each / budget)
 
 
 def customer_correlations(customers: pd.DataFrame) -> pd.DataFrame:

@@ -214,7 +214,7 @@ HOUR_SQL = """
 # by a hash of their id into parts ({part}), one pass each (`helpers.eda._bitmap_plan`).
 # 100M lines (873K customers, 4,000 products, 1.8 GiB): two threads' bitmaps for everyone ran
 # out of memory; one thread took 10.2 s and 0.7 GiB (the whole customer table 14.3 s), the
-# pairs 11.9 s and 2.0 GiB; two parts on two threads 3.7 s each (the table 9.5 s). Orders and
+# pairs 11.9 s and 2.0 GiB; two parts on two threads 3.7 s each (the table 10.1 s). Orders and
 # the main country come from `ORDER_PARTS_TABLE`.
 _PURCHASED_PRODUCTS = f"""SELECT customer_id, {_PRODUCT_KEY} AS product FROM {SOURCE}
               WHERE NOT is_return AND {_PRODUCT_KEY} IS NOT NULL"""
