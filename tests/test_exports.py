@@ -243,6 +243,18 @@ def test_write_csv_writes_the_bytes_pandas_to_csv_writes(tmp_path_factory, rows,
     assert ours == (folder / "pandas.csv").read_bytes()
 
 
+def test_a_carriage_return_inside_a_value_does_not_end_the_row(tmp_path):
+    import csv
+
+    from helpers.csv_text import write_csv
+
+    frame = pd.DataFrame({"customer_id": ["A\rB", "C\r\nD", "E"], "persona": ["x", "y", "z"]})
+    with open(write_csv(frame, tmp_path / "cr.csv"), newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows == [["customer_id", "persona"], ["A\nB", "x"], ["C\nD", "y"], ["E", "z"]]
+    assert len(pd.read_csv(tmp_path / "cr.csv", dtype=str)) == 3
+
+
 def test_text_a_spreadsheet_would_run_as_a_formula_is_written_as_text(tmp_path):
     customers = _customers()
     customers["customer_id"] = ["=cmd|' /C calc'!A0", "-100", "@300"]

@@ -97,12 +97,19 @@ def _text(value: Any) -> str:
 
 
 def _texts(values: pd.Series) -> list[str]:
-    """`_text` of each value: formula-like text neutralised (`neutralise_formula`), blank when missing.
+    r"""`_text` of each value: formula-like text neutralised (`neutralise_formula`), blank when missing.
 
     Only values that start like a formula go through the check, so an id column costs one pass.
+    A carriage return inside a value becomes a line feed: the csv module quotes a field with a
+    line feed, but not one with a lone carriage return (the line terminator is ``\n``), which
+    spreadsheets and CSV readers would take for the end of the row.
+
+    >>> _texts(pd.Series(["a\rb", "c\r\nd", None, "=1"]))
+    ['a\nb', 'c\nd', '', "'=1"]
     """
     items = values.astype(object).tolist()
-    return [_text(v) if not isinstance(v, str) or v.startswith(_FORMULA_START) else v for v in items]
+    texts = [_text(v) if not isinstance(v, str) or v.startswith(_FORMULA_START) else v for v in items]
+    return [t.replace("\r\n", "\n").replace("\r", "\n") if "\r" in t else t for t in texts]
 
 
 def format_for_csv(frame: pd.DataFrame, decimals: Mapping[str, int] | None = None) -> pd.DataFrame:
