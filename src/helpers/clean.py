@@ -21,8 +21,8 @@ of ``Q3 + k x IQR`` itself; the SQL then compares |amount| with the largest kept
 within the threshold, which is exact.
 
 Built to stream with bounded memory (100M lines on a laptop): ``flagged`` is a view over
-``canonical`` (the staged table of `helpers.io`), no line is sorted and no join builds on
-every line (a join only probes small tables: repeated hashes, lost customers). Exact
+``canonical`` (the staged table of `helpers.io`), only 8-byte line hashes are sorted and no
+join builds on every line (a join only probes small tables: repeated hashes, lost customers). Exact
 duplicates are found from the sorted hashes of the lines, ranking only the lines whose hash
 repeats (a few %), instead of a window over every line, and are marked in a column
 (`helpers.io.mark_lines`). The log's rows, revenue and the outlier quartiles come from one
