@@ -82,21 +82,21 @@ def test_bitmaps_split_into_parts_count_the_same_and_the_setting_comes_back(con,
     pairs = eda.customer_summary(con, path)
     con.execute("SET threads = 2").fetchall()
     products, customers = 2, 2  # P1, P2 bought; A and B
-    assert eda._bitmap_plan(con, products, customers) == (0, 0)
+    assert eda._bitmap_parts(con, products, customers) == 0
     one_thread = 1.1 * products * customers / 8 * 1.5 / memory_limit_bytes(con)  # room for one thread's bitmaps
     monkeypatch.setattr(eda, "PRODUCT_BITMAP_SHARE", one_thread)
-    assert eda._bitmap_plan(con, products, customers) == (2, 2)  # two threads, each customer in one part
+    assert eda._bitmap_parts(con, products, customers) == 2  # two parts on the two threads
     split = eda.customer_summary(con, path)
     pd.testing.assert_frame_equal(split, pairs, check_exact=True)
     assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 2
     con.execute("SET threads = 3").fetchall()  # 3 threads' bitmaps are 2 budgets: 2 parts
-    assert eda._bitmap_plan(con, products, customers) == (3, 2)
+    assert eda._bitmap_parts(con, products, customers) == 2
     pd.testing.assert_frame_equal(eda.customer_summary(con, path), pairs, check_exact=True)
     con.execute("SET threads = 1").fetchall()
-    assert eda._bitmap_plan(con, products, customers) == (1, 1)
+    assert eda._bitmap_parts(con, products, customers) == 1
     pd.testing.assert_frame_equal(eda.customer_summary(con, path), pairs, check_exact=True)
     monkeypatch.setattr(eda, "PRODUCT_BITMAP_SHARE", one_thread / 1.6)  # not even one thread's: pairs
-    assert eda._bitmap_plan(con, products, customers) == (0, 0)
+    assert eda._bitmap_parts(con, products, customers) == 0
 
 
 def test_lines_without_a_customer_count_no_product_on_either_path(con, tmp_path, monkeypatch):
@@ -137,7 +137,7 @@ def test_customers_split_into_parts_count_the_same_as_pairs(con, tmp_path, monke
     products, customers = con.execute(eda.BITMAP_SIZE_SQL).fetchall()[0]
     three_parts = 1.1 * products * customers / 8 * 1.01 / memory_limit_bytes(con)  # one thread's bitmaps
     monkeypatch.setattr(eda, "PRODUCT_BITMAP_SHARE", three_parts)
-    assert eda._bitmap_plan(con, products, customers) == (3, 3)
+    assert eda._bitmap_parts(con, products, customers) == 3
     split = eda.customer_summary(con, path)
     pd.testing.assert_frame_equal(split, pairs, check_exact=True)
     assert split["distinct_products"].between(1, 25).all() and len(split) == 60

@@ -326,26 +326,21 @@ def customer_summary(con: duckdb.DuckDBPyConnection, path: str | Path) -> pd.Dat
     drop_kept_table(con, ORDERS_TABLE)  # the heaviest query of 02_eda: give it the memory
     shared_table(con, path, ORDER_PARTS_TABLE)
     shared_table(con, path, PRODUCTS_TABLE)
-    # Bitmaps and thread settings are DuckDB's; other engines count (customer, product) pairs.
+    # Bitmaps are DuckDB's; other engines count (customer, product) pairs.
     products, customers = con.execute(BITMAP_SIZE_SQL).fetchall()[0] if is_duckdb(con) else (0, 0)
-    bitmap_threads, parts = _bitmap_plan(con, products, customers)
-    if not bitmap_threads:
+    parts = _bitmap_parts(con, products, customers)
+    if not parts:
         return _customer_summary_with_pairs(con, params)
-    (threads,) = con.execute("SELECT current_setting('threads')").fetchall()[0]
-    tables = [CUSTOMER_PART_TABLE.format(k=k) for k in range(parts)] if parts > 1 else []
+    tables = [CUSTOMER_PART_TABLE.format(k=k) for k in range(parts)]
     try:
         con.execute(PRODUCT_CODES_SQL).fetchall()
-        con.execute(f"SET threads = {bitmap_threads}").fetchall()
         per_part = CUSTOMER_LINES_WITH_BITMAPS.replace("{last_code}", str(int(products) - 1))
         for k, table in enumerate(tables):  # one pass per part: its customers' bitmaps only
             part = per_part.replace("{part}", CUSTOMER_PART.format(parts=parts, k=k))
             con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {part}", params).fetchall()
-        if tables:  # the parts' rows are in tables: the file is read no more
-            return con.execute(CUSTOMER_SQL.replace("{per_customer}", " UNION ALL ".join(
-                f"SELECT * FROM {t}" for t in tables))).df()
-        return con.execute(CUSTOMER_SQL.replace("{per_customer}", per_part.replace("{part}", "true")), params).df()
+        union = " UNION ALL ".join(f"SELECT * FROM {t}" for t in tables)
+        return con.execute(CUSTOMER_SQL.replace("{per_customer}", union)).df()
     finally:
-        con.execute(f"SET threads = {int(threads)}").fetchall()
         for table in (PRODUCT_CODES_TABLE, *tables):
             con.execute(f"DROP TABLE IF EXISTS temp.main.{table}").fetchall()
 
@@ -360,33 +355,33 @@ def _customer_summary_with_pairs(con: duckdb.DuckDBPyConnection, params: dict[st
         con.execute(f"DROP TABLE IF EXISTS temp.main.{CUSTOMER_PRODUCTS_TABLE}").fetchall()
 
 
-def _bitmap_plan(con: duckdb.DuckDBPyConnection, products: int, customers: int) -> tuple[int, int]:
-    """Return (threads, parts) for counting distinct products with bitmaps; (0, 0) when none fit.
+def _bitmap_parts(con: duckdb.DuckDBPyConnection, products: int, customers: int) -> int:
+    """Return into how many parts to split the customers for bitmaps of distinct products; 0 when none fit.
 
     Each thread holds a bitmap of `products` bits for each customer of the part it counts
-    (`customers` split into `parts` by a hash of the id); together they must fit in
-    `PRODUCT_BITMAP_SHARE` of the memory limit (10% margin). Every thread counts, on as few
-    parts as that allows; one thread's bitmaps for all customers must fit, so there are never
-    more parts than threads: a part is one more pass over the lines, which t threads read in
-    1/t of the time, so t parts on t threads never take longer than one thread alone.
+    (`customers` split into parts by a hash of the id); all threads' bitmaps must fit in
+    `PRODUCT_BITMAP_SHARE` of the memory limit (10% margin). One thread's bitmaps for every
+    customer must fit, so there are never more parts than threads: a part is one more pass
+    over the lines, which t threads read in 1/t of the time, so t parts on t threads never
+    take longer than one thread alone.
 
     Examples
     --------
     >>> con = duckdb.connect()
     >>> _ = con.execute("SET memory_limit = '1GB'; SET threads = 2")
-    >>> _bitmap_plan(con, 4_000, 200_000), _bitmap_plan(con, 4_000, 500_000), _bitmap_plan(con, 4_000, 1_000_000)
-    ((2, 1), (2, 2), (0, 0))
-    >>> _bitmap_plan(con, 0, 10)
-    (0, 0)
+    >>> _bitmap_parts(con, 4_000, 200_000), _bitmap_parts(con, 4_000, 500_000), _bitmap_parts(con, 4_000, 1_000_000)
+    (1, 2, 0)
+    >>> _bitmap_parts(con, 0, 10)
+    0
     """
     if not products or not customers:  # also on engines without bitmaps (Spark): settings are DuckDB's
-        return 0, 0
+        return 0
     budget = PRODUCT_BITMAP_SHARE * memory_limit_bytes(con)
     each = 1.1 * products * customers / 8  # one thread's bitmaps for every customer
     if budget <= 0 or each > budget:
-        return 0, 0
+        return 0
     (threads,) = con.execute("SELECT current_setting('threads')").fetchall()[0]
-    return int(threads), math.ceil(int(threads) * each / budget)
+    return math.ceil(int(threads) * each / budget)
 
 
 def customer_correlations(customers: pd.DataFrame) -> pd.DataFrame:

@@ -211,7 +211,7 @@ HOUR_SQL = """
 # limit (each thread keeps bitmaps of its own, which DuckDB cannot spill); otherwise
 # DISTINCT (customer, product) pairs are counted first, on their own (their hash table spills
 # to disk). When every thread's bitmaps for all customers do not fit, the customers are split
-# by a hash of their id into parts ({part}), one pass each (`helpers.eda._bitmap_plan`).
+# by a hash of their id into parts ({part}), one pass each (`helpers.eda._bitmap_parts`).
 # 100M lines (873K customers, 4,000 products, 1.8 GiB): two threads' bitmaps for everyone ran
 # out of memory; one thread took 10.2 s and 0.7 GiB (the whole customer table 14.3 s), the
 # pairs 11.9 s and 2.0 GiB; two parts on two threads 3.7 s each (the table 10.1 s). Orders and
@@ -261,7 +261,7 @@ CUSTOMER_LINES_WITH_BITMAPS = _CUSTOMER_LINES.format(
                WHERE {{part}}) AS lines
         LEFT JOIN {PRODUCT_CODES_TABLE} AS codes USING (product)""",
 )
-# The customers of part {k} of {parts} (`helpers.eda._bitmap_plan`); NULL ids hash to one part.
+# The customers of part {k} of {parts} (`helpers.eda._bitmap_parts`); NULL ids hash to one part.
 CUSTOMER_PART = "hash(customer_id) % {parts} = {k}"
 CUSTOMER_PART_TABLE = "eda_customer_part_{k}"  # the per-customer rows of part k, while `customer_summary` runs
 CUSTOMER_LINES_WITH_PAIRS = f"""
