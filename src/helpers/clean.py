@@ -67,6 +67,7 @@ RULES: tuple[tuple[str, str], ...] = (
     ("return_dropped", "Cancellation/return line removed because cleaning.returns = drop."),
     ("outlier_dropped", "Extreme line amount removed because cleaning.outliers.action = drop."),
 )
+RULE_NAMES: tuple[str, ...] = tuple(rule for rule, _ in RULES)  # `_LOST_SQL`'s $rules, 1-based
 FLAG_RULES: tuple[tuple[str, str], ...] = (
     ("return_netted", "Cancellation/return line (invoice prefix in cleaning.cancellation_prefixes or negative quantity/amount): kept with a negative amount so it nets against the customer's purchases."),
     ("outlier_flagged", "Extreme line: |amount| above Q3 + k x IQR of log10 |amount| over the kept lines; kept and marked is_outlier."),
@@ -324,7 +325,7 @@ def apply_cleaning(con: duckdb.DuckDBPyConnection, cleaning: Mapping[str, Any]) 
     drop_outliers = outliers["action"] == "drop" and threshold is not None
     _keep_lines(con, cutoff, drop_outliers)
     outlier_totals = (int(extreme["n_rows"].sum()), float(extreme["revenue"].sum()))
-    lost_groups = con.execute(_LOST_SQL, {"rules": [rule for rule, _ in RULES]}).df()
+    lost_groups = con.execute(_LOST_SQL, {"rules": list(RULE_NAMES)}).df()
     return _cleaning_log(cleaning, by_reason, outlier_totals, threshold, customers_lost(lost_groups))
 
 
@@ -414,10 +415,9 @@ def customers_lost(lost_groups: pd.DataFrame) -> dict[str, int]:
     >>> customers_lost(groups)
     {'invalid_values': 2, 'outlier_dropped': 1}
     """
-    names = [rule for rule, _ in RULES]
-    rules = lost_groups["first_rule"].map(lambda n: "outlier_dropped" if pd.isna(n) else names[int(n) - 1])
+    rules = lost_groups["first_rule"].map(lambda n: "outlier_dropped" if pd.isna(n) else RULE_NAMES[int(n) - 1])
     counts = lost_groups["customers"].groupby(rules).sum()
-    return {rule: int(counts[rule]) for rule in names if rule in counts.index and counts[rule] > 0}
+    return {rule: int(counts[rule]) for rule in RULE_NAMES if rule in counts.index and counts[rule] > 0}
 
 
 def _flagged_totals(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
